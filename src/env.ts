@@ -1,0 +1,75 @@
+/**
+ * The environment, parsed once. Nothing else in Vigil reads `process.env`: the CLI
+ * calls {@link parseEnv} and passes the result down.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as v from "valibot";
+import { ConfigError } from "./errors.js";
+
+/** The project root (the folder holding package.json), from src/ or dist/ alike. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const optionalString = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
+
+const EnvSchema = v.object({
+  /** Where the encrypted store, event history and media live. Default `./data`. */
+  VIGIL_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
+  /** Unlocks a passphrase store (Argon2id). */
+  VIGIL_PASSPHRASE: v.optional(v.string()),
+  /** Unlocks a key-file store: a file of 32 random bytes, mode 0600. */
+  VIGIL_KEY_FILE: optionalString,
+  /** Read by `vigil init` only; afterwards the token lives encrypted in the store. */
+  VIGIL_BOT_TOKEN: optionalString,
+  /** The Bot API server. Tests point it at a local stand-in. */
+  VIGIL_TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url("VIGIL_TELEGRAM_API_ROOT must be a URL such as https://api.telegram.org.")), "https://api.telegram.org"),
+  /** A folder holding `<model>/model.onnx` copies (default ../shared/models when it exists). */
+  VIGIL_MODELS_MIRROR: optionalString,
+  /** Where fetched weights are kept. Default `<project>/models`. */
+  VIGIL_MODELS_DIR: optionalString,
+  /** The ffmpeg and ffprobe binaries. Default: found on PATH. */
+  VIGIL_FFMPEG: v.optional(v.pipe(v.string(), v.minLength(1)), "ffmpeg"),
+  VIGIL_FFPROBE: v.optional(v.pipe(v.string(), v.minLength(1)), "ffprobe"),
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  VIGIL_LOG_LEVEL: v.optional(v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
+});
+
+export interface Env {
+  dataDir: string;
+  passphrase: string | undefined;
+  keyFile: string | undefined;
+  botToken: string | undefined;
+  telegramApiRoot: string;
+  modelsMirror: string | undefined;
+  modelsDir: string;
+  ffmpegPath: string;
+  ffprobePath: string;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+/** Validates the environment; a bad value is a {@link ConfigError} naming the variable. */
+export function parseEnv(source: Record<string, string | undefined>, cwd = process.cwd()): Env {
+  const picked = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("VIGIL_") && val !== ""));
+  const result = v.safeParse(EnvSchema, picked);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const key = issue.path?.[0]?.key;
+    const name = typeof key === "string" ? key : "environment";
+    throw new ConfigError(issue.message.startsWith("VIGIL_") ? issue.message : `${name} is not valid: ${issue.message}.`, name);
+  }
+  const e = result.output;
+  const defaultMirror = path.resolve(PROJECT_ROOT, "..", "shared", "models");
+  return {
+    dataDir: path.resolve(cwd, e.VIGIL_DATA_DIR),
+    passphrase: e.VIGIL_PASSPHRASE,
+    keyFile: e.VIGIL_KEY_FILE ? path.resolve(cwd, e.VIGIL_KEY_FILE) : undefined,
+    botToken: e.VIGIL_BOT_TOKEN,
+    telegramApiRoot: e.VIGIL_TELEGRAM_API_ROOT.replace(/\/+$/, ""),
+    modelsMirror: e.VIGIL_MODELS_MIRROR ? path.resolve(cwd, e.VIGIL_MODELS_MIRROR) : existsSync(defaultMirror) ? defaultMirror : undefined,
+    modelsDir: e.VIGIL_MODELS_DIR ? path.resolve(cwd, e.VIGIL_MODELS_DIR) : path.join(PROJECT_ROOT, "models"),
+    ffmpegPath: e.VIGIL_FFMPEG,
+    ffprobePath: e.VIGIL_FFPROBE,
+    logLevel: e.VIGIL_LOG_LEVEL,
+  };
+}

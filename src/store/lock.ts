@@ -1,0 +1,47 @@
+/**
+ * One Vigil process per data directory. Two writers with the same store would
+ * overwrite each other's changes, and `rekey` under a running Vigil would leave
+ * files encrypted with a key that no longer exists.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { VigilError } from "../errors.js";
+
+export const LOCK_FILE = "vigil.lock";
+
+export class StoreLockedError extends VigilError {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`Vigil is already running on ${dataDir} (process ${pid}); stop it first.`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the data directory's lock; returns the function that releases it. */
+export async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
+  const file = path.join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.writeFile(file, String(process.pid), { flag: "wx", mode: 0o600 });
+      return async () => {
+        await fs.rm(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number((await fs.readFile(file, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new StoreLockedError(dataDir, pid);
+      await fs.rm(file, { force: true }); // left by a process that died
+    }
+  }
+  throw new StoreLockedError(dataDir, 0);
+}

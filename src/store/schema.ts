@@ -1,0 +1,97 @@
+/**
+ * The main store document (`vigil.db`): everything sensitive Vigil keeps. Validated
+ * on every read; new fields get defaults so older files of the same version load.
+ * When the shape changes incompatibly, bump STORE_VERSION and add a migration.
+ */
+import * as v from "valibot";
+import { DEFAULT_SETTINGS } from "../domain/camera.js";
+import type { DocumentSpec } from "./document.js";
+
+const Point = v.tuple([v.pipe(v.number(), v.minValue(0), v.maxValue(1)), v.pipe(v.number(), v.minValue(0), v.maxValue(1))]);
+const Polygons = v.array(v.array(Point));
+
+const d = DEFAULT_SETTINGS;
+export const SettingsSchema = v.object({
+  sensitivity: v.optional(v.number(), d.sensitivity),
+  timeout: v.optional(v.number(), d.timeout),
+  classes: v.optional(v.array(v.string()), () => [...d.classes]),
+  minSize: v.optional(v.object({ value: v.number(), unit: v.picklist(["px", "%"]) }), () => ({ ...d.minSize })),
+  score: v.optional(v.number(), d.score),
+  fps: v.optional(v.number(), d.fps),
+  width: v.optional(v.number(), d.width),
+  height: v.optional(v.number(), d.height),
+  zones: v.optional(Polygons, () => []),
+  masks: v.optional(Polygons, () => []),
+  transport: v.optional(v.picklist(["tcp", "udp"]), d.transport),
+  offlineAfter: v.optional(v.number(), d.offlineAfter),
+  preRoll: v.optional(v.number(), d.preRoll),
+  postRoll: v.optional(v.number(), d.postRoll),
+  maxClip: v.optional(v.number(), d.maxClip),
+});
+
+export const CameraSchema = v.object({
+  id: v.string(),
+  name: v.string(),
+  url: v.string(),
+  username: v.optional(v.string()),
+  password: v.optional(v.string()),
+  recordUrl: v.optional(v.string()),
+  snapshotUrl: v.optional(v.string()),
+  armed: v.optional(v.boolean(), true),
+  mutedUntil: v.optional(v.nullable(v.number()), null),
+  settings: v.optional(SettingsSchema, () => ({})),
+});
+
+export const ChatSchema = v.object({
+  id: v.number(),
+  /** Forum topic the alerts go to (where `/claim` was sent). */
+  threadId: v.optional(v.number()),
+  title: v.optional(v.string()),
+});
+
+export const AdminSchema = v.object({
+  id: v.number(),
+  username: v.optional(v.string()),
+  name: v.optional(v.string()),
+});
+
+export const RetentionSchema = v.object({
+  /** Bytes of event media kept at most, all cameras together. 0: no limit but the disk floor. */
+  maxBytes: v.optional(v.number(), 0),
+  /** Days an event is kept. 0: no age limit. */
+  maxAgeDays: v.optional(v.number(), 30),
+  /** Free disk space Vigil always leaves. */
+  minFreeBytes: v.optional(v.number(), 1024 ** 3),
+  /** Per-camera byte limits, by camera id. */
+  perCameraBytes: v.optional(v.record(v.string(), v.number()), () => ({})),
+});
+
+export const STORE_VERSION = 1;
+
+export const StoreSchema = v.object({
+  version: v.literal(STORE_VERSION),
+  createdAt: v.string(),
+  telegram: v.object({ token: v.string() }),
+  chats: v.optional(v.array(ChatSchema), () => []),
+  admins: v.optional(v.array(AdminSchema), () => []),
+  /** A pending `/claim` code: only its hash is stored. */
+  claim: v.optional(v.nullable(v.object({ codeHash: v.string(), expiresAt: v.number() })), null),
+  armed: v.optional(v.boolean(), false),
+  cameras: v.optional(v.array(CameraSchema), () => []),
+  retention: v.optional(RetentionSchema, () => ({})),
+  /** Send a silent "still here" message once a day. */
+  heartbeat: v.optional(v.boolean(), false),
+});
+
+export type StoreData = v.InferOutput<typeof StoreSchema>;
+
+export const STORE_FILE = "vigil.db";
+
+export function storeSpec(token = ""): DocumentSpec<StoreData> {
+  return {
+    file: STORE_FILE,
+    version: STORE_VERSION,
+    schema: StoreSchema,
+    empty: () => v.parse(StoreSchema, { version: STORE_VERSION, createdAt: new Date().toISOString(), telegram: { token } }),
+  };
+}

@@ -1,0 +1,329 @@
+/**
+ * The store's domain functions. Callers never see the raw document: they ask
+ * `cameras()`, `isArmed()`, `addCamera(...)`; every change is validated here,
+ * written atomically and encrypted, and announced to `onChange` listeners (the
+ * pipeline reconciles its cameras from those).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { defaultSettings, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
+import { InputError } from "../errors.js";
+import { EncryptedDocument } from "./document.js";
+import { storeSpec, type StoreData } from "./schema.js";
+import type { Vault } from "./vault.js";
+
+export interface Chat {
+  id: number;
+  threadId?: number | undefined;
+  title?: string | undefined;
+}
+
+export interface Admin {
+  id: number;
+  username?: string | undefined;
+  name?: string | undefined;
+}
+
+export interface Retention {
+  maxBytes: number;
+  maxAgeDays: number;
+  minFreeBytes: number;
+  perCameraBytes: Record<string, number>;
+}
+
+export interface NewCamera {
+  name: string;
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  recordUrl?: string | undefined;
+  snapshotUrl?: string | undefined;
+  settings?: Partial<CameraSettings>;
+}
+
+export type StoreChange = "cameras" | "armed" | "chats" | "admins" | "retention" | "token";
+
+function hashCode(code: string): Buffer {
+  return createHash("sha256").update(code.trim().toLowerCase()).digest();
+}
+
+export class Store {
+  readonly #doc: EncryptedDocument<StoreData>;
+  readonly #listeners = new Set<(change: StoreChange) => void>();
+
+  private constructor(
+    readonly vault: Vault,
+    doc: EncryptedDocument<StoreData>,
+  ) {
+    this.#doc = doc;
+  }
+
+  /** Opens the store document in an unlocked vault; creates it (with `token`) when it does not exist yet. */
+  static async open(vault: Vault, token?: string): Promise<Store> {
+    return new Store(vault, await EncryptedDocument.open(vault, storeSpec(token)));
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #update<R>(change: StoreChange, fn: (draft: StoreData) => R): Promise<R> {
+    const result = await this.#doc.update(fn);
+    for (const listener of this.#listeners) listener(change);
+    return result;
+  }
+
+  flush(): Promise<void> {
+    return this.#doc.flush();
+  }
+
+  // --- Telegram -----------------------------------------------------------
+
+  token(): string {
+    return this.#doc.data.telegram.token;
+  }
+
+  setToken(token: string): Promise<void> {
+    return this.#update("token", (d) => {
+      d.telegram.token = token;
+    });
+  }
+
+  chats(): readonly Chat[] {
+    return this.#doc.data.chats;
+  }
+
+  isChat(id: number): boolean {
+    return this.#doc.data.chats.some((c) => c.id === id);
+  }
+
+  addChat(chat: Chat): Promise<void> {
+    return this.#update("chats", (d) => {
+      d.chats = d.chats.filter((c) => c.id !== chat.id);
+      d.chats.push({ id: chat.id, ...(chat.threadId !== undefined ? { threadId: chat.threadId } : {}), ...(chat.title ? { title: chat.title } : {}) });
+    });
+  }
+
+  removeChat(id: number): Promise<void> {
+    return this.#update("chats", (d) => {
+      d.chats = d.chats.filter((c) => c.id !== id);
+    });
+  }
+
+  admins(): readonly Admin[] {
+    return this.#doc.data.admins;
+  }
+
+  isAdmin(userId: number): boolean {
+    return this.#doc.data.admins.some((a) => a.id === userId);
+  }
+
+  addAdmin(admin: Admin): Promise<void> {
+    return this.#update("admins", (d) => {
+      d.admins = d.admins.filter((a) => a.id !== admin.id);
+      d.admins.push({ id: admin.id, ...(admin.username ? { username: admin.username } : {}), ...(admin.name ? { name: admin.name } : {}) });
+    });
+  }
+
+  removeAdmin(id: number): Promise<void> {
+    return this.#update("admins", (d) => {
+      if (d.admins.length === 1 && d.admins[0]?.id === id) throw new InputError("That is the last admin; add another admin before removing this one.");
+      d.admins = d.admins.filter((a) => a.id !== id);
+    });
+  }
+
+  /** Creates a single-use claim code valid until `expiresAt` (epoch ms). Only its hash is stored. */
+  async newClaimCode(expiresAt: number): Promise<string> {
+    const code = randomBytes(6).toString("base64url").replace(/[-_]/g, "x").toLowerCase();
+    await this.#update("admins", (d) => {
+      d.claim = { codeHash: hashCode(code).toString("hex"), expiresAt };
+    });
+    return code;
+  }
+
+  hasPendingClaim(now: number): boolean {
+    const claim = this.#doc.data.claim;
+    return claim !== null && claim.expiresAt > now;
+  }
+
+  /** True, and the code is spent, when `code` is the pending, unexpired claim code. */
+  async redeemClaim(code: string, now: number): Promise<boolean> {
+    const claim = this.#doc.data.claim;
+    if (!claim || claim.expiresAt <= now) return false;
+    const expected = Buffer.from(claim.codeHash, "hex");
+    const given = hashCode(code);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
+    await this.#update("admins", (d) => {
+      d.claim = null;
+    });
+    return true;
+  }
+
+  // --- Arming and cameras -------------------------------------------------
+
+  isArmed(): boolean {
+    return this.#doc.data.armed;
+  }
+
+  /** Arms or disarms the whole system (no camera) or one camera. */
+  setArmed(armed: boolean, cameraName?: string): Promise<void> {
+    return this.#update(cameraName ? "cameras" : "armed", (d) => {
+      if (!cameraName) {
+        d.armed = armed;
+        return;
+      }
+      findIn(d, cameraName).armed = armed;
+    });
+  }
+
+  cameras(): readonly Camera[] {
+    return this.#doc.data.cameras as Camera[];
+  }
+
+  camera(name: string): Camera | undefined {
+    const key = name.trim().toLowerCase();
+    return this.cameras().find((c) => c.name.toLowerCase() === key);
+  }
+
+  /** The camera called `name`, or an InputError that lists the cameras there are. */
+  requireCamera(name: string): Camera {
+    const camera = this.camera(name);
+    if (!camera) throw unknownCamera(name, this.cameras());
+    return camera;
+  }
+
+  async addCamera(input: NewCamera): Promise<Camera> {
+    const name = validateCameraName(input.name);
+    return this.#update("cameras", (d) => {
+      if (d.cameras.some((c) => c.name.toLowerCase() === name.toLowerCase())) throw new InputError(`There is already a camera called ${name}; choose another name.`);
+      if (d.cameras.length >= 64) throw new InputError("Vigil handles at most 64 cameras.");
+      const camera: Camera = {
+        id: randomBytes(6).toString("hex"),
+        name,
+        url: input.url,
+        ...(input.username ? { username: input.username } : {}),
+        ...(input.password ? { password: input.password } : {}),
+        ...(input.recordUrl ? { recordUrl: input.recordUrl } : {}),
+        ...(input.snapshotUrl ? { snapshotUrl: input.snapshotUrl } : {}),
+        armed: true,
+        mutedUntil: null,
+        settings: { ...defaultSettings(), ...input.settings },
+      };
+      d.cameras.push(camera as StoreData["cameras"][number]);
+      return camera;
+    });
+  }
+
+  removeCamera(name: string): Promise<Camera> {
+    return this.#update("cameras", (d) => {
+      const camera = findIn(d, name);
+      d.cameras = d.cameras.filter((c) => c.id !== camera.id);
+      return camera as Camera;
+    });
+  }
+
+  async renameCamera(name: string, newName: string): Promise<Camera> {
+    const valid = validateCameraName(newName);
+    return this.#update("cameras", (d) => {
+      const camera = findIn(d, name);
+      if (d.cameras.some((c) => c.id !== camera.id && c.name.toLowerCase() === valid.toLowerCase())) throw new InputError(`There is already a camera called ${valid}.`);
+      camera.name = valid;
+      return camera as Camera;
+    });
+  }
+
+  /** Changes stream URLs or credentials of a camera (settings go through {@link updateSettings}). */
+  updateCamera(name: string, patch: Partial<Pick<Camera, "url" | "username" | "password" | "recordUrl" | "snapshotUrl">>): Promise<Camera> {
+    return this.#update("cameras", (d) => {
+      const camera = findIn(d, name);
+      Object.assign(camera, patch);
+      return camera as Camera;
+    });
+  }
+
+  /** Applies a settings patch to one camera, or to every camera when `name` is undefined. */
+  updateSettings(name: string | undefined, patch: Partial<CameraSettings>): Promise<Camera[]> {
+    return this.#update("cameras", (d) => {
+      const targets = name === undefined ? d.cameras : [findIn(d, name)];
+      for (const camera of targets) camera.settings = { ...camera.settings, ...structuredClone(patch) } as typeof camera.settings;
+      return targets as Camera[];
+    });
+  }
+
+  /** Mutes one camera (or all) until `until` (epoch ms); null unmutes. */
+  setMuted(name: string | undefined, until: number | null): Promise<Camera[]> {
+    return this.#update("cameras", (d) => {
+      const targets = name === undefined ? d.cameras : [findIn(d, name)];
+      for (const camera of targets) camera.mutedUntil = until;
+      return targets as Camera[];
+    });
+  }
+
+  // --- Retention and misc -------------------------------------------------
+
+  retention(): Retention {
+    return this.#doc.data.retention as Retention;
+  }
+
+  setRetention(patch: Partial<Retention>): Promise<void> {
+    return this.#update("retention", (d) => {
+      d.retention = { ...d.retention, ...patch };
+    });
+  }
+
+  heartbeat(): boolean {
+    return this.#doc.data.heartbeat;
+  }
+
+  setHeartbeat(on: boolean): Promise<void> {
+    return this.#update("chats", (d) => {
+      d.heartbeat = on;
+    });
+  }
+
+  /** Every secret value in the store, for the log scrubber. */
+  secrets(): string[] {
+    const out = [this.#doc.data.telegram.token];
+    for (const c of this.#doc.data.cameras) if (c.password) out.push(c.password);
+    return out.filter((s) => s.length > 0);
+  }
+
+  /** The configuration with every secret replaced, for `vigil config show`. */
+  redactedView(): Record<string, unknown> {
+    const data = this.#doc.data;
+    const token = data.telegram.token;
+    return {
+      dataDir: this.vault.dataDir,
+      unlock: this.vault.method,
+      telegram: { token: token ? `${token.split(":")[0]}:***` : "(not set)" },
+      armed: data.armed,
+      chats: data.chats.map((c) => ({ ...c })),
+      admins: data.admins.map((a) => ({ ...a })),
+      cameras: data.cameras.map((c) => ({
+        name: c.name,
+        url: c.url,
+        username: c.username,
+        password: c.password ? "***" : undefined,
+        recordUrl: c.recordUrl,
+        snapshotUrl: c.snapshotUrl,
+        armed: c.armed,
+        mutedUntil: c.mutedUntil === null ? null : new Date(c.mutedUntil).toISOString(),
+        settings: c.settings,
+      })),
+      retention: data.retention,
+      heartbeat: data.heartbeat,
+    };
+  }
+}
+
+function unknownCamera(name: string, cameras: readonly { name: string }[]): InputError {
+  const shown = name.length > 32 ? `${name.slice(0, 32)}…` : name;
+  return new InputError(cameras.length ? `There is no camera called "${shown}"; the cameras are ${cameras.map((c) => c.name).join(", ")}.` : `There is no camera called "${shown}"; there are no cameras yet (add one with /addcamera).`);
+}
+
+function findIn(d: StoreData, name: string): StoreData["cameras"][number] {
+  const key = name.trim().toLowerCase();
+  const camera = d.cameras.find((c) => c.name.toLowerCase() === key);
+  if (!camera) throw unknownCamera(name, d.cameras);
+  return camera;
+}

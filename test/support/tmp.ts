@@ -1,0 +1,33 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll } from "vitest";
+
+/** A fresh directory under the OS temp dir, removed after the test file finishes. */
+export async function tempDir(prefix = "vigil-test-"): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Every file under `dir`, recursively. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else out.push(full);
+  }
+  return out;
+}
+
+/** Files under `dir` whose bytes contain `needle` in clear (UTF-8, UTF-16LE, hex or base64). */
+export async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const forms = [Buffer.from(needle, "utf8"), Buffer.from(needle, "utf16le"), Buffer.from(Buffer.from(needle).toString("hex")), Buffer.from(Buffer.from(needle).toString("base64").replace(/=+$/, ""))];
+  const hits: string[] = [];
+  for (const file of await listFiles(dir)) {
+    const bytes = await fs.readFile(file);
+    if (forms.some((form) => bytes.includes(form))) hits.push(file);
+  }
+  return hits;
+}
