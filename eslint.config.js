@@ -22,5 +22,6 @@ export default tseslint.config(
   {
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false }, globals: { console: "readonly", process: "readonly" } },
   },
 );

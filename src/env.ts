@@ -18,6 +18,8 @@ const EnvSchema = v.object({
   VIGIL_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), "./data"),
   /** Unlocks a passphrase store (Argon2id). */
   VIGIL_PASSPHRASE: v.optional(v.string()),
+  /** `vigil config rekey`: the new passphrase, when not asked on a terminal. */
+  VIGIL_NEW_PASSPHRASE: v.optional(v.string()),
   /** Unlocks a key-file store: a file of 32 random bytes, mode 0600. */
   VIGIL_KEY_FILE: optionalString,
   /** Read by `vigil init` only; afterwards the token lives encrypted in the store. */
@@ -38,6 +40,7 @@ const EnvSchema = v.object({
 export interface Env {
   dataDir: string;
   passphrase: string | undefined;
+  newPassphrase: string | undefined;
   keyFile: string | undefined;
   botToken: string | undefined;
   telegramApiRoot: string;
@@ -63,6 +66,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
   return {
     dataDir: path.resolve(cwd, e.VIGIL_DATA_DIR),
     passphrase: e.VIGIL_PASSPHRASE,
+    newPassphrase: e.VIGIL_NEW_PASSPHRASE,
     keyFile: e.VIGIL_KEY_FILE ? path.resolve(cwd, e.VIGIL_KEY_FILE) : undefined,
     botToken: e.VIGIL_BOT_TOKEN,
     telegramApiRoot: e.VIGIL_TELEGRAM_API_ROOT.replace(/\/+$/, ""),

@@ -41,7 +41,9 @@ function prettyStream(out: NodeJS.WriteStream): DestinationStream {
         const extra = Object.entries(rest)
           .map(([k, val]) => `${k}=${typeof val === "string" ? val : JSON.stringify(val)}`)
           .join(" ");
-        out.write(`${when} ${LEVEL_NAMES[Number(level)] ?? level} ${String(msg ?? "")}${extra ? `  ${extra}` : ""}\n`);
+        const levelName = LEVEL_NAMES[Number(level)] ?? String(level);
+        const message = typeof msg === "string" ? msg : JSON.stringify(msg ?? "");
+        out.write(`${when} ${levelName} ${message}${extra ? `  ${extra}` : ""}\n`);
       } catch {
         out.write(line);
       }

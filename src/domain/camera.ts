@@ -85,7 +85,7 @@ export const DEFAULT_SETTINGS: Readonly<CameraSettings> = Object.freeze<CameraSe
 });
 
 export function defaultSettings(): CameraSettings {
-  return structuredClone(DEFAULT_SETTINGS) as CameraSettings;
+  return structuredClone(DEFAULT_SETTINGS);
 }
 
 /** Names people can type in a command: letters, digits, `_` and `-`, up to 32. */

@@ -60,9 +60,11 @@ export function withCredentials(url: string, username?: string, password?: strin
   return parsed.href;
 }
 
+/** The kind of a stored (already validated) URL. Anything else is refused, never guessed. */
 export function streamKind(url: string): StreamKind {
-  if (/^rtsps?:/i.test(url)) return "rtsp";
-  if (/^https?:/i.test(url)) return "http";
-  if (url.startsWith("/dev/video")) return "device";
-  return "file";
+  if (/^rtsps?:\/\//i.test(url)) return "rtsp";
+  if (/^https?:\/\//i.test(url)) return "http";
+  if (/^\/dev\/video\d{1,2}$/.test(url)) return "device";
+  if (url.startsWith("/")) return "file";
+  throw new InputError("Camera streams must be rtsp://, rtsps://, http:// or https:// URLs.");
 }

@@ -73,7 +73,7 @@ export class BlobStore {
       const size = (await input.stat()).size;
       const buffer = Buffer.alloc(CHUNK);
       let offset = 0;
-      do {
+      for (;;) {
         const { bytesRead } = await input.read(buffer, 0, CHUNK, offset);
         offset += bytesRead;
         const last = offset >= size || bytesRead < CHUNK;
@@ -82,7 +82,7 @@ export class BlobStore {
         await output.write(cipher);
         written += cipher.length;
         if (last) break;
-      } while (true);
+      }
       await output.sync();
     } catch (error) {
       await output.close();

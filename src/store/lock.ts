@@ -27,13 +27,37 @@ function alive(pid: number): boolean {
   }
 }
 
+/** How often a running Vigil touches its lock file, so `vigil health` can tell it is alive. */
+export const LOCK_HEARTBEAT_MS = 30_000;
+
+/**
+ * Whether a Vigil process holds the lock and touched it recently. Used by
+ * `vigil health` (Docker HEALTHCHECK): a hung event loop stops the touches.
+ */
+export async function lockHealth(dataDir: string, now = Date.now()): Promise<{ healthy: boolean; reason: string }> {
+  const file = path.join(dataDir, LOCK_FILE);
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) return { healthy: false, reason: `Vigil is not running on ${dataDir}.` };
+  const pid = Number((await fs.readFile(file, "utf8").catch(() => "")).trim());
+  if (!alive(pid)) return { healthy: false, reason: `Vigil (process ${pid}) is no longer running.` };
+  const age = now - stat.mtimeMs;
+  if (age > 3 * LOCK_HEARTBEAT_MS) return { healthy: false, reason: `Vigil (process ${pid}) has not reported for ${Math.round(age / 1000)} s; it may be stuck.` };
+  return { healthy: true, reason: `Vigil (process ${pid}) is running.` };
+}
+
 /** Takes the data directory's lock; returns the function that releases it. */
 export async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
   const file = path.join(dataDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await fs.writeFile(file, String(process.pid), { flag: "wx", mode: 0o600 });
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        fs.utimes(file, now, now).catch(() => undefined);
+      }, LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
       return async () => {
+        clearInterval(heartbeat);
         await fs.rm(file, { force: true });
       };
     } catch (error) {

@@ -65,7 +65,7 @@ export async function rekey(options: RekeyOptions): Promise<{ files: number }> {
   await recoverInterruptedRekey(options.dataDir);
   const vault = await openVault(options.dataDir, options.from);
   const newKeyBytes = await randomKey();
-  const newVault: Vault = { ...vault, key: new DataKey(newKeyBytes), file: vault.file };
+  const newVault: Vault = { dataDir: vault.dataDir, method: vault.method, key: new DataKey(newKeyBytes), file: (name) => path.join(vault.dataDir, name) };
   const files = (await walk(options.dataDir)).filter((f) => f.endsWith(DOC_SUFFIX) || f.endsWith(DOC_SUFFIX + BACKUP_SUFFIX) || f.endsWith(BLOB_SUFFIX));
   let done = 0;
   for (const file of files) {

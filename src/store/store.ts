@@ -177,7 +177,7 @@ export class Store {
   }
 
   cameras(): readonly Camera[] {
-    return this.#doc.data.cameras as Camera[];
+    return this.#doc.data.cameras;
   }
 
   camera(name: string): Camera | undefined {
@@ -218,7 +218,7 @@ export class Store {
     return this.#update("cameras", (d) => {
       const camera = findIn(d, name);
       d.cameras = d.cameras.filter((c) => c.id !== camera.id);
-      return camera as Camera;
+      return camera;
     });
   }
 
@@ -228,7 +228,7 @@ export class Store {
       const camera = findIn(d, name);
       if (d.cameras.some((c) => c.id !== camera.id && c.name.toLowerCase() === valid.toLowerCase())) throw new InputError(`There is already a camera called ${valid}.`);
       camera.name = valid;
-      return camera as Camera;
+      return camera;
     });
   }
 
@@ -237,7 +237,7 @@ export class Store {
     return this.#update("cameras", (d) => {
       const camera = findIn(d, name);
       Object.assign(camera, patch);
-      return camera as Camera;
+      return camera;
     });
   }
 
@@ -246,7 +246,7 @@ export class Store {
     return this.#update("cameras", (d) => {
       const targets = name === undefined ? d.cameras : [findIn(d, name)];
       for (const camera of targets) camera.settings = { ...camera.settings, ...structuredClone(patch) } as typeof camera.settings;
-      return targets as Camera[];
+      return targets;
     });
   }
 
@@ -255,14 +255,14 @@ export class Store {
     return this.#update("cameras", (d) => {
       const targets = name === undefined ? d.cameras : [findIn(d, name)];
       for (const camera of targets) camera.mutedUntil = until;
-      return targets as Camera[];
+      return targets;
     });
   }
 
   // --- Retention and misc -------------------------------------------------
 
   retention(): Retention {
-    return this.#doc.data.retention as Retention;
+    return this.#doc.data.retention;
   }
 
   setRetention(patch: Partial<Retention>): Promise<void> {

@@ -159,6 +159,11 @@ function corrupt(file: string, cause?: unknown): CorruptStoreError {
   );
 }
 
+/** How the store in `dataDir` is unlocked, so a prompt can ask for the right thing. */
+export async function unlockMethod(dataDir: string): Promise<"passphrase" | "key-file"> {
+  return (await readKeyring(dataDir)).unlock.method;
+}
+
 /** Opens an existing store. Wrong passphrase or key: {@link DecryptError}, and nothing is touched. */
 export async function openVault(dataDir: string, unlock: Unlock): Promise<Vault> {
   const keyring = await readKeyring(dataDir);

@@ -1,0 +1,219 @@
+/**
+ * The `vigil` command. Parses the environment once, then dispatches. Any failure
+ * ends as one sentence on stderr and a non-zero exit; the detail goes to the log
+ * at debug level, with secrets scrubbed.
+ */
+import { Command, Option } from "commander";
+import { formatTable } from "./cli/table.js";
+import { runInit } from "./cli/init.js";
+import { progressBar } from "./cli/progress.js";
+import { ask, askNewPassphrase, isInteractive } from "./cli/prompt.js";
+import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
+import { runDoctor } from "./doctor.js";
+import { parseStreamUrl } from "./domain/stream-url.js";
+import { parseEnv, type Env } from "./env.js";
+import { ConfigError, NoStoreError, userMessage, VigilError } from "./errors.js";
+import { createLogger, type Logger } from "./log.js";
+import { runVigil } from "./main.js";
+import { ensureModel, findModel, readManifest } from "./models.js";
+import { createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
+import { ensureSystemPackages } from "./system-deps.js";
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+let env: Env;
+let logger: Logger;
+
+function kdfOption(): Option {
+  return new Option("--kdf <profile>", "Argon2id cost for a passphrase").choices(Object.keys(KDF_PROFILES)).default("moderate");
+}
+
+async function fetchModels(names: string[], all: boolean): Promise<void> {
+  const manifest = await readManifest();
+  const entries = all ? manifest.models : (names.length ? names : [manifest.default]).map((n) => findModel(manifest, n));
+  for (const entry of entries) {
+    const bar = progressBar(`${entry.name}`, { unit: "bytes" });
+    try {
+      const result = await ensureModel(entry, { modelsDir: env.modelsDir, mirror: env.modelsMirror, onProgress: (d, t) => bar.update(d, t) });
+      bar.stop();
+      err(`${entry.name}: ${result.source === "present" ? "already installed" : `installed from the ${result.source === "mirror" ? "local mirror" : "upstream URL"}`}, checksum verified (${result.path}).`);
+    } finally {
+      bar.stop();
+    }
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+function program(): Command {
+  const cli = new Command("vigil")
+    .description("Private home security: IP cameras, on-box detection, a Telegram group as the whole UI.")
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cli
+    .command("init")
+    .description("create the encrypted store (asks on a terminal; --non-interactive reads VIGIL_BOT_TOKEN and VIGIL_PASSPHRASE or VIGIL_KEY_FILE)")
+    .option("--non-interactive", "read everything from the environment")
+    .option("--force", "replace an existing store (its data is lost)")
+    .option("--key-file <path>", "unlock with this key file (created, mode 0600, if missing) instead of a passphrase")
+    .addOption(kdfOption())
+    .action(async (opts: { nonInteractive?: boolean; force?: boolean; keyFile?: string; kdf: KdfProfile }) => {
+      await runInit(env, { nonInteractive: Boolean(opts.nonInteractive) || !isInteractive(), force: Boolean(opts.force), keyFile: opts.keyFile, kdf: opts.kdf, log: out });
+      out("Next: start Vigil with `npm start` (or `vigil start`) and send the /claim code it prints in your Telegram group.");
+    });
+
+  cli
+    .command("start")
+    .description("run the bot and the camera pipeline")
+    .action(async () => {
+      await ensureSystemPackages(env.ffmpegPath, (line) => logger.warn(line));
+      if (!(await storeExists(env.dataDir))) {
+        // First start: set up from the environment when it has everything (Docker, systemd), else ask on a terminal.
+        const fromEnv = env.botToken !== undefined && (env.passphrase !== undefined || env.keyFile !== undefined);
+        if (!fromEnv && !isInteractive()) {
+          throw new ConfigError(`There is no Vigil store in ${env.dataDir} yet: set VIGIL_BOT_TOKEN and VIGIL_PASSPHRASE (or VIGIL_KEY_FILE), or run \`vigil init\` on a terminal.`);
+        }
+        await runInit(env, { nonInteractive: fromEnv, force: false, kdf: "moderate", log: out });
+      }
+      await fetchModels([], false);
+      const store = await openStoreFromEnv(env);
+      logger = createLogger({ level: env.logLevel, secrets: () => store.secrets() });
+      const controller = new AbortController();
+      const stop = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, "shutting down");
+        controller.abort();
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+      await runVigil({ env, store, logger, signal: controller.signal, print: out });
+    });
+
+  const config = cli.command("config").description("inspect and maintain the store");
+  config
+    .command("show")
+    .description("print the configuration with every secret redacted")
+    .action(async () => {
+      const store = await openStoreFromEnv(env);
+      out(JSON.stringify(store.redactedView(), null, 2));
+    });
+  config
+    .command("rekey")
+    .description("re-encrypt everything under a new passphrase (VIGIL_NEW_PASSPHRASE or a prompt) or a new key file")
+    .option("--new-key-file <path>", "switch to this key file (created if missing)")
+    .addOption(kdfOption())
+    .action(async (opts: { newKeyFile?: string; kdf: KdfProfile }) => {
+      const from = await resolveUnlock(env);
+      let to: Unlock;
+      if (opts.newKeyFile) {
+        await createKeyFile(opts.newKeyFile);
+        to = { keyFile: opts.newKeyFile };
+      } else if (env.newPassphrase !== undefined) to = { passphrase: env.newPassphrase };
+      else if (isInteractive()) to = { passphrase: await askNewPassphrase() };
+      else throw new ConfigError("Give the new passphrase in VIGIL_NEW_PASSPHRASE, or use --new-key-file.", "VIGIL_NEW_PASSPHRASE");
+      const bar = progressBar("Re-encrypting");
+      const { files } = await rekey({ dataDir: env.dataDir, from, to, kdfProfile: opts.kdf, onProgress: (d, t) => bar.update(d, t) });
+      bar.stop();
+      out(`Re-encrypted ${files} file(s) under a new key; the old ${"passphrase" in from ? "passphrase" : "key file"} no longer opens the store.`);
+    });
+  config
+    .command("restore")
+    .description("put back the previous version of every damaged store file")
+    .action(async () => {
+      const report = await restoreFromBackups(env.dataDir, await resolveUnlock(env));
+      if (report.restored.length === 0 && report.unrecoverable.length === 0) out("Nothing is damaged; nothing was changed.");
+      for (const name of report.restored) out(`Restored ${name} from its previous version (the damaged file is kept as ${name}.damaged).`);
+      for (const name of report.unrecoverable) err(`${name} and its backup are both damaged; it cannot be restored.`);
+      if (report.unrecoverable.length) process.exitCode = 1;
+    });
+
+  const camera = cli.command("camera").description("manage cameras from this machine (the chat's /addcamera does the same)");
+  camera
+    .command("add <name> <url>")
+    .description("add a camera; local files and /dev/video devices are allowed here, not from the chat")
+    .option("--username <user>", "camera username")
+    .option("--password-stdin", "read the camera password from standard input")
+    .option("--record-url <url>", "main stream for clips")
+    .option("--snapshot-url <url>", "high-resolution JPEG URL")
+    .action(async (name: string, url: string, opts: { username?: string; passwordStdin?: boolean; recordUrl?: string; snapshotUrl?: string }) => {
+      const parsed = parseStreamUrl(url, { allowLocal: true });
+      const password = opts.passwordStdin ? (isInteractive() ? await ask("Camera password", { hidden: true }) : await readStdin()) : parsed.password;
+      const store = await openStoreFromEnv(env);
+      const added = await store.addCamera({
+        name,
+        url: parsed.url,
+        username: opts.username ?? parsed.username,
+        password,
+        recordUrl: opts.recordUrl ? parseStreamUrl(opts.recordUrl, { allowLocal: true }).url : undefined,
+        snapshotUrl: opts.snapshotUrl ? parseStreamUrl(opts.snapshotUrl).url : undefined,
+      });
+      out(`Added camera ${added.name} (${added.url}).`);
+    });
+  camera
+    .command("list")
+    .description("list cameras")
+    .action(async () => {
+      const store = await openStoreFromEnv(env);
+      out(formatTable(["name", "url", "armed", "settings"], store.cameras().map((c) => [c.name, c.url, c.armed ? "yes" : "no", `sensitivity ${c.settings.sensitivity}, ${c.settings.classes.join("+")}, ${c.settings.fps} fps`])));
+    });
+  camera
+    .command("remove <name>")
+    .description("remove a camera")
+    .action(async (name: string) => {
+      const store = await openStoreFromEnv(env);
+      const removed = await store.removeCamera(name);
+      out(`Removed camera ${removed.name}.`);
+    });
+
+  cli
+    .command("health")
+    .description("exit 0 when a running Vigil is alive on this data directory (for Docker's HEALTHCHECK)")
+    .action(async () => {
+      const { healthy, reason } = await lockHealth(env.dataDir);
+      (healthy ? out : err)(reason);
+      if (!healthy) process.exitCode = 1;
+    });
+
+  cli
+    .command("doctor")
+    .description("check ffmpeg, the model, the store, Telegram, each camera and free disk")
+    .action(async () => {
+      const checks = await runDoctor(env, () => openStoreFromEnv(env));
+      out(formatTable(["check", "result", "detail", "fix"], checks.map((c) => [c.name, c.ok ? "ok" : c.warning ? "WARN" : "FAIL", c.detail, c.ok ? "" : (c.fix ?? "")])));
+      if (checks.some((c) => !c.ok && !c.warning)) process.exitCode = 1;
+    });
+
+  const models = cli.command("models").description("detector weights");
+  models
+    .command("fetch [names...]")
+    .description("install the default detector (or the named ones) from the mirror or upstream, verifying checksums")
+    .option("--all", "every model in the manifest")
+    .action(async (names: string[], opts: { all?: boolean }) => fetchModels(names, Boolean(opts.all)));
+
+  return cli;
+}
+
+async function main(): Promise<void> {
+  try {
+    env = parseEnv(process.env);
+  } catch (error) {
+    err(userMessage(error));
+    process.exit(2);
+  }
+  logger = createLogger({ level: env.logLevel });
+  try {
+    await program().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof VigilError) err(userMessage(error));
+    else err(`Vigil failed: ${userMessage(error)}`);
+    logger.debug({ err: error }, "command failed");
+    process.exitCode = error instanceof ConfigError || error instanceof NoStoreError ? 2 : 1;
+  }
+}
+
+await main();

@@ -1,0 +1,70 @@
+/**
+ * The one control interface. The bot (or any other front end) drives Vigil only
+ * through this; `src/app/control.ts` implements it over the store and the
+ * pipeline. Every method either does what it says or throws an InputError (or
+ * another VigilError) whose message is the one sentence to show the user.
+ */
+import type { Camera } from "./camera.js";
+import type { CameraStatus } from "./events.js";
+
+export interface Snapshot {
+  cameraId: string;
+  cameraName: string;
+  /** Annotated JPEG: boxes of confirmed objects, camera name and local time. */
+  jpeg: Buffer;
+  at: number;
+}
+
+export interface CameraProbe {
+  /** A JPEG of the first frame, to show the user what the camera sees. */
+  jpeg: Buffer;
+  /** Milliseconds from starting ffmpeg to the first decoded frame. */
+  firstFrameMs: number;
+  width: number;
+  height: number;
+}
+
+export interface CameraState {
+  camera: Camera;
+  /** Live figures; undefined when the camera's worker has not started. */
+  live: CameraStatus | undefined;
+}
+
+export interface SystemStatus {
+  armed: boolean;
+  cameras: CameraState[];
+  detector: { ok: boolean; model: string; reason?: string };
+  /** Disk use of the data directory and free space (recording). */
+  disk?: { usedBytes: number; freeBytes: number; oldestEventAt?: number };
+  startedAt: number;
+}
+
+export interface NewCameraInput {
+  name: string;
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export interface Control {
+  status(): Promise<SystemStatus>;
+  cameras(): readonly Camera[];
+  /** Arms the whole system (no camera, or "all") or one camera. Returns the names now armed. */
+  arm(camera?: string): Promise<string[]>;
+  disarm(camera?: string): Promise<string[]>;
+  /** The current frame of a camera, annotated. */
+  snapshot(camera: string): Promise<Snapshot>;
+  /**
+   * Parses and applies one setting (`/set [camera] key value`) to one camera, or to
+   * every camera when `camera` is undefined. Returns the cameras changed and how the
+   * new value reads back.
+   */
+  setSetting(camera: string | undefined, key: string, value: string): Promise<{ cameras: string[]; display: string }>;
+  /** Mutes one camera or all until `until` (epoch ms); null unmutes. Returns the names affected. */
+  mute(camera: string | undefined, until: number | null): Promise<string[]>;
+  /** Connects to a stream and grabs one frame, without saving anything. */
+  probeCamera(input: NewCameraInput, signal?: AbortSignal): Promise<CameraProbe>;
+  addCamera(input: NewCameraInput): Promise<Camera>;
+  removeCamera(name: string): Promise<Camera>;
+  renameCamera(name: string, newName: string): Promise<Camera>;
+}

@@ -1,0 +1,97 @@
+/**
+ * What the pipeline tells the rest of Vigil: a tagged union of events. The bot
+ * publishes them; the recorder and the event history listen to them. Nothing in
+ * here knows about Telegram or about ffmpeg.
+ */
+
+/** A box in detection-frame pixels: [x1, y1, x2, y2]. */
+export type BoxXYXY = [number, number, number, number];
+
+export interface DetectedObject {
+  label: string;
+  score: number;
+  box: BoxXYXY;
+}
+
+export interface AlertEvent {
+  type: "alert";
+  /** Unique per alert; the clip and the history entry refer to it. */
+  id: string;
+  cameraId: string;
+  cameraName: string;
+  /** Epoch ms of the frame that confirmed the object. */
+  at: number;
+  /** Epoch ms of the first motion of this event (the clip's pre-roll counts back from here). */
+  motionStartedAt: number;
+  /** The object that triggered the alert. */
+  label: string;
+  score: number;
+  box: BoxXYXY;
+  /** Every confirmed object in the frame. */
+  objects: DetectedObject[];
+  /** Detection frame size, for the boxes. */
+  frameWidth: number;
+  frameHeight: number;
+  /** The annotated JPEG. */
+  snapshot: Buffer;
+  /** True when the detector is unavailable and this alert is from motion alone. */
+  motionOnly: boolean;
+}
+
+export interface CameraOfflineEvent {
+  type: "camera-offline";
+  cameraId: string;
+  cameraName: string;
+  at: number;
+  /** Epoch ms of the last frame seen (0 when none since start). */
+  lastFrameAt: number;
+  /** One sentence for a person: "connection refused", "wrong username or password", ... */
+  reason: string;
+}
+
+export interface CameraOnlineEvent {
+  type: "camera-online";
+  cameraId: string;
+  cameraName: string;
+  at: number;
+  /** How long it was offline, in ms (only sent after an offline event). */
+  downtimeMs: number;
+}
+
+export interface ClipReadyEvent {
+  type: "clip-ready";
+  alertId: string;
+  cameraId: string;
+  cameraName: string;
+  /** Blob name of the encrypted clip in the media store. */
+  blob: string;
+  durationSeconds: number;
+  bytes: number;
+}
+
+export interface DetectorStatusEvent {
+  type: "detector-status";
+  ok: boolean;
+  /** Why it failed, for `/status` and the chat. */
+  reason?: string;
+}
+
+export type PipelineEvent = AlertEvent | CameraOfflineEvent | CameraOnlineEvent | ClipReadyEvent | DetectorStatusEvent;
+
+/** Live figures for one camera (`/status`, `vigil doctor`, benchmarks). */
+export interface CameraStatus {
+  cameraId: string;
+  cameraName: string;
+  state: "starting" | "online" | "offline" | "stopped";
+  /** Frames per second received over the last few seconds. */
+  fps: number;
+  framesIn: number;
+  framesDropped: number;
+  /** Epoch ms of the last frame, 0 when none. */
+  lastFrameAt: number;
+  lastMotionAt: number;
+  lastAlertAt: number;
+  /** The last error, already masked (no credentials). */
+  lastError?: string;
+  restarts: number;
+}

@@ -1,0 +1,76 @@
+/**
+ * Opens a stream and grabs its first frame as a JPEG: "does this camera work?"
+ * for the add-camera conversation and `vigil doctor`. Nothing is saved.
+ */
+import ffmpeg from "fluent-ffmpeg";
+import sharp from "sharp";
+import type { CameraProbe } from "../../domain/control.js";
+import { CameraConnectError } from "../../errors.js";
+import { maskUrl } from "../../redact.js";
+import { explainFfmpegFailure, inputOptions, inputUrl } from "./input-options.js";
+
+export interface ProbeOptions {
+  /** Camera name for messages. */
+  camera?: string;
+  transport?: "tcp" | "udp";
+  /** Give up after this long. Default 10 s. */
+  timeoutMs?: number;
+  ffmpegPath?: string;
+  signal?: AbortSignal;
+}
+
+/** `url` carries credentials; only its masked form appears in errors. */
+export async function probeStream(url: string, options: ProbeOptions = {}): Promise<CameraProbe> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const masked = maskUrl(url);
+  const camera = options.camera ?? "camera";
+  const started = performance.now();
+  const input = inputUrl(url);
+  return new Promise<CameraProbe>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let stderr = "";
+    let settled = false;
+    const command = ffmpeg(input)
+      .setFfmpegPath(options.ffmpegPath ?? "ffmpeg")
+      .inputOptions(inputOptions(url, { transport: options.transport ?? "tcp", timeoutMs: Math.min(timeoutMs, 5000) }))
+      .outputOptions(["-frames:v", "1", "-an", "-f", "image2pipe", "-vcodec", "mjpeg", "-q:v", "3"])
+      .on("stderr", (line: string) => {
+        stderr = `${stderr}${line}\n`.slice(-4000);
+      });
+    const fail = (sentence: string, reason: CameraConnectError["reason"], cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      command.kill("SIGKILL");
+      reject(new CameraConnectError(`Could not open ${camera} at ${masked}: ${sentence}.`, camera, masked, reason, cause === undefined ? undefined : { cause }));
+    };
+    const timer = setTimeout(() => fail(`no picture within ${Math.round(timeoutMs / 1000)} s`, "timeout"), timeoutMs);
+    const onAbort = () => fail("cancelled", "unknown");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    command.on("error", (error: Error) => {
+      const { reason, sentence } = explainFfmpegFailure(`${stderr}\n${error.message}`);
+      fail(sentence, reason, new Error(maskUrl(stderr.split("\n").slice(-4).join(" | "))));
+    });
+    command.on("end", () => {
+      if (settled) return;
+      const jpeg = Buffer.concat(chunks);
+      if (jpeg.length === 0) {
+        const { reason, sentence } = explainFfmpegFailure(stderr);
+        fail(sentence === "the stream could not be opened" ? "the stream ended before the first picture" : sentence, reason);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      const firstFrameMs = Math.round(performance.now() - started);
+      sharp(jpeg)
+        .metadata()
+        .then((meta) => resolve({ jpeg, firstFrameMs, width: meta.width ?? 0, height: meta.height ?? 0 }))
+        .catch((cause: unknown) => reject(new CameraConnectError(`Could not open ${camera} at ${masked}: the picture it sent is not readable.`, camera, masked, "invalid", { cause })));
+    });
+    const out = command.pipe();
+    out.on("data", (chunk: Buffer) => chunks.push(chunk));
+    out.on("error", () => undefined); // errors surface through the command's "error" event
+  });
+}
