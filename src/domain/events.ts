@@ -76,7 +76,16 @@ export interface DetectorStatusEvent {
   reason?: string;
 }
 
-export type PipelineEvent = AlertEvent | CameraOfflineEvent | CameraOnlineEvent | ClipReadyEvent | DetectorStatusEvent;
+/** Motion on a camera began or ended (with hysteresis): the recorder uses it to end clips. */
+export interface MotionEvent {
+  type: "motion";
+  cameraId: string;
+  cameraName: string;
+  at: number;
+  state: "start" | "end";
+}
+
+export type PipelineEvent = AlertEvent | CameraOfflineEvent | CameraOnlineEvent | ClipReadyEvent | DetectorStatusEvent | MotionEvent;
 
 /** Live figures for one camera (`/status`, `vigil doctor`, benchmarks). */
 export interface CameraStatus {
