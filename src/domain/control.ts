@@ -46,12 +46,20 @@ export interface NewCameraInput {
   password?: string | undefined;
 }
 
+/** Both arm switches after a change: a camera alerts when the system and the camera are armed. */
+export interface ArmState {
+  systemArmed: boolean;
+  cameras: { name: string; armed: boolean }[];
+}
+
 export interface Control {
   status(): Promise<SystemStatus>;
   cameras(): readonly Camera[];
-  /** Arms the whole system (no camera, or "all") or one camera. Returns the names now armed. */
-  arm(camera?: string): Promise<string[]>;
-  disarm(camera?: string): Promise<string[]>;
+  /** The system's arm switch, read synchronously (alert buttons are drawn from it). */
+  isArmed(): boolean;
+  /** Arms the whole system (no camera, or "all") or one camera's own switch. */
+  arm(camera?: string): Promise<ArmState>;
+  disarm(camera?: string): Promise<ArmState>;
   /** The current frame of a camera, annotated. */
   snapshot(camera: string): Promise<Snapshot>;
   /**
