@@ -27,7 +27,7 @@ export class NotifySocket {
     const socket = new NotifySocket(socketPath, child);
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
-      child.stdout!.on("data", (d: Buffer) => {
+      child.stdout.on("data", (d: Buffer) => {
         buffered += d.toString();
         const lines = buffered.split("\n");
         buffered = lines.pop() ?? "";
