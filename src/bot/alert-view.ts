@@ -38,6 +38,12 @@ export interface AlertButtonState {
   systemArmed: boolean;
 }
 
+/** The buttons' state of a camera now (from the Control, or the store); undefined when the camera is gone. */
+export function alertButtonState(source: { cameras(): readonly { id: string; mutedUntil: number | null }[]; isArmed(): boolean }, cameraId: string): AlertButtonState | undefined {
+  const camera = source.cameras().find((c) => c.id === cameraId);
+  return camera ? { mutedUntil: camera.mutedUntil, systemArmed: source.isArmed() } : undefined;
+}
+
 /** `Mute 30 min` `Mute 2 h` / `Snapshot` `Disarm`, or the muted and disarmed states with their undo. */
 export function alertKeyboard(cameraId: string, state: AlertButtonState, now: number, timeZone?: string): InlineKeyboardMarkup {
   const button = (text: string, action: AlertAction): InlineKeyboardButton => ({ text, callback_data: alertButtonData(action, cameraId) });

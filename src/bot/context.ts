@@ -37,10 +37,12 @@ export interface BotDeps {
   now?: () => number;
   /** IANA time zone for times shown in the chat. Default: the machine's. */
   timeZone?: string;
+  /** Set when the previous run died without stopping (see `previousCrash`): the chat is told once. */
+  previousCrash?: { lastSeenAt: number };
 }
 
 /** What every feature factory receives: the deps with defaults filled in, plus shared helpers. */
-export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone">> {
+export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone" | "previousCrash">> {
   timeZone: string | undefined;
   /** Users seen recently, by lower-case username, so `/admins add @name` can find their id. */
   seenUsers: Map<string, { id: number; username: string; name: string }>;

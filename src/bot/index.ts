@@ -9,6 +9,7 @@ import { autoRetry } from "@grammyjs/auto-retry";
 import { run, sequentialize, type RunnerHandle } from "@grammyjs/runner";
 import { Api, Bot, GrammyError, type Context, type Transformer } from "grammy";
 import type { PipelineEvent } from "../domain/events.js";
+import { alertButtonState } from "./alert-view.js";
 import { describeApiError } from "./api-errors.js";
 import { COMMAND_SCOPES, COMMANDS } from "./commands.js";
 import type { BotContext, BotDeps, FeatureDeps } from "./context.js";
@@ -39,7 +40,7 @@ export interface VigilBotOptions {
   /** Flood limits kept on our side. Default 1 message/s per chat, 20/min per group. */
   rateLimits?: Partial<RateLimits>;
   /** Backoff and timing of the outbox sender (see SenderOptions for the defaults). */
-  sender?: Pick<SenderOptions, "initialBackoffMs" | "maxBackoffMs" | "chatUnavailableMs" | "stopGraceMs" | "touchEveryMs">;
+  sender?: Pick<SenderOptions, "initialBackoffMs" | "maxBackoffMs" | "chatUnavailableMs" | "stopGraceMs">;
   /** Long-poll timeout in seconds. Default 25. */
   pollTimeoutSeconds?: number;
 }
@@ -68,7 +69,8 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const logger = deps.logger;
   const apiRoot = options.apiRoot ?? "https://api.telegram.org";
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
-  const featureDeps: FeatureDeps = { ...deps, now, timeZone: deps.timeZone, seenUsers: new Map() };
+  const { previousCrash: _crash, ...rest } = deps;
+  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map() };
 
   // --- API clients and their transformers --------------------------------------
   let downSince: number | undefined;
@@ -103,9 +105,10 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
 
   const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60 } });
   installApi(bot.api);
-  // The outbox handles 429 and outages itself (it waits, folds bursts, survives restarts): no auto-retry.
+  // The outbox handles 429 and outages itself (it waits, folds bursts, survives restarts), and notes
+  // its own sends in the limiter: no auto-retry, no noteSends.
   const senderApi = new Api(token, { apiRoot, timeoutSeconds: 60 });
-  senderApi.config.use(health, noteSends);
+  senderApi.config.use(health);
 
   // --- middleware --------------------------------------------------------------
   bot.use(async (ctx, next) => {
@@ -140,10 +143,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     token,
     now,
     timeZone: deps.timeZone,
-    buttonState: (cameraId) => {
-      const camera = deps.control.cameras().find((c) => c.id === cameraId);
-      return camera ? { mutedUntil: camera.mutedUntil, systemArmed: deps.control.isArmed() } : undefined;
-    },
+    buttonState: (cameraId) => alertButtonState(deps.control, cameraId),
     onChatMigrated: (from, to) => followMigration(featureDeps, from, to),
     ...options.sender,
   });
@@ -203,10 +203,9 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
 
   return {
     async start() {
-      const previous = deps.outbox.previousSession;
       for (const chat of deps.access.chats()) {
         const queued = deps.outbox.pending(chat.id).filter((e) => e.payload.type === "alert").length;
-        const notice = restartNotice(previous, queued, now(), deps.timeZone);
+        const notice = restartNotice(deps.previousCrash, queued, now(), deps.timeZone);
         if (notice) await deps.outbox.enqueueNotice([chat], notice);
       }
       sender.start();

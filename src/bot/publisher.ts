@@ -5,7 +5,7 @@
  */
 import type { PipelineEvent } from "../domain/events.js";
 import type { Logger } from "../log.js";
-import type { Outbox, OutboxSession } from "../store/outbox.js";
+import type { Outbox } from "../store/outbox.js";
 import type { BotAccess } from "./context.js";
 import { formatClock, formatDuration } from "./format.js";
 
@@ -64,9 +64,10 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
  * The message after an unclean restart. It is queued behind what was already
  * waiting for the chat, and a chat's messages go out in order, so by the time
  * it arrives the queued alerts have been sent. Undefined after a clean stop.
+ * `crash` is what the data directory's lock file says (see `previousCrash`).
  */
-export function restartNotice(previous: OutboxSession | null, queuedAlerts: number, now: number, timeZone: string | undefined): string | undefined {
-  if (!previous || previous.cleanStop) return undefined;
+export function restartNotice(crash: { lastSeenAt: number } | undefined, queuedAlerts: number, now: number, timeZone: string | undefined): string | undefined {
+  if (!crash) return undefined;
   const queued = queuedAlerts === 0 ? "no alerts were waiting to be sent" : `${queuedAlerts} alert${queuedAlerts === 1 ? " was" : "s were"} queued and have been sent`;
-  return `Vigil restarted after a crash at about ${formatClock(previous.aliveAt, now, timeZone)}; ${queued}.`;
+  return `Vigil restarted after a crash at about ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
 }

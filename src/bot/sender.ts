@@ -58,8 +58,6 @@ export interface SenderOptions {
   chatUnavailableMs?: number;
   /** How long stop() lets a request in flight finish before aborting it. Default 10 s. */
   stopGraceMs?: number;
-  /** How often the outbox is told Vigil is alive (crash time for the restart notice). Default 60 s. */
-  touchEveryMs?: number;
 }
 
 export interface OutboxSender {
@@ -79,7 +77,6 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
   let stopping: AbortController | undefined;
   let inFlight = new AbortController();
   let unsubscribe: (() => void) | undefined;
-  let touchTimer: NodeJS.Timeout | undefined;
 
   const sleep = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve) => {
@@ -152,6 +149,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       let messageId: number;
       try {
         messageId = await deliver(plan, chatId, plainFor === plan.head.seq);
+        limiter.note(chatId, now());
       } catch (error) {
         if (stop.aborted) return;
         const failure = classifyApiError(error);
@@ -242,15 +240,10 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       inFlight = new AbortController();
       unsubscribe = outbox.onEnqueue(wakeAll);
       wakeAll();
-      touchTimer = setInterval(() => {
-        outbox.touch().catch((error: unknown) => logger.warn({ err: error }, "could not record a sign of life"));
-      }, options.touchEveryMs ?? 60_000);
-      touchTimer.unref();
     },
     async stop() {
       if (!stopping) return;
       unsubscribe?.();
-      clearInterval(touchTimer);
       stopping.abort();
       const grace = setTimeout(() => inFlight.abort(), options.stopGraceMs ?? 10_000);
       await Promise.all([...lanes.values()]);

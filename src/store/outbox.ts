@@ -61,14 +61,6 @@ const DeliverySchema = v.object({
   coalescedInto: v.optional(v.string()),
 });
 
-const SessionSchema = v.object({
-  startedAt: v.number(),
-  /** Last sign of life (any outbox write, or the sender's periodic touch). */
-  aliveAt: v.number(),
-  /** False until the process stops cleanly: still false on the next open means it crashed. */
-  cleanStop: v.boolean(),
-});
-
 export const OUTBOX_VERSION = 1;
 
 const OutboxSchema = v.object({
@@ -77,7 +69,6 @@ const OutboxSchema = v.object({
   entries: v.optional(v.array(EntrySchema), () => []),
   /** Recent alert deliveries, newest last: the clip and `/events` find an alert's message here. */
   delivered: v.optional(v.array(DeliverySchema), () => []),
-  session: v.optional(v.nullable(SessionSchema), null),
 });
 
 type OutboxData = v.InferOutput<typeof OutboxSchema>;
@@ -85,7 +76,6 @@ export type OutboxEntry = v.InferOutput<typeof EntrySchema>;
 export type AlertPayload = v.InferOutput<typeof AlertPayloadSchema>;
 export type NoticePayload = v.InferOutput<typeof NoticePayloadSchema>;
 export type AlertDelivery = v.InferOutput<typeof DeliverySchema>;
-export type OutboxSession = v.InferOutput<typeof SessionSchema>;
 
 export const OUTBOX_FILE = "outbox.db";
 const PHOTO_PREFIX = "outbox-";
@@ -118,37 +108,23 @@ export class Outbox {
   readonly #now: () => number;
   readonly #maxDelivered: number;
   readonly #maxPhotos: number;
-  readonly #previous: OutboxSession | null;
   /** Enqueues are serialised so that photo writes finishing out of order cannot reorder entries. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #listeners = new Set<() => void>();
 
-  private constructor(doc: EncryptedDocument<OutboxData>, blobs: BlobStore, previous: OutboxSession | null, options: OutboxOptions) {
+  private constructor(doc: EncryptedDocument<OutboxData>, blobs: BlobStore, options: OutboxOptions) {
     this.#doc = doc;
     this.#blobs = blobs;
-    this.#previous = previous;
     this.#now = options.now ?? Date.now;
     this.#maxDelivered = options.maxDelivered ?? 1000;
     this.#maxPhotos = options.maxPhotosPerCamera ?? 20;
   }
 
-  /** Opens (or creates) the outbox, removes photos no entry refers to, and starts a new session. */
+  /** Opens (or creates) the outbox and removes photos no entry refers to (a crash between writing a photo and its entry). */
   static async open(vault: Vault, options: OutboxOptions = {}): Promise<Outbox> {
-    const doc = await EncryptedDocument.open(vault, outboxSpec);
-    const blobs = new BlobStore(vault);
-    const previous = doc.data.session;
-    const now = (options.now ?? Date.now)();
-    await doc.update((d) => {
-      d.session = { startedAt: now, aliveAt: now, cleanStop: false };
-    });
-    const outbox = new Outbox(doc, blobs, previous, options);
+    const outbox = new Outbox(await EncryptedDocument.open(vault, outboxSpec), new BlobStore(vault), options);
     await outbox.#removeOrphanPhotos();
     return outbox;
-  }
-
-  /** The previous run: `cleanStop: false` means it crashed or was killed. Null on the first run. */
-  get previousSession(): OutboxSession | null {
-    return this.#previous;
   }
 
   /** Called after every enqueue (the sender wakes up). Returns the unsubscribe function. */
@@ -183,7 +159,6 @@ export class Outbox {
         d.entries.push(entry);
         out.push(entry);
       }
-      if (d.session) d.session.aliveAt = createdAt;
       return out;
     });
     for (const listener of this.#listeners) listener();
@@ -233,7 +208,6 @@ export class Outbox {
         d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
       }
       if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
-      if (d.session) d.session.aliveAt = sentAt;
       const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
       return alerts.map((a) => a.photo).filter((p): p is string => p !== null && !stillUsed.has(p));
     });
@@ -256,21 +230,9 @@ export class Outbox {
     return this.#doc.data.delivered.filter((d) => d.alertId === alertId);
   }
 
-  /** Records a sign of life, so the next start can tell when a crash happened. */
-  async touch(): Promise<void> {
-    const now = this.#now();
-    await this.#doc.update((d) => {
-      if (d.session) d.session.aliveAt = now;
-    });
-  }
-
-  /** Marks this run as cleanly stopped and waits for every write. */
+  /** Waits for every write. */
   async close(): Promise<void> {
     await this.#tail;
-    const now = this.#now();
-    await this.#doc.update((d) => {
-      if (d.session) d.session = { ...d.session, aliveAt: now, cleanStop: true };
-    });
     await this.#doc.flush();
   }
 

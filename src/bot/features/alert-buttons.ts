@@ -6,7 +6,7 @@
  */
 import { Composer } from "grammy";
 import { isNotModified } from "../api-errors.js";
-import { alertKeyboard, parseAlertButton } from "../alert-view.js";
+import { alertButtonState, alertKeyboard, parseAlertButton } from "../alert-view.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { formatClock } from "../format.js";
 import { STALE_BUTTON } from "./access.js";
@@ -48,8 +48,7 @@ export function createAlertButtonsFeature(deps: FeatureDeps): Composer<BotContex
         return;
     }
     ctx.log.info({ action: parsed.action, camera: camera.id }, "alert button pressed");
-    const fresh = control.cameras().find((c) => c.id === camera.id);
-    const markup = alertKeyboard(camera.id, { mutedUntil: fresh?.mutedUntil ?? null, systemArmed: control.isArmed() }, deps.now(), deps.timeZone);
+    const markup = alertKeyboard(camera.id, alertButtonState(control, camera.id) ?? { mutedUntil: null, systemArmed: control.isArmed() }, deps.now(), deps.timeZone);
     await ctx.editMessageReplyMarkup({ reply_markup: markup }).catch((error: unknown) => {
       if (!isNotModified(error)) throw error;
     });

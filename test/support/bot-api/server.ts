@@ -81,6 +81,8 @@ export interface InjectedPress extends Injected {
 export interface WaitOptions {
   /** Only requests with index >= after (a {@link BotApiStandIn.mark}). Default 0. */
   after?: number;
+  /** Match requests as soon as they arrive, before they are answered (a long poll that is waiting). Default false. */
+  arrived?: boolean;
   /** Safety net so a broken test fails instead of hanging. Default 30 s. */
   timeoutMs?: number;
 }
@@ -174,7 +176,7 @@ export class BotApiStandIn {
   #poll: { resolve: (updates: Update[] | ApiError) => void; limit: number } | undefined;
   #faults: Fault[] = [];
   #refusing = false;
-  readonly #waiters = new Set<{ after: number; match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }>();
+  readonly #waiters = new Set<{ after: number; arrived: boolean; match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }>();
 
   private constructor(options: BotApiOptions) {
     this.token = options.token ?? randomToken();
@@ -390,11 +392,13 @@ export class BotApiStandIn {
   /** The first request (at or after `after`) that matches, waiting for it if needed. */
   waitFor(match: (request: RecordedRequest) => boolean, options: WaitOptions = {}): Promise<RecordedRequest> {
     const after = options.after ?? 0;
-    const found = this.requests.slice(after).find((r) => r.status !== undefined && match(r));
+    const arrived = options.arrived ?? false;
+    const found = this.requests.slice(after).find((r) => (arrived || r.status !== undefined) && match(r));
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const waiter = {
         after,
+        arrived,
         match,
         resolve: (r: RecordedRequest) => {
           clearTimeout(timer);
@@ -502,6 +506,10 @@ export class BotApiStandIn {
 
   // --- HTTP -------------------------------------------------------------------
 
+  #notify(record: RecordedRequest, arrival: boolean): void {
+    for (const waiter of [...this.#waiters]) if (waiter.arrived === arrival && record.index >= waiter.after && waiter.match(record)) waiter.resolve(record);
+  }
+
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = now();
     const url = new URL(req.url ?? "/", "http://stand-in");
@@ -517,7 +525,7 @@ export class BotApiStandIn {
       record.result = payload.result;
       record.description = typeof payload.description === "string" ? payload.description : undefined;
       if (!res.destroyed) res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(payload));
-      for (const waiter of [...this.#waiters]) if (record.index >= waiter.after && waiter.match(record)) waiter.resolve(record);
+      this.#notify(record, false);
     };
     const fail = (error: ApiError) => answer(error.code, { ok: false, error_code: error.code, description: error.description, ...(error.parameters ? { parameters: error.parameters } : {}) });
 
@@ -528,6 +536,7 @@ export class BotApiStandIn {
     } catch (error) {
       return fail(badRequest(`can't parse request: ${(error as Error).message}`));
     }
+    this.#notify(record, true);
 
     const fault = this.#takeFault(record.method);
     if (fault) {

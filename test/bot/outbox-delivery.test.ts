@@ -1,0 +1,214 @@
+/**
+ * The outbox sender against the Bot API stand-in over HTTP, with grammY's real
+ * client and a real encrypted store: order, no duplicates, flood limits, 429,
+ * outages, coalescing, and a SIGKILL in the middle of an outage.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { Api } from "grammy";
+import type { Chat } from "grammy/types";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { alertButtonState } from "../../src/bot/alert-view.js";
+import { ChatRateLimiter } from "../../src/bot/rate-limit.js";
+import { createOutboxSender, type OutboxSender } from "../../src/bot/sender.js";
+import { silentLogger } from "../../src/log.js";
+import { createStore, openStore, type Store } from "../../src/store/index.js";
+import { Outbox, type NewAlert } from "../../src/store/outbox.js";
+import { BotApiStandIn, type RecordedRequest } from "../support/bot-api/index.js";
+import { ROOT } from "../support/cli.js";
+import { eventually } from "../support/eventually.js";
+import { footageFrame } from "../support/frames.js";
+import { tempDir } from "../support/tmp.js";
+
+const PASS = "delivery test passphrase";
+
+let tg: BotApiStandIn;
+let frame: Buffer;
+beforeAll(async () => {
+  tg = await BotApiStandIn.start();
+  frame = await footageFrame("wallflower_wavingtrees_10fps.mp4", 25);
+});
+afterAll(() => tg.close());
+
+interface Setup {
+  dir: string;
+  store: Store;
+  outbox: Outbox;
+  group: Chat;
+  topic: number;
+  cameras: { id: string; name: string }[];
+}
+
+async function setup(cameraNames: string[]): Promise<Setup> {
+  const dir = path.join(await tempDir(), "data");
+  const store = await createStore({ dataDir: dir, unlock: { passphrase: PASS }, kdfProfile: "interactive", token: tg.token });
+  const group = tg.group({ forum: true, title: "Home" });
+  const topic = tg.topic(group, "Alerts");
+  await store.addChat({ id: group.id, threadId: topic });
+  await store.setArmed(true);
+  const cameras = [];
+  for (const [i, name] of cameraNames.entries()) cameras.push(await store.addCamera({ name, url: `rtsp://192.168.1.${20 + i}:554/sub` }));
+  return { dir, store, outbox: await Outbox.open(store.vault), group, topic, cameras };
+}
+
+const running: OutboxSender[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.stop()));
+  tg.clearFaults();
+  await tg.acceptConnections();
+});
+
+function startSender(s: Setup): OutboxSender {
+  const sender = createOutboxSender({
+    api: new Api(tg.token, { apiRoot: tg.apiRoot }),
+    outbox: s.outbox,
+    limiter: new ChatRateLimiter(),
+    logger: silentLogger,
+    token: tg.token,
+    now: Date.now,
+    timeZone: undefined,
+    buttonState: (cameraId) => alertButtonState(s.store, cameraId),
+    onChatMigrated: (from, to) => s.outbox.retarget(from, to),
+  });
+  sender.start();
+  running.push(sender);
+  return sender;
+}
+
+function alertOn(camera: { id: string; name: string }, n: number, at = Date.now()): NewAlert {
+  return { alertId: `${camera.name}-${n}`, cameraId: camera.id, cameraName: camera.name, label: "person", score: 0.87, at, motionOnly: false, jpeg: frame };
+}
+
+/** The successful sends to a chat since `after`, once there are `count`. */
+async function sends(chat: Chat, count: number, after = 0): Promise<RecordedRequest[]> {
+  await eventually(() => tg.outputs(chat, after).length >= count, `${count} messages reached the chat`, 90_000);
+  return tg.outputs(chat, after);
+}
+
+describe("outbox delivery", () => {
+  it("sends alerts as photos with caption and buttons, and notices as text, in order, once each, about a second apart", async () => {
+    const s = await setup(["front_door", "back_yard"]);
+    const [front, back] = s.cameras as [Setup["cameras"][0], Setup["cameras"][0]];
+    const mark = tg.mark();
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(front, 1));
+    await s.outbox.enqueueNotice(s.store.chats(), "back_yard is offline: connection refused.");
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(back, 1));
+    startSender(s);
+
+    const out = await sends(s.group, 3, mark);
+    expect(out.map((r) => r.method)).toEqual(["sendPhoto", "sendMessage", "sendPhoto"]);
+    const first = tg.message(s.group.id, (out[0]!.result as { message_id: number }).message_id)!;
+    expect(first.caption).toMatch(/^Person on front_door · 87% · \d\d:\d\d:\d\d$/);
+    expect(first.message_thread_id).toBe(s.topic);
+    expect(tg.media(first)?.equals(frame)).toBe(true);
+    expect(first.reply_markup?.inline_keyboard.map((row) => row.map((b) => b.text))).toEqual([["Mute 30 min", "Mute 2 h"], ["Snapshot", "Disarm"]]);
+    expect((out[1]!.result as { text: string }).text).toBe("back_yard is offline: connection refused.");
+    // About one message per second per chat.
+    expect(out[1]!.at - out[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(out[2]!.at - out[1]!.at).toBeGreaterThanOrEqual(1000);
+
+    await eventually(() => s.outbox.pending().length === 0, "the outbox is empty");
+    expect(s.outbox.deliveries("front_door-1")).toMatchObject([{ chatId: s.group.id, messageId: first.message_id }]);
+    expect(tg.outputs(s.group, mark)).toHaveLength(3); // nothing sent twice
+  });
+
+  it("waits exactly as long as a 429 asks, then sends once", async () => {
+    const s = await setup(["cam1"]);
+    tg.fault({ kind: "429", retryAfter: 2, methods: ["sendPhoto"], count: 1 });
+    const mark = tg.mark();
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(s.cameras[0]!, 1));
+    startSender(s);
+    const [sent] = await sends(s.group, 1, mark);
+    const refused = tg.requests.slice(mark).find((r) => r.method === "sendPhoto" && r.status === 429)!;
+    expect(refused).toBeDefined();
+    expect(sent!.at - refused.at).toBeGreaterThanOrEqual(2000);
+    expect(tg.requests.slice(mark).filter((r) => r.method === "sendPhoto" && r.ok)).toHaveLength(1);
+  });
+
+  it("after an outage (refused, then 500s) folds each camera's backlog into one message, in order, and loses nothing", async () => {
+    const s = await setup(["cam1", "back_yard"]);
+    const [cam1, back] = s.cameras as [Setup["cameras"][0], Setup["cameras"][0]];
+    await tg.refuseConnections();
+    startSender(s);
+    const t0 = Date.now();
+    for (let i = 1; i <= 5; i++) await s.outbox.enqueueAlert(s.store.chats(), alertOn(back, i, t0 + i * 1000));
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(cam1, 1, t0 + 6000));
+    await s.outbox.enqueueNotice(s.store.chats(), "cam1 is offline: connection refused.");
+    expect(tg.outputs(s.group)).toEqual([]);
+    // Telegram answers again, but with 500s for a while.
+    const mark = tg.mark();
+    tg.fault({ kind: "status", status: 500, count: 2 });
+    await tg.acceptConnections();
+
+    const out = await sends(s.group, 3, mark);
+    expect(out.map((r) => r.method)).toEqual(["sendPhoto", "sendPhoto", "sendMessage"]);
+    const folded = tg.message(s.group.id, (out[0]!.result as { message_id: number }).message_id)!;
+    expect(folded.caption).toMatch(/^Person on back_yard · 87% · [\d:]+\n\+4 more on back_yard: [\d:]+, [\d:]+, [\d:]+, [\d:]+$/);
+    expect(tg.message(s.group.id, (out[1]!.result as { message_id: number }).message_id)!.caption).toMatch(/^Person on cam1/);
+    for (let i = 1; i <= 5; i++) expect(s.outbox.deliveries(`back_yard-${i}`)).toMatchObject([{ messageId: folded.message_id }]);
+    expect(s.outbox.deliveries("cam1-1")).toHaveLength(1);
+    expect(tg.requests.slice(mark).filter((r) => r.fault === "status").length).toBe(2);
+  });
+
+  it("a sender killed with SIGKILL during an outage delivers every queued alert after restart, in order, none twice", async () => {
+    const s = await setup(["cam1", "cam2", "cam3", "cam4", "cam5", "cam6"]);
+    await tg.refuseConnections();
+    const mark = tg.mark();
+    const first = startFixture(s.dir, 6);
+    await first.saw("queued");
+    await new Promise((r) => setTimeout(r, 1500)); // it is retrying now
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect(tg.outputs(s.group, mark)).toEqual([]);
+
+    const second = startFixture(s.dir, 0);
+    await second.saw("queued");
+    await tg.acceptConnections();
+    const out = await sends(s.group, 6, mark);
+    await second.saw("empty");
+    second.child.kill("SIGTERM");
+    await second.exited;
+
+    expect(out.map((r) => (r.result as { caption: string }).caption.split(" · ")[0])).toEqual(["Person on cam1", "Person on cam2", "Person on cam3", "Person on cam4", "Person on cam5", "Person on cam6"]);
+    expect(tg.outputs(s.group, mark)).toHaveLength(6);
+    const outbox = await Outbox.open((await openStore(s.dir, { passphrase: PASS })).vault);
+    expect(outbox.pending()).toEqual([]);
+    const ids = new Set<number>();
+    for (let i = 1; i <= 6; i++) {
+      const delivered = outbox.deliveries(`alert-${i}`);
+      expect(delivered).toHaveLength(1);
+      ids.add(delivered[0]!.messageId);
+    }
+    expect(ids.size).toBe(6);
+  });
+});
+
+function startFixture(dataDir: string, count: number): { child: ChildProcess; saw: (line: string) => Promise<void>; exited: Promise<void> } {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test", "bot", "fixtures", "outbox-sender.ts"), dataDir, tg.apiRoot, String(count)], {
+    cwd: ROOT,
+    env: { ...process.env, VIGIL_TEST_PASSPHRASE: PASS },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const listeners = new Set<() => void>();
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const saw = (line: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (out.split("\n").includes(line)) {
+          listeners.delete(check);
+          resolve();
+        }
+      };
+      listeners.add(check);
+      check();
+      void exited.then(() => {
+        if (!out.split("\n").includes(line)) reject(new Error(`the fixture exited without printing ${line}; it printed: ${out}`));
+      });
+    });
+  return { child, saw, exited };
+}
