@@ -191,7 +191,7 @@ function startFixture(dataDir: string, count: number): { child: ChildProcess; sa
   });
   let out = "";
   const listeners = new Set<() => void>();
-  child.stdout!.on("data", (d: Buffer) => {
+  child.stdout.on("data", (d: Buffer) => {
     out += d.toString();
     for (const l of listeners) l();
   });
