@@ -30,6 +30,7 @@ import { createUnhandledFeature } from "./features/unhandled.js";
 import { createEventPublisher, restartNotice } from "./publisher.js";
 import { ChatRateLimiter, DEFAULT_RATE_LIMITS, type RateLimits } from "./rate-limit.js";
 import { createOutboxSender, type SenderOptions } from "./sender.js";
+import { sleep } from "./sleep.js";
 
 export type { BotAccess, BotDeps } from "./context.js";
 export { claimLine, CLAIM_CODE_TTL_MS } from "./features/claim.js";
@@ -156,12 +157,6 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let polling: Promise<void> | undefined;
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      lifetime.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-    });
-
   async function poll(): Promise<void> {
     for (let delay = 1000; !lifetime.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
@@ -170,7 +165,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
       } catch (error) {
         const revoked = error instanceof GrammyError && error.error_code === 401;
         logger[revoked ? "error" : "warn"]({ error: describeApiError(error, token) }, revoked ? "Telegram rejects the bot token: create a new one with @BotFather and run `vigil init --force`" : "cannot reach Telegram yet; retrying");
-        await sleep(delay);
+        await sleep(delay, lifetime.signal);
       }
     }
     if (lifetime.signal.aborted) return;
@@ -187,7 +182,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
       } catch (error) {
         // The runner gives up only on 401 (token revoked) and 409 (another process polls with this token).
         logger.error({ error: describeApiError(error, token) }, "polling stopped (another Vigil using this bot token, or the token was revoked); retrying in 30 s");
-        await sleep(30_000);
+        await sleep(30_000, lifetime.signal);
       }
     }
   }

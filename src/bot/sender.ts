@@ -20,6 +20,7 @@ import { classifyApiError, describeApiError } from "./api-errors.js";
 import { alertCaption, alertKeyboard, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
+import { sleep } from "./sleep.js";
 
 export interface DeliveryPlan {
   /** The entry whose message this is. */
@@ -77,18 +78,6 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
   let stopping: AbortController | undefined;
   let inFlight = new AbortController();
   let unsubscribe: (() => void) | undefined;
-
-  const sleep = (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
 
   async function recordUnrecorded(): Promise<void> {
     for (const [key, pending] of [...unrecorded]) {
