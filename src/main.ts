@@ -2,9 +2,13 @@
  * The one place that wires Vigil together: store, pipeline, bot. Everything else
  * receives what it needs as arguments.
  */
+import { createControl, type OwnedControl } from "./app/control.js";
+import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
+import type { PipelineHandle } from "./domain/pipeline.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
 import { acquireLock, type Store } from "./store/index.js";
+import { Outbox } from "./store/outbox.js";
 
 export interface RunOptions {
   env: Env;
@@ -14,6 +18,65 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Where user-facing lines go (the claim code). Default stdout. */
   print?: (line: string) => void;
+}
+
+export interface AssembleOptions {
+  store: Store;
+  pipeline: PipelineHandle;
+  logger: Logger;
+  /** The Bot API server (`VIGIL_TELEGRAM_API_ROOT`). */
+  apiRoot: string;
+  /** Set when the previous run died without stopping: the chat is told once. */
+  previousCrash?: { lastSeenAt: number } | undefined;
+  /** Where the claim line goes on a first start (no admin yet). */
+  print: (line: string) => void;
+  /** Bot tuning for tests and benchmarks. */
+  bot?: Omit<VigilBotOptions, "apiRoot">;
+  now?: () => number;
+}
+
+/** Vigil's running parts around a pipeline: control, outbox and bot, connected. */
+export interface Vigil {
+  control: OwnedControl;
+  outbox: Outbox;
+  bot: VigilBot;
+  /** Stops the bot (polling and sending) and the control; the pipeline and the store belong to the caller. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the outbox, puts the control over the store and the pipeline, starts
+ * the bot, and sends every pipeline event to it. Prints a claim code while
+ * Vigil has no admin.
+ */
+export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
+  const { store, pipeline, logger } = options;
+  const now = options.now ?? Date.now;
+  const outbox = await Outbox.open(store.vault, { now });
+  const control = createControl({ store, pipeline, now });
+  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  // Started before events flow, so the restart notice is queued behind what was
+  // already waiting and ahead of anything new.
+  await bot.start();
+  const unsubscribe = pipeline.subscribe((event) => {
+    bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue a pipeline event for the chat"));
+  });
+  if (store.admins().length === 0) {
+    const code = await store.newClaimCode(now() + CLAIM_CODE_TTL_MS);
+    options.print(claimLine(code));
+    options.print(`The code works once, for 24 hours; restart Vigil for a new one.`);
+  }
+  return {
+    control,
+    outbox,
+    bot,
+    async stop() {
+      unsubscribe();
+      await bot.stop();
+      control.close();
+      await outbox.flush();
+    },
+  };
 }
 
 /** Runs Vigil until `signal` aborts. */

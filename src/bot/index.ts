@@ -102,10 +102,8 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   };
   // Interactive calls retry a little (a reply 30 s late is still a reply); network errors are not
   // retried here: auto-retry would retry them forever, and the runner has its own loop for polling.
-  const installApi = (api: Api) => api.config.use(health, noteSends, autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
-
   const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60 } });
-  installApi(bot.api);
+  bot.api.config.use(health, noteSends, autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
   // The outbox handles 429 and outages itself (it waits, folds bursts, survives restarts), and notes
   // its own sends in the limiter: no auto-retry, no noteSends.
   const senderApi = new Api(token, { apiRoot, timeoutSeconds: 60 });
@@ -121,7 +119,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const guarded = bot.errorBoundary(createErrorHandler(token));
   guarded.use(createClaimFeature(featureDeps));
   guarded.use(createAccessGate(featureDeps));
-  guarded.use(createAddCameraFeature(featureDeps, { installApi }));
+  guarded.use(createAddCameraFeature(featureDeps));
   guarded.use(
     createHelpFeature(featureDeps),
     createStatusFeature(featureDeps),

@@ -108,7 +108,7 @@ export class Outbox {
   readonly #now: () => number;
   readonly #maxDelivered: number;
   readonly #maxPhotos: number;
-  /** Enqueues are serialised so that photo writes finishing out of order cannot reorder entries. */
+  /** Every change is serialised: photo writes finishing out of order cannot reorder entries, and flush() waits for all. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #listeners = new Set<() => void>();
 
@@ -197,28 +197,32 @@ export class Outbox {
    * the message's own alert; later alerts were folded into it) and removes them,
    * in one atomic write. Photos nobody refers to any more are deleted after.
    */
-  async complete(seqs: readonly number[], delivery: { chatId: number; messageId: number }): Promise<void> {
-    const sentAt = this.#now();
-    const photos = await this.#doc.update((d) => {
-      const done = d.entries.filter((e) => seqs.includes(e.seq));
-      d.entries = d.entries.filter((e) => !seqs.includes(e.seq));
-      const alerts = done.filter((e) => e.payload.type === "alert").map((e) => e.payload as AlertPayload);
-      const head = alerts[0];
-      for (const alert of alerts) {
-        d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
-      }
-      if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
-      const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
-      return alerts.map((a) => a.photo).filter((p): p is string => p !== null && !stillUsed.has(p));
+  complete(seqs: readonly number[], delivery: { chatId: number; messageId: number }): Promise<void> {
+    return this.#serial(async () => {
+      const sentAt = this.#now();
+      const photos = await this.#doc.update((d) => {
+        const done = d.entries.filter((e) => seqs.includes(e.seq));
+        d.entries = d.entries.filter((e) => !seqs.includes(e.seq));
+        const alerts = done.filter((e) => e.payload.type === "alert").map((e) => e.payload as AlertPayload);
+        const head = alerts[0];
+        for (const alert of alerts) {
+          d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
+        }
+        if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
+        const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
+        return alerts.map((a) => a.photo).filter((p): p is string => p !== null && !stillUsed.has(p));
+      });
+      await Promise.all([...new Set(photos)].map((name) => this.#blobs.delete(name)));
     });
-    await Promise.all([...new Set(photos)].map((name) => this.#blobs.delete(name)));
   }
 
   /** Moves a chat's pending entries to a new chat id (a group that became a supergroup). */
   async retarget(fromChatId: number, toChatId: number): Promise<void> {
-    await this.#doc.update((d) => {
-      for (const entry of d.entries) if (entry.chatId === fromChatId) entry.chatId = toChatId;
-    });
+    await this.#serial(() =>
+      this.#doc.update((d) => {
+        for (const entry of d.entries) if (entry.chatId === fromChatId) entry.chatId = toChatId;
+      }),
+    );
     for (const listener of this.#listeners) listener();
   }
 
@@ -230,8 +234,8 @@ export class Outbox {
     return this.#doc.data.delivered.filter((d) => d.alertId === alertId);
   }
 
-  /** Waits for every write. */
-  async close(): Promise<void> {
+  /** Waits for every write (before a clean stop, or to read the files). */
+  async flush(): Promise<void> {
     await this.#tail;
     await this.#doc.flush();
   }

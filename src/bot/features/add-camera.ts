@@ -13,7 +13,7 @@
  * camera, and the password is never written anywhere but the encrypted store.
  */
 import { conversations, createConversation, type Conversation, type ConversationData, type VersionedState } from "@grammyjs/conversations";
-import { Composer, InputFile, type Api, type Context } from "grammy";
+import { Composer, InputFile, type Context } from "grammy";
 import type { ForceReply, InlineKeyboardButton } from "grammy/types";
 import { findCamera, validateCameraName } from "../../domain/camera.js";
 import { parseStreamUrl } from "../../domain/stream-url.js";
@@ -65,12 +65,7 @@ function memoryStorage() {
   };
 }
 
-export interface AddCameraOptions {
-  /** Installs Vigil's API transformers on the API objects the plugin creates inside conversations. */
-  installApi: (api: Api) => void;
-}
-
-export function createAddCameraFeature(deps: FeatureDeps, options: AddCameraOptions): Composer<BotContext> {
+export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { control } = deps;
 
@@ -262,18 +257,10 @@ export function createAddCameraFeature(deps: FeatureDeps, options: AddCameraOpti
     await say(ctx, html`Stopped adding the camera; nothing was saved.`);
   });
 
-  composer.use(
-    createConversation<BotContext, Context>(addCamera, {
-      id: ADD_CAMERA,
-      maxMillisecondsToWait: MAX_WAIT_MS,
-      plugins: [
-        async (ctx, next) => {
-          options.installApi(ctx.api);
-          await next();
-        },
-      ],
-    }),
-  );
+  // No API transformers inside: the plugin replays the conversation on every update, and a
+  // transformer installed here would see every earlier call again (a flood-limit count would
+  // grow with each replay). The conversation's few messages go out plain.
+  composer.use(createConversation<BotContext, Context>(addCamera, { id: ADD_CAMERA, maxMillisecondsToWait: MAX_WAIT_MS }));
 
   composer.command("addcamera", async (ctx) => {
     if (ctx.conversation.active(ADD_CAMERA)) return say(ctx, html`You are already adding a camera: answer my last question, or /cancel.`);
