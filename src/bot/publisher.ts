@@ -68,6 +68,6 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
  */
 export function restartNotice(crash: { lastSeenAt: number } | undefined, queuedAlerts: number, now: number, timeZone: string | undefined): string | undefined {
   if (!crash) return undefined;
-  const queued = queuedAlerts === 0 ? "no alerts were waiting to be sent" : `${queuedAlerts} alert${queuedAlerts === 1 ? " was" : "s were"} queued and have been sent`;
+  const queued = queuedAlerts === 0 ? "no alerts were waiting to be sent" : queuedAlerts === 1 ? "1 alert was queued and has been sent" : `${queuedAlerts} alerts were queued and have been sent`;
   return `Vigil restarted after a crash at about ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
 }

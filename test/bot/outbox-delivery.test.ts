@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { alertButtonState } from "../../src/bot/alert-view.js";
 import { ChatRateLimiter } from "../../src/bot/rate-limit.js";
 import { createOutboxSender, type OutboxSender } from "../../src/bot/sender.js";
-import { silentLogger } from "../../src/log.js";
+import { pino } from "pino";
+import { silentLogger, type Logger } from "../../src/log.js";
 import { createStore, openStore, type Store } from "../../src/store/index.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
 import { BotApiStandIn, type RecordedRequest } from "../support/bot-api/index.js";
@@ -58,12 +59,12 @@ afterEach(async () => {
   await tg.acceptConnections();
 });
 
-function startSender(s: Setup): OutboxSender {
+function startSender(s: Setup, logger: Logger = silentLogger): OutboxSender {
   const sender = createOutboxSender({
     api: new Api(tg.token, { apiRoot: tg.apiRoot }),
     outbox: s.outbox,
     limiter: new ChatRateLimiter(),
-    logger: silentLogger,
+    logger,
     token: tg.token,
     now: Date.now,
     timeZone: undefined,
@@ -148,6 +149,25 @@ describe("outbox delivery", () => {
     for (let i = 1; i <= 5; i++) expect(s.outbox.deliveries(`back_yard-${i}`)).toMatchObject([{ messageId: folded.message_id }]);
     expect(s.outbox.deliveries("cam1-1")).toHaveLength(1);
     expect(tg.requests.slice(mark).filter((r) => r.fault === "status").length).toBe(2);
+  });
+
+  it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {
+    const s = await setup(["cam1"]);
+    const lines: string[] = [];
+    // A bare pino logger: no redaction, so only the sender's own discipline keeps the token out.
+    const raw = pino({ level: "debug" }, { write: (line: string) => void lines.push(line) });
+    await tg.refuseConnections();
+    startSender(s, raw);
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(s.cameras[0]!, 1));
+    await eventually(() => lines.some((l) => l.includes("could not send to Telegram")), "the outage is logged");
+    const mark = tg.mark();
+    tg.fault({ kind: "429", retryAfter: 1, count: 1 });
+    await tg.acceptConnections();
+    await sends(s.group, 1, mark);
+    const log = lines.join("\n");
+    expect(log).toMatch(/Network request for 'sendPhoto' failed!.*ECONNREFUSED|ECONNRESET/);
+    expect(log).toContain("Telegram asked to slow down");
+    expect(log).not.toContain(tg.token.split(":")[1]!);
   });
 
   it("a sender killed with SIGKILL during an outage delivers every queued alert after restart, in order, none twice", async () => {
