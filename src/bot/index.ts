@@ -83,7 +83,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     };
     try {
       const result = await prev(method, payload, signal);
-      if (!result.ok && (result.error_code >= 500 || result.error_code === 429)) failed(`${method}: ${result.error_code} ${result.description}`);
+      if (!result.ok && result.error_code >= 500) failed(`${method}: ${result.error_code} ${result.description}`);
       else if (downSince !== undefined) {
         logger.info({ downMs: now() - downSince }, "Telegram can be reached again");
         downSince = undefined;
@@ -158,11 +158,11 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   async function poll(): Promise<void> {
     for (let delay = 1000; !lifetime.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
-        await bot.init();
+        await bot.init(lifetime.signal as unknown as Parameters<typeof bot.init>[0]);
         break;
       } catch (error) {
         const revoked = error instanceof GrammyError && error.error_code === 401;
-        logger[revoked ? "error" : "warn"]({ error: describeApiError(error, token) }, revoked ? "Telegram rejects the bot token: create a new one with @BotFather and run `vigil init --force`" : "cannot reach Telegram yet; retrying");
+        logger[revoked ? "error" : "warn"]({ error: describeApiError(error, token) }, revoked ? "Telegram rejects the bot token: create a new one with @BotFather and run `vigil config set-token`" : "cannot reach Telegram yet; retrying");
         await sleep(delay, lifetime.signal);
       }
     }

@@ -171,7 +171,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
               logger.warn({ chat: chatId, error: detail }, "Telegram rejected a message; trying it once as plain text");
             } else {
               logger.error({ chat: chatId, error: detail, seqs }, "Telegram rejected a message twice; dropping it");
-              await outbox.complete(seqs, { chatId, messageId: 0 });
+              await outbox.discard(seqs);
             }
             break;
         }

@@ -198,6 +198,15 @@ export class Outbox {
    * in one atomic write. Photos nobody refers to any more are deleted after.
    */
   complete(seqs: readonly number[], delivery: { chatId: number; messageId: number }): Promise<void> {
+    return this.#remove(seqs, delivery);
+  }
+
+  /** Removes entries that will never be delivered (Telegram rejects them as they are), recording nothing. */
+  discard(seqs: readonly number[]): Promise<void> {
+    return this.#remove(seqs, undefined);
+  }
+
+  #remove(seqs: readonly number[], delivery: { chatId: number; messageId: number } | undefined): Promise<void> {
     return this.#serial(async () => {
       const sentAt = this.#now();
       const photos = await this.#doc.update((d) => {
@@ -205,8 +214,8 @@ export class Outbox {
         d.entries = d.entries.filter((e) => !seqs.includes(e.seq));
         const alerts = done.filter((e) => e.payload.type === "alert").map((e) => e.payload as AlertPayload);
         const head = alerts[0];
-        for (const alert of alerts) {
-          d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
+        if (delivery) {
+          for (const alert of alerts) d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
         }
         if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
         const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));

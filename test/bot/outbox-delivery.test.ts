@@ -151,6 +151,29 @@ describe("outbox delivery", () => {
     expect(tg.requests.slice(mark).filter((r) => r.fault === "status").length).toBe(2);
   });
 
+  it("a message Telegram rejects is tried once as plain text, then dropped; it never blocks the ones behind it", async () => {
+    const s = await setup(["cam1", "cam2"]);
+    const [cam1, cam2] = s.cameras as [Setup["cameras"][0], Setup["cameras"][0]];
+    tg.fault({ kind: "status", status: 400, description: "Bad Request: IMAGE_PROCESS_FAILED", methods: ["sendPhoto"], count: 1 });
+    const mark = tg.mark();
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(cam1, 1));
+    startSender(s);
+    const [asText] = await sends(s.group, 1, mark);
+    expect(asText!.method).toBe("sendMessage");
+    expect((asText!.result as { text: string }).text).toMatch(/^Person on cam1 · 87%/);
+    expect(asText!.params.message_thread_id).toBeUndefined();
+
+    // Rejected in both forms: dropped (and not recorded as delivered), and the next alert still goes out.
+    tg.fault({ kind: "status", status: 400, description: "Bad Request: chat has no topics", methods: ["sendPhoto", "sendMessage"], count: 2 });
+    const next = tg.mark();
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(cam2, 1));
+    await s.outbox.enqueueNotice(s.store.chats(), "after the rejected one");
+    const [delivered] = await sends(s.group, 1, next);
+    expect((delivered!.result as { text: string }).text).toBe("after the rejected one");
+    expect(s.outbox.deliveries("cam2-1")).toEqual([]);
+    await eventually(() => s.outbox.pending().length === 0, "the outbox is empty");
+  });
+
   it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {
     const s = await setup(["cam1"]);
     const lines: string[] = [];
