@@ -119,6 +119,9 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const guarded = bot.errorBoundary(createErrorHandler(token));
   guarded.use(createClaimFeature(featureDeps));
   guarded.use(createAccessGate(featureDeps));
+  // Before the conversation: alert presses are ordered per message, not per chat (see sequenceKey),
+  // so they must never reach a conversation that another update of the chat is replaying.
+  guarded.use(createAlertButtonsFeature(featureDeps));
   guarded.use(createAddCameraFeature(featureDeps));
   guarded.use(
     createHelpFeature(featureDeps),
@@ -129,7 +132,6 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createMuteFeature(featureDeps),
     createCamerasFeature(featureDeps),
     createAdminsFeature(featureDeps),
-    createAlertButtonsFeature(featureDeps),
   );
   guarded.use(createUnhandledFeature(featureDeps));
   bot.catch((error) => logger.error({ error: describeApiError(error.error, token) }, "update failed outside the error boundary"));
