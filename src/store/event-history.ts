@@ -191,14 +191,23 @@ export class EventHistory {
 
   /** The decrypted snapshot of an event. A damaged file is a CorruptStoreError with a sentence. */
   async snapshot(id: string): Promise<Buffer> {
-    return this.blobs.get(this.#require(id).snapshot.blob);
+    return this.#read(this.#require(id).snapshot.blob, "picture");
   }
 
   /** The decrypted clip of an event. */
   async clip(id: string): Promise<Buffer> {
     const entry = this.#require(id);
     if (!entry.clip) throw new InputError(`The event from ${entry.cameraName} at ${new Date(entry.at).toLocaleString()} has no clip (it was not recorded, or is still being made).`);
-    return this.blobs.get(entry.clip.blob);
+    return this.#read(entry.clip.blob, "clip");
+  }
+
+  async #read(blob: string, what: string): Promise<Buffer> {
+    try {
+      return await this.blobs.get(blob);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      throw new InputError(`The ${what} of this event is no longer on disk (it was deleted to free space).`, { cause: error });
+    }
   }
 
   #require(id: string): HistoryEntry {
@@ -215,10 +224,26 @@ export class EventHistory {
     if (ids.length === 0) return 0;
     const drop = new Set(ids);
     const removed = this.#doc.data.events.filter((e) => drop.has(e.id));
-    await this.#doc.update((d) => {
-      d.events = d.events.filter((e) => !drop.has(e.id));
-    });
-    const stillNamed = this.namedBlobs();
+    const rewrite = () =>
+      this.#doc.update((d) => {
+        d.events = d.events.filter((e) => !drop.has(e.id));
+      });
+    try {
+      await rewrite();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOSPC" && code !== "EDQUOT") throw error;
+      // The disk is so full that the history cannot be rewritten before its files go: free
+      // the files first. A crash in between leaves entries whose files are missing, which
+      // read as "deleted to free space" instead of leaving the disk full for good.
+      const freed = await this.#deleteUnnamed(removed, this.namedBlobs(drop));
+      await rewrite();
+      return freed;
+    }
+    return this.#deleteUnnamed(removed, this.namedBlobs());
+  }
+
+  async #deleteUnnamed(removed: readonly HistoryEntry[], stillNamed: Set<string>): Promise<number> {
     let freed = 0;
     for (const entry of removed) {
       for (const ref of blobsOf(entry)) {
@@ -231,9 +256,9 @@ export class EventHistory {
     return freed;
   }
 
-  /** Names of every blob an event refers to. */
-  namedBlobs(): Set<string> {
-    return new Set(this.#doc.data.events.flatMap((e) => blobsOf(e).map((b) => b.blob)));
+  /** Names of every blob an event refers to (leaving out the events in `except`). */
+  namedBlobs(except: ReadonlySet<string> = new Set()): Set<string> {
+    return new Set(this.#doc.data.events.filter((e) => !except.has(e.id)).flatMap((e) => blobsOf(e).map((b) => b.blob)));
   }
 
   flush(): Promise<void> {
