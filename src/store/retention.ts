@@ -165,8 +165,10 @@ export interface Retention {
   ensureRoom(bytes: number, protect?: readonly string[]): Promise<void>;
   /** Applies every limit now. */
   enforce(): Promise<RetentionReport>;
-  /** Disk use as last measured (refreshed by every run). */
+  /** Disk use as last measured (by every run, and by {@link refresh}). */
   status(): DiskStatus;
+  /** Measures disk use again (after a write), without deleting anything. */
+  refresh(): Promise<void>;
   /** Records that writing failed for lack of space (ENOSPC), or that it works again (undefined). */
   setPaused(reason: string | undefined): void;
   /** Stops the timer and waits for a run in progress. */
@@ -238,6 +240,11 @@ export function createRetention(options: RetentionOptions): Retention {
       });
     },
     status: () => ({ ...disk, paused }),
+    refresh() {
+      return serial(async () => {
+        await measure().catch((error: unknown) => logger.warn({ err: error }, "could not measure disk use"));
+      });
+    },
     setPaused(reason) {
       if (reason !== paused) logger[reason ? "warn" : "info"](reason ? { reason } : {}, reason ? "recording paused" : "recording resumed");
       paused = reason;

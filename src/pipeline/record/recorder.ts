@@ -133,6 +133,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
     await retention.ensureRoom(alert.snapshot.length + 64 * 1024, [alert.id]);
     await history.record(alert);
     retention.setPaused(undefined);
+    void track(retention.refresh());
   }
 
   function recordAlert(alert: AlertEvent): void {
@@ -187,6 +188,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       await retention.ensureRoom(clip.bytes, ids);
       const { blob, bytes } = await history.attachClip(ids, clip.mp4, { durationSeconds: clip.durationSeconds, width: clip.width, height: clip.height, endedAt: Math.min(end, plan.lastActivity) });
       retention.setPaused(undefined);
+      void track(retention.refresh());
       logger.info({ camera: name, seconds: clip.durationSeconds, bytes, startsBefore: Math.round(plan.anchor - selection.startWall) }, "clip stored");
       for (const id of ids) emit({ type: "clip-ready", alertId: id, cameraId: plan.cameraId, cameraName: name, blob, durationSeconds: clip.durationSeconds, bytes });
     } catch (error) {

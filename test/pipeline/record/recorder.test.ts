@@ -92,6 +92,18 @@ describe("recorder on a real RTSP camera", () => {
       expect(Math.abs(lastT - (25.8 + 5 - server.clip("cam1").duration))).toBeLessThan(1.5); // the loop wrapped
 
       expect(history.get(alert.id)?.clip?.bytes).toBe(event.bytes);
+      // /events and /status see it.
+      const picture = await recorder.events(3);
+      expect(picture.events[0]).toMatchObject({ id: alert.id, cameraName: cam.name, label: "person", clip: { durationSeconds: event.durationSeconds } });
+      expect(picture.jpeg.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))).toBe(true);
+      await expect(recorder.events(0)).rejects.toThrow("Ask for 1 to 16 events, for example /events 9.");
+      await until(() => recorder.status().disk.usedBytes > event.bytes, 10_000, "disk use to be measured again after the write");
+      const status = recorder.status();
+      expect(status.disk.oldestEventAt).toBe(alert.at);
+      expect(status.disk.paused).toBeUndefined();
+      expect(status.cameras[0]).toMatchObject({ cameraName: cam.name, state: "recording" });
+      // Bounded: about max(preRoll, maxClip - postRoll) plus slack, not everything since the start.
+      expect(status.cameras[0]!.bufferSeconds).toBeLessThan(25 + 4 + 2);
       expect(await filesContainingBytes(store.vault.dataDir, Buffer.from([0xff, 0xd8, 0xff]))).toEqual([]);
       expect(await filesContainingBytes(store.vault.dataDir, Buffer.from("ftyp"))).toEqual([]);
       expect(lines.join("\n")).not.toContain(PASSWORD);
