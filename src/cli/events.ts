@@ -13,6 +13,7 @@ import { Command } from "commander";
 import type { Env } from "../env.js";
 import { InputError, userMessage } from "../errors.js";
 import { EventHistory, type HistoryEntry } from "../store/event-history.js";
+import { acquireLock, type Retention, type Store } from "../store/index.js";
 import { formatBytes } from "../store/retention.js";
 import { progressBar } from "./progress.js";
 import { formatTable } from "./table.js";
@@ -167,6 +168,56 @@ async function prepareTarget(dir: string, dataDir: string): Promise<string> {
   return target;
 }
 
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** `20GB`, `500 MB`, `1.5gb`, `0` → bytes (1 GB = 1024³ bytes, as `df -h` counts). */
+export function parseSize(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?$/i.exec(text.trim());
+  if (!match) throw new InputError(`${option} must be a size like 500MB or 20GB (0 for no limit); "${text.slice(0, 40)}" is not one.`);
+  return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? "b").toLowerCase()]!);
+}
+
+function describeRetention(r: Retention, store: Store): string {
+  const perCamera = Object.entries(r.perCameraBytes)
+    .filter(([, bytes]) => bytes > 0)
+    .map(([id, bytes]) => `${store.cameras().find((c) => c.id === id)?.name ?? "a removed camera"} at most ${formatBytes(bytes)}`);
+  return [
+    `Events are kept ${r.maxAgeDays > 0 ? `${r.maxAgeDays} days` : "with no age limit"}`,
+    r.maxBytes > 0 ? `at most ${formatBytes(r.maxBytes)} in all` : "with no size limit but the free-space floor",
+    ...perCamera,
+    `and Vigil always leaves ${formatBytes(r.minFreeBytes)} free on the data disk.`,
+  ].join(", ");
+}
+
+interface RetentionOptions {
+  maxAgeDays?: string;
+  maxSize?: string;
+  minFree?: string;
+  camera?: string;
+}
+
+async function changeRetention(store: Store, dataDir: string, opts: RetentionOptions): Promise<void> {
+  const patch: Partial<Retention> = {};
+  if (opts.maxAgeDays !== undefined) {
+    const days = Number(opts.maxAgeDays);
+    if (!/^\d{1,5}$/.test(opts.maxAgeDays.trim()) || days > 36_500) throw new InputError(`--max-age-days must be a whole number of days from 0 (no limit) to 36500; "${opts.maxAgeDays.slice(0, 20)}" is not.`);
+    patch.maxAgeDays = days;
+  }
+  if (opts.minFree !== undefined) patch.minFreeBytes = parseSize(opts.minFree, "--min-free");
+  if (opts.maxSize !== undefined) {
+    const bytes = parseSize(opts.maxSize, "--max-size");
+    if (opts.camera) patch.perCameraBytes = { ...store.retention().perCameraBytes, [store.requireCamera(opts.camera).id]: bytes };
+    else patch.maxBytes = bytes;
+  } else if (opts.camera) throw new InputError("--camera goes with --max-size, the limit for that camera.");
+  // A running Vigil holds the store in memory and would write over the change: refuse instead of losing it.
+  const release = await acquireLock(dataDir);
+  try {
+    await store.setRetention(patch);
+  } finally {
+    await release();
+  }
+}
+
 export function eventsCommand(getEnv: () => Env): Command {
   const events = new Command("events").description("the event history: list it, or export it for the police or an insurer");
   events
@@ -213,6 +264,19 @@ export function eventsCommand(getEnv: () => Env): Command {
         err(`${result.problems.length} file${result.problems.length === 1 ? " was" : "s were"} damaged and could not be exported; everything else was.`);
         process.exitCode = 1;
       }
+    });
+  events
+    .command("retention")
+    .description("show how long and how much of the event history is kept; with options, change it (Vigil must be stopped)")
+    .option("--max-age-days <days>", "delete events older than this (0: no age limit)")
+    .option("--max-size <size>", "most space for all events, e.g. 20GB (0: no limit but --min-free); with --camera, for that camera")
+    .option("--camera <name>", "the camera --max-size is for")
+    .option("--min-free <size>", "free space always left on the data disk, e.g. 2GB")
+    .action(async (opts: RetentionOptions) => {
+      const env = getEnv();
+      const store = await openStoreFromEnv(env);
+      if (Object.values(opts).some((v) => v !== undefined)) await changeRetention(store, env.dataDir, opts);
+      out(describeRetention(store.retention(), store));
     });
   return events;
 }

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventHistory } from "../../src/store/event-history.js";
-import { openStore } from "../../src/store/index.js";
+import { acquireLock, openStore } from "../../src/store/index.js";
 import { makeAlert } from "../support/alerts.js";
 import { vigil } from "../support/cli.js";
 import { footage } from "../support/rtsp-server.js";
@@ -124,5 +124,31 @@ describe("vigil events", () => {
     }
     expect(await fs.readFile(path.join(full, "keep.txt"), "utf8")).toBe("mine");
     await expect(fs.stat(path.join(env.VIGIL_DATA_DIR!, "media", "out"))).rejects.toThrow();
+  });
+
+  it("shows the retention limits and changes them while Vigil is stopped, refusing while it runs", async () => {
+    expect((await vigil(["camera", "add", "front_door", "rtsp://10.0.0.1/stream"], env)).code).toBe(0);
+    const shown = await vigil(["events", "retention"], env);
+    expect(shown.stdout.trim()).toBe("Events are kept 30 days, with no size limit but the free-space floor, and Vigil always leaves 1.0 GB free on the data disk.");
+    const changed = await vigil(["events", "retention", "--max-age-days", "14", "--max-size", "20GB", "--min-free", "2.5gb"], env);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout.trim()).toBe("Events are kept 14 days, at most 20.0 GB in all, and Vigil always leaves 2.5 GB free on the data disk.");
+    const perCamera = await vigil(["events", "retention", "--camera", "front_door", "--max-size", "500MB"], env);
+    expect(perCamera.stdout.trim()).toBe("Events are kept 14 days, at most 20.0 GB in all, front_door at most 500.0 MB, and Vigil always leaves 2.5 GB free on the data disk.");
+    expect((await openStore(env.VIGIL_DATA_DIR!, { passphrase: PASS })).retention()).toMatchObject({ maxAgeDays: 14, maxBytes: 20 * 1024 ** 3, minFreeBytes: 2.5 * 1024 ** 3 });
+
+    const bad = await vigil(["events", "retention", "--max-size", "lots"], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toBe('--max-size must be a size like 500MB or 20GB (0 for no limit); "lots" is not one.');
+    // This test process takes the lock, as a running Vigil does.
+    const release = await acquireLock(env.VIGIL_DATA_DIR!);
+    try {
+      const running = await vigil(["events", "retention", "--max-age-days", "3"], env);
+      expect(running.code).not.toBe(0);
+      expect(running.stderr.trim()).toBe(`Vigil is already running on ${env.VIGIL_DATA_DIR} (process ${process.pid}); stop it first.`);
+    } finally {
+      await release();
+    }
+    expect((await openStore(env.VIGIL_DATA_DIR!, { passphrase: PASS })).retention().maxAgeDays).toBe(14);
   });
 });
