@@ -82,8 +82,9 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     let stalled = false;
     const proc = spawn(options.ffmpegPath, args(), { stdio: ["pipe", "pipe", "pipe"] });
     log.debug({ url: masked }, "recording: ffmpeg started");
+    let spawnError: string | undefined;
     proc.on("error", (error: NodeJS.ErrnoException) => {
-      stderr += error.code === "ENOENT" ? `${options.ffmpegPath} is not installed` : error.message;
+      spawnError = error.code === "ENOENT" ? `${options.ffmpegPath} is not installed` : error.message;
     });
     proc.stdin?.on("error", () => undefined);
     proc.stderr?.on("data", (d: Buffer) => {
@@ -120,7 +121,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       ring.endRun();
     }
     if (!controller.signal.aborted) {
-      const explained = stalled ? "the camera stopped sending video" : stderr.trim() ? explainFfmpegFailure(stderr).sentence : "the stream ended";
+      const explained = spawnError ?? (stalled ? "the camera stopped sending video" : stderr.trim() ? explainFfmpegFailure(stderr).sentence : "the stream ended");
       lastError = explained;
       log.warn({ code: proc.exitCode, signal: proc.signalCode, reason: explained, detail: redact(stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }

@@ -368,6 +368,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       for (const { plan, end } of planner.all()) if (!finishing.has(plan)) startFinishing(plan, Math.min(end, now()));
       stopped = true;
       clearInterval(timer);
+      if (pending.length) logger.warn({ alerts: pending.length }, "stopping with alerts that waited for disk space; they are not in the history");
       while (inFlight.size) await Promise.allSettled([...inFlight]);
       await Promise.all([...cameras.values()].map((c) => c.buffer?.stop() ?? Promise.resolve()));
       cameras.clear();

@@ -196,4 +196,18 @@ describe("recorder supervision", () => {
     expect(lines.join("\n")).not.toContain(wrong);
     expect(JSON.stringify(recorder.status())).not.toContain(wrong);
   }, 90_000);
+
+  it("says so when ffmpeg is missing, instead of failing silently", async () => {
+    const history = await EventHistory.open(store.vault);
+    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, ffmpegPath: "/nonexistent/ffmpeg", backoffMs: [500] });
+    try {
+      recorder.reconcile([camera(server, "cam1")]);
+      await until(() => recorder.status().cameras[0]?.lastError !== undefined, 30_000, "the failure");
+      const status = recorder.status().cameras[0]!;
+      expect(status.lastError).toBe("/nonexistent/ffmpeg is not installed");
+      expect(status.state).not.toBe("recording");
+    } finally {
+      await recorder.stop();
+    }
+  }, 60_000);
 });
