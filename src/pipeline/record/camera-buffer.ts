@@ -71,10 +71,12 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "pipe:1",
   ];
 
-  async function once(): Promise<{ sawData: boolean; healthy: boolean }> {
+  async function once(): Promise<{ healthy: boolean }> {
     run += 1;
     const thisRun = run;
     const reader = new TsReader();
+    // PAT + PMT for the front of a segment, built only when a segment starts.
+    const header = () => Buffer.concat([reader.pat ?? Buffer.alloc(0), reader.pmt ?? Buffer.alloc(0)]);
     const started = now();
     let lastData = started;
     let firstData = 0;
@@ -100,7 +102,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
           state = "recording";
           log.info({ url: masked, codec: reader.codec }, "recording: buffering video");
         }
-        ring.push(packet, arrival, thisRun, Buffer.concat([reader.pat, reader.pmt]), reader.codec);
+        ring.push(packet, arrival, thisRun, header, reader.codec);
       }
     });
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
@@ -125,7 +127,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       lastError = explained;
       log.warn({ code: proc.exitCode, signal: proc.signalCode, reason: explained, detail: redact(stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }
-    return { sawData: firstData > 0, healthy: firstData > 0 && now() - firstData >= HEALTHY_MS };
+    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS };
   }
 
   const loop = (async () => {

@@ -69,12 +69,15 @@ export class SegmentRing {
     return this.#open ? [...this.#segments, this.#open] : this.#segments;
   }
 
-  /** Adds one TS packet that arrived at wall time `arrival` from ffmpeg run `run`. */
-  push(packet: TsPacketInfo, arrival: number, run: number, header: Buffer, codec: VideoCodec): void {
+  /**
+   * Adds one TS packet that arrived at wall time `arrival` from ffmpeg run `run`.
+   * `header` gives the current PAT + PMT; it is called only when a segment starts.
+   */
+  push(packet: TsPacketInfo, arrival: number, run: number, header: () => Buffer, codec: VideoCodec): void {
     const open = this.#open;
     if (packet.kind === "video" && packet.frameStart && packet.keyframe && packet.ptsMs !== undefined) {
       if (open) this.#close(open);
-      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header, codec, packets: [Buffer.from(packet.bytes)], bytes: packet.bytes.length };
+      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header: header(), codec, packets: [Buffer.from(packet.bytes)], bytes: packet.bytes.length };
       return;
     }
     if (!open || open.run !== run) {

@@ -16,7 +16,7 @@ function selectionOf(ts: Buffer, fromS: number, toS: number): Selection {
   for (let off = 0; off < ts.length; off += 1316) {
     for (const packet of reader.read(ts.subarray(off, off + 1316))) {
       if (packet.ptsMs !== undefined) pts = packet.ptsMs;
-      if (reader.pat && reader.pmt && reader.codec) ring.push(packet, WALL0 + pts, 1, Buffer.concat([reader.pat, reader.pmt]), reader.codec);
+      if (reader.pat && reader.pmt && reader.codec) ring.push(packet, WALL0 + pts, 1, () => Buffer.concat([reader.pat!, reader.pmt!]), reader.codec);
     }
   }
   ring.endRun();

@@ -20,7 +20,7 @@ function fill(ts: Buffer, ring: SegmentRing, reader: TsReader, delayMs: number, 
     for (const packet of reader.read(ts.subarray(off, off + 1316))) {
       if (packet.ptsMs !== undefined) lastPts = packet.ptsMs;
       if (!reader.pat || !reader.pmt || !reader.codec) continue;
-      ring.push(packet, WALL0 + lastPts + delayMs + random() * jitterMs, 1, Buffer.concat([reader.pat, reader.pmt]), reader.codec);
+      ring.push(packet, WALL0 + lastPts + delayMs + random() * jitterMs, 1, () => Buffer.concat([reader.pat!, reader.pmt!]), reader.codec);
     }
   }
 }
