@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { formatTable } from "./cli/table.js";
+import { eventsCommand } from "./cli/events.js";
 import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
@@ -211,6 +212,8 @@ function program(): Command {
       out(formatTable(["check", "result", "detail", "fix"], checks.map((c) => [c.name, c.ok ? "ok" : c.warning ? "WARN" : "FAIL", c.detail, c.ok ? "" : (c.fix ?? "")])));
       if (checks.some((c) => !c.ok && !c.warning)) process.exitCode = 1;
     });
+
+  cli.addCommand(eventsCommand(() => env));
 
   const models = cli.command("models").description("detector weights");
   models
