@@ -17,8 +17,9 @@ import { createStore, openStore, type Store } from "../../src/store/index.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
 import { BotApiStandIn, type RecordedRequest } from "../support/bot-api/index.js";
 import { ROOT } from "../support/cli.js";
-import { eventually } from "../support/eventually.js";
-import { footageFrame } from "../support/frames.js";
+import { until } from "../support/wait.js";
+import { jpegFrame } from "../support/video.js";
+import { footage } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
 
 const PASS = "delivery test passphrase";
@@ -27,7 +28,7 @@ let tg: BotApiStandIn;
 let frame: Buffer;
 beforeAll(async () => {
   tg = await BotApiStandIn.start();
-  frame = await footageFrame("wallflower_wavingtrees_10fps.mp4", 25);
+  frame = await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25);
 });
 afterAll(() => tg.close());
 
@@ -82,7 +83,7 @@ function alertOn(camera: { id: string; name: string }, n: number, at = Date.now(
 
 /** The successful sends to a chat since `after`, once there are `count`. */
 async function sends(chat: Chat, count: number, after = 0): Promise<RecordedRequest[]> {
-  await eventually(() => tg.outputs(chat, after).length >= count, `${count} messages reached the chat`, 90_000);
+  await until(() => tg.outputs(chat, after).length >= count, 90_000, `${count} messages reached the chat`);
   return tg.outputs(chat, after);
 }
 
@@ -108,7 +109,7 @@ describe("outbox delivery", () => {
     expect(out[1]!.at - out[0]!.at).toBeGreaterThanOrEqual(1000);
     expect(out[2]!.at - out[1]!.at).toBeGreaterThanOrEqual(1000);
 
-    await eventually(() => s.outbox.pending().length === 0, "the outbox is empty");
+    await until(() => s.outbox.pending().length === 0, 60_000, "the outbox is empty");
     expect(s.outbox.deliveries("front_door-1")).toMatchObject([{ chatId: s.group.id, messageId: first.message_id }]);
     expect(tg.outputs(s.group, mark)).toHaveLength(3); // nothing sent twice
   });
@@ -171,7 +172,7 @@ describe("outbox delivery", () => {
     const [delivered] = await sends(s.group, 1, next);
     expect((delivered!.result as { text: string }).text).toBe("after the rejected one");
     expect(s.outbox.deliveries("cam2-1")).toEqual([]);
-    await eventually(() => s.outbox.pending().length === 0, "the outbox is empty");
+    await until(() => s.outbox.pending().length === 0, 60_000, "the outbox is empty");
   });
 
   it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {
@@ -182,7 +183,7 @@ describe("outbox delivery", () => {
     await tg.refuseConnections();
     startSender(s, raw);
     await s.outbox.enqueueAlert(s.store.chats(), alertOn(s.cameras[0]!, 1));
-    await eventually(() => lines.some((l) => l.includes("could not send to Telegram")), "the outage is logged");
+    await until(() => lines.some((l) => l.includes("could not send to Telegram")), 60_000, "the outage is logged");
     const mark = tg.mark();
     tg.fault({ kind: "429", retryAfter: 1, count: 1 });
     await tg.acceptConnections();

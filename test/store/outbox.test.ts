@@ -3,7 +3,8 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BlobStore, createStore, openStore } from "../../src/store/index.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
-import { footageFrame } from "../support/frames.js";
+import { jpegFrame } from "../support/video.js";
+import { footage } from "../support/rtsp-server.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const PASS = "outbox passphrase";
@@ -12,7 +13,7 @@ const OTHER = { id: 42 };
 
 let frame: Buffer;
 beforeAll(async () => {
-  frame = await footageFrame("wallflower_wavingtrees_10fps.mp4", 25);
+  frame = await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25);
 });
 
 async function newVault() {
