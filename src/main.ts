@@ -4,7 +4,9 @@
  */
 import { createControl, type OwnedControl } from "./app/control.js";
 import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
+import type { PipelineEvent } from "./domain/events.js";
 import type { PipelineHandle } from "./domain/pipeline.js";
+import type { RecorderHandle } from "./domain/recorder.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
 import { acquireLock, type Store } from "./store/index.js";
@@ -23,6 +25,7 @@ export interface RunOptions {
 export interface AssembleOptions {
   store: Store;
   pipeline: PipelineHandle;
+  recorder: RecorderHandle;
   logger: Logger;
   /** The Bot API server (`VIGIL_TELEGRAM_API_ROOT`). */
   apiRoot: string;
@@ -35,32 +38,40 @@ export interface AssembleOptions {
   now?: () => number;
 }
 
-/** Vigil's running parts around a pipeline: control, outbox and bot, connected. */
+/** Vigil's running parts around the pipeline and the recorder: control, outbox and bot, connected. */
 export interface Vigil {
   control: OwnedControl;
   outbox: Outbox;
   bot: VigilBot;
-  /** Stops the bot (polling and sending) and the control; the pipeline and the store belong to the caller. */
+  /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
   stop(): Promise<void>;
 }
 
 /**
- * Opens the outbox, puts the control over the store and the pipeline, starts
- * the bot, and sends every pipeline event to it. Prints a claim code while
- * Vigil has no admin.
+ * Opens the outbox, puts the control over the store, the pipeline and the
+ * recorder, starts the bot, and connects the events: every pipeline event goes
+ * to the recorder and the bot, every clip-ready event of the recorder to the
+ * bot. Prints a claim code while Vigil has no admin.
  */
 export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
-  const { store, pipeline, logger } = options;
+  const { store, pipeline, recorder, logger } = options;
   const now = options.now ?? Date.now;
   const outbox = await Outbox.open(store.vault, { now });
-  const control = createControl({ store, pipeline, now });
+  const control = createControl({ store, pipeline, recorder, now });
   const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
-  const unsubscribe = pipeline.subscribe((event) => {
-    bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue a pipeline event for the chat"));
-  });
+  const publish = (event: PipelineEvent) => {
+    bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue an event for the chat"));
+  };
+  const unsubscribe = [
+    pipeline.subscribe((event) => {
+      recorder.handle(event);
+      publish(event);
+    }),
+    recorder.subscribe(publish),
+  ];
   if (store.admins().length === 0) {
     const code = await store.newClaimCode(now() + CLAIM_CODE_TTL_MS);
     options.print(claimLine(code));
@@ -71,7 +82,7 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     outbox,
     bot,
     async stop() {
-      unsubscribe();
+      for (const off of unsubscribe) off();
       await bot.stop();
       control.close();
       await outbox.flush();

@@ -1,12 +1,14 @@
 /**
- * The one control interface, over the store and the pipeline. Every change goes
- * to the store first (validated, encrypted, atomic); the store announces it and
- * the pipeline is reconciled from the store's new state, so what runs always
- * matches what is saved, whoever made the change (chat, CLI, a restart).
+ * The one control interface, over the store, the pipeline and the recorder.
+ * Every change goes to the store first (validated, encrypted, atomic); the store
+ * announces it and the pipeline and the recorder are reconciled from the store's
+ * new state, so what runs always matches what is saved, whoever made the change
+ * (chat, CLI, a restart).
  */
 import { formatSetting, isSettingKey, parseSetting, validateCameraName } from "../domain/camera.js";
 import type { ArmState, CameraProbe, Control, NewCameraInput, Snapshot, SystemStatus } from "../domain/control.js";
 import type { PipelineHandle } from "../domain/pipeline.js";
+import type { RecorderHandle } from "../domain/recorder.js";
 import { parseStreamUrl } from "../domain/stream-url.js";
 import { InputError } from "../errors.js";
 import type { Store } from "../store/index.js";
@@ -14,6 +16,7 @@ import type { Store } from "../store/index.js";
 export interface ControlOptions {
   store: Store;
   pipeline: PipelineHandle;
+  recorder: RecorderHandle;
   /** The clock. Default `Date.now`. */
   now?: () => number;
 }
@@ -23,12 +26,15 @@ export interface OwnedControl extends Control {
   close(): void;
 }
 
-/** Creates the control and reconciles the pipeline with the store once, then after every change. */
+/** Creates the control and reconciles the pipeline and the recorder with the store once, then after every change. */
 export function createControl(options: ControlOptions): OwnedControl {
-  const { store, pipeline } = options;
+  const { store, pipeline, recorder } = options;
   const now = options.now ?? Date.now;
   const startedAt = now();
-  const reconcile = () => pipeline.reconcile(store.cameras(), store.isArmed());
+  const reconcile = () => {
+    pipeline.reconcile(store.cameras(), store.isArmed());
+    recorder.reconcile(store.cameras());
+  };
   const unsubscribe = store.onChange((change) => {
     if (change === "cameras" || change === "armed") reconcile();
   });
@@ -53,6 +59,7 @@ export function createControl(options: ControlOptions): OwnedControl {
         armed: store.isArmed(),
         cameras: store.cameras().map((camera) => ({ camera, live: live.get(camera.id) })),
         detector: { ok: detector.ok, model: detector.model, ...(detector.reason ? { reason: detector.reason } : {}) },
+        disk: recorder.status().disk,
         startedAt,
       });
     },
@@ -96,6 +103,12 @@ export function createControl(options: ControlOptions): OwnedControl {
 
     removeCamera: (name) => store.removeCamera(name),
     renameCamera: (name, newName) => store.renameCamera(name, newName),
+
+    events: (n) => recorder.events(n),
+    async clip(camera, seconds, signal) {
+      return recorder.clip(store.requireCamera(camera).id, seconds, signal);
+    },
+    eventClip: (alertId) => recorder.eventClip(alertId),
 
     close: unsubscribe,
   };

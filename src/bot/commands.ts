@@ -16,6 +16,8 @@ export const COMMANDS = [
   { command: "unmute", description: "Alerts again: /unmute [camera]" },
   { command: "set", description: "Change a setting: /set [camera] <setting> <value>" },
   { command: "get", description: "Show the settings: /get [camera]" },
+  { command: "events", description: "The last events in one picture, with their clips: /events [n]" },
+  { command: "clip", description: "Record the next seconds of a camera: /clip <camera> [seconds]" },
   { command: "addcamera", description: "Add a camera, step by step" },
   { command: "removecamera", description: "Remove a camera: /removecamera <camera>" },
   { command: "rename", description: "Rename a camera: /rename <camera> <new name>" },

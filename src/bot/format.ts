@@ -28,6 +28,11 @@ export function formatClockSeconds(ms: number, now: number, timeZone?: string): 
   return `${formatClock(ms, now, timeZone)}:${at.second}`;
 }
 
+/** `14 Mar 2026`: a day, for things that can be weeks old. */
+export function formatDay(ms: number, timeZone?: string): string {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" }).format(new Date(ms));
+}
+
 /** `45 s`, `3 min`, `2 h 5 min`, `1 d 2 h`. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

@@ -20,6 +20,7 @@ import { createAdminsFeature } from "./features/admins.js";
 import { createAlertButtonsFeature } from "./features/alert-buttons.js";
 import { createArmFeature } from "./features/arm.js";
 import { createCamerasFeature } from "./features/cameras.js";
+import { createEventsFeature } from "./features/events.js";
 import { createClaimFeature, followMigration } from "./features/claim.js";
 import { createHelpFeature } from "./features/help.js";
 import { createMuteFeature } from "./features/mute.js";
@@ -132,6 +133,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createMuteFeature(featureDeps),
     createCamerasFeature(featureDeps),
     createAdminsFeature(featureDeps),
+    createEventsFeature(featureDeps),
   );
   guarded.use(createUnhandledFeature(featureDeps));
   bot.catch((error) => logger.error({ error: describeApiError(error.error, token) }, "update failed outside the error boundary"));
@@ -145,6 +147,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     now,
     timeZone: deps.timeZone,
     buttonState: (cameraId) => alertButtonState(deps.control, cameraId),
+    clipSource: (alertId) => deps.control.eventClip(alertId),
     onChatMigrated: (from, to) => followMigration(featureDeps, from, to),
     ...options.sender,
   });

@@ -51,8 +51,8 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
         await outbox.enqueueNotice(chats, event.ok ? "The object detector works again: alerts are confirmed by it." : `The object detector stopped${event.reason ? ` (${event.reason})` : ""}: alerts now come from motion alone and say so.`);
         return;
       case "clip-ready":
-        // The recording work edits the alert's message into the clip here:
-        // outbox.deliveries(event.alertId) says which message in which chat shows it.
+        // Queued behind the alert itself, so its message exists when the edit comes.
+        await outbox.enqueueClip(chats, { alertId: event.alertId, cameraId: event.cameraId, cameraName: event.cameraName });
         return;
       case "motion":
         return;

@@ -9,16 +9,20 @@
  * - A burst does not fall behind: when an alert goes out, every alert of the
  *   same camera still waiting in that chat is folded into it (`+3 more on cam2`).
  * - A message Telegram rejects as such (400) is tried once more in its plainest
- *   form (text, no topic), then dropped with an error in the log: one broken
- *   message must not block every alert behind it.
+ *   form (text, no topic; a clip as a new video instead of an edit), then dropped
+ *   with an error in the log: one broken message must not block every alert
+ *   behind it.
+ * - A clip entry edits the alert's message in place into the video
+ *   (editMessageMedia), keeping its caption and redrawing its buttons.
  */
 import { InputFile, type Api } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import type { Logger } from "../log.js";
-import type { AlertPayload, Outbox, OutboxEntry } from "../store/outbox.js";
+import type { VideoClip } from "../domain/recorder.js";
+import type { AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
 import { classifyApiError, describeApiError } from "./api-errors.js";
 import { alertCaption, alertKeyboard, type AlertButtonState } from "./alert-view.js";
-import { escapeHtml } from "./html.js";
+import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
 import { sleep } from "./sleep.js";
 
@@ -47,6 +51,8 @@ export interface SenderOptions {
   token: string;
   now: () => number;
   timeZone: string | undefined;
+  /** An alert's stored clip (the recorder), to edit its message into. */
+  clipSource: (alertId: string) => Promise<Pick<VideoClip, "mp4" | "durationSeconds" | "width" | "height">>;
   /** The buttons' state for a camera at the time of sending; undefined when the camera no longer exists. */
   buttonState: (cameraId: string) => AlertButtonState | undefined;
   /** A group became a supergroup: the chat list and the queued entries must follow. */
@@ -74,7 +80,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
   const chatUnavailableMs = options.chatUnavailableMs ?? 5 * 60_000;
   const lanes = new Map<number, Promise<void>>();
   /** Delivered but not yet recorded (the outbox write failed, e.g. disk full): never sent twice, recorded later. */
-  const unrecorded = new Map<number, { seqs: number[]; chatId: number; messageId: number }>();
+  const unrecorded = new Map<number, { seqs: number[]; delivered: Delivered }>();
   let stopping: AbortController | undefined;
   let inFlight = new AbortController();
   let unsubscribe: (() => void) | undefined;
@@ -82,7 +88,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
   async function recordUnrecorded(): Promise<void> {
     for (const [key, pending] of [...unrecorded]) {
       try {
-        await outbox.complete(pending.seqs, pending);
+        await outbox.complete(pending.seqs, pending.delivered);
         unrecorded.delete(key);
       } catch {
         return; // still failing; tried again on the next round
@@ -90,33 +96,54 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
     }
   }
 
-  async function deliver(plan: DeliveryPlan, chatId: number, plain: boolean): Promise<number> {
+  /** Sends one message (or edits one, for a clip). "gone": there is nothing left to do for it. */
+  async function deliver(plan: DeliveryPlan, chatId: number, plain: boolean): Promise<Delivered | "gone"> {
     const { head } = plan;
     // grammY types its signal as the abort-controller shim's; the client accepts Node's own at run time.
     const signal = inFlight.signal as unknown as Parameters<Api["sendMessage"]>[3];
-    const common = {
-      parse_mode: "HTML" as const,
-      ...(head.threadId !== undefined && !plain ? { message_thread_id: head.threadId } : {}),
-      ...(head.payload.type === "notice" && head.payload.silent ? { disable_notification: true } : {}),
-    };
-    if (head.payload.type === "notice") {
-      return (await api.sendMessage(chatId, escapeHtml(head.payload.text), { ...common, link_preview_options: { is_disabled: true } }, signal)).message_id;
+    const thread = head.threadId !== undefined && !plain ? { message_thread_id: head.threadId } : {};
+    const payload = head.payload;
+    if (payload.type === "notice") {
+      const sent = await api.sendMessage(chatId, escapeHtml(payload.text), { parse_mode: "HTML", ...thread, link_preview_options: { is_disabled: true }, ...(payload.silent ? { disable_notification: true } : {}) }, signal);
+      return { chatId, messageId: sent.message_id };
     }
-    const alert = head.payload;
     const t = now();
-    const caption = alertCaption(alert, plan.folded.map((e) => e.payload as AlertPayload), t, options.timeZone).value;
-    const state = options.buttonState(alert.cameraId);
-    const reply_markup: InlineKeyboardMarkup | undefined = state ? alertKeyboard(alert.cameraId, state, t, options.timeZone) : undefined;
+    const buttons = (cameraId: string): { reply_markup?: InlineKeyboardMarkup } => {
+      const state = options.buttonState(cameraId);
+      return state ? { reply_markup: alertKeyboard(cameraId, state, t, options.timeZone) } : {};
+    };
+    if (payload.type === "clip") {
+      const shown = outbox.deliveries(payload.alertId).find((d) => d.chatId === chatId && d.coalescedInto === undefined);
+      if (!shown) return "gone"; // folded into another alert's message, or never shown here
+      let clip: Awaited<ReturnType<SenderOptions["clipSource"]>>;
+      try {
+        clip = await options.clipSource(payload.alertId);
+      } catch (error) {
+        logger.warn({ alert: payload.alertId, error: describeApiError(error, options.token) }, "the alert's clip cannot be read; its photo stays");
+        return "gone";
+      }
+      const caption = shown.caption ?? html`<b>${payload.cameraName}</b>`.value;
+      const video = { caption, parse_mode: "HTML" as const, width: clip.width, height: clip.height, duration: Math.round(clip.durationSeconds), supports_streaming: true };
+      if (!plain) {
+        await api.editMessageMedia(chatId, shown.messageId, { type: "video", media: new InputFile(clip.mp4, "clip.mp4"), ...video }, buttons(payload.cameraId), signal);
+        return { chatId, messageId: shown.messageId };
+      }
+      // The alert's message cannot be edited (deleted, too old): the clip comes as a reply to it.
+      const sent = await api.sendVideo(chatId, new InputFile(clip.mp4, "clip.mp4"), { ...video, ...buttons(payload.cameraId), reply_parameters: { message_id: shown.messageId, allow_sending_without_reply: true } }, signal);
+      return { chatId, messageId: sent.message_id };
+    }
+    const caption = alertCaption(payload, plan.folded.map((e) => e.payload as AlertPayload), t, options.timeZone).value;
     let photo: Buffer | undefined;
     if (!plain) {
       try {
         photo = await outbox.photo(head);
       } catch (error) {
-        logger.error({ err: error, alert: alert.alertId }, "alert photo unreadable: sending the alert as text");
+        logger.error({ err: error, alert: payload.alertId }, "alert photo unreadable: sending the alert as text");
       }
     }
-    if (photo) return (await api.sendPhoto(chatId, new InputFile(photo, "alert.jpg"), { ...common, caption, ...(reply_markup ? { reply_markup } : {}) }, signal)).message_id;
-    return (await api.sendMessage(chatId, caption, { ...common, ...(reply_markup ? { reply_markup } : {}) }, signal)).message_id;
+    const common = { parse_mode: "HTML" as const, ...thread, ...buttons(payload.cameraId) };
+    const sent = photo ? await api.sendPhoto(chatId, new InputFile(photo, "alert.jpg"), { ...common, caption }, signal) : await api.sendMessage(chatId, caption, common, signal);
+    return { chatId, messageId: sent.message_id, caption };
   }
 
   async function runLane(chatId: number, stop: AbortSignal): Promise<void> {
@@ -135,10 +162,10 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
         continue;
       }
       const seqs = [plan.head.seq, ...plan.folded.map((e) => e.seq)];
-      let messageId: number;
+      let delivered: Delivered | "gone";
       try {
-        messageId = await deliver(plan, chatId, plainFor === plan.head.seq);
-        limiter.note(chatId, now());
+        delivered = await deliver(plan, chatId, plainFor === plan.head.seq);
+        if (delivered !== "gone") limiter.note(chatId, now());
       } catch (error) {
         if (stop.aborted) return;
         const failure = classifyApiError(error);
@@ -178,9 +205,10 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
         continue;
       }
       try {
-        await outbox.complete(seqs, { chatId, messageId });
+        await (delivered === "gone" ? outbox.discard(seqs) : outbox.complete(seqs, delivered));
       } catch (error) {
-        unrecorded.set(plan.head.seq, { seqs, chatId, messageId });
+        if (delivered === "gone") throw error;
+        unrecorded.set(plan.head.seq, { seqs, delivered });
         logger.error({ err: error }, "sent, but could not record it in the outbox (disk full?); it will not be sent again");
       }
       if (outageSince !== undefined) logger.info({ chat: chatId, afterMs: now() - outageSince }, "delivering again after an outage");

@@ -1,11 +1,12 @@
 /**
  * The one control interface. The bot (or any other front end) drives Vigil only
- * through this; `src/app/control.ts` implements it over the store and the
- * pipeline. Every method either does what it says or throws an InputError (or
+ * through this; `src/app/control.ts` implements it over the store, the
+ * pipeline and the recorder. Every method either does what it says or throws an InputError (or
  * another VigilError) whose message is the one sentence to show the user.
  */
 import type { Camera } from "./camera.js";
 import type { CameraStatus } from "./events.js";
+import type { DiskStatus, EventsPicture, VideoClip } from "./recorder.js";
 
 export interface Snapshot {
   cameraId: string;
@@ -34,8 +35,8 @@ export interface SystemStatus {
   armed: boolean;
   cameras: CameraState[];
   detector: { ok: boolean; model: string; reason?: string };
-  /** Disk use of the data directory and free space (recording). */
-  disk?: { usedBytes: number; freeBytes: number; oldestEventAt?: number };
+  /** Disk use of the data directory, free space, the oldest event kept, and why clips are paused (recording). */
+  disk?: DiskStatus;
   startedAt: number;
 }
 
@@ -75,4 +76,10 @@ export interface Control {
   addCamera(input: NewCameraInput): Promise<Camera>;
   removeCamera(name: string): Promise<Camera>;
   renameCamera(name: string, newName: string): Promise<Camera>;
+  /** `/events [n]`: one picture of the last n events (default 9, 1 to 16) and those events, newest first. */
+  events(n?: number): Promise<EventsPicture>;
+  /** `/clip <camera> [seconds]`: the next seconds (default 10, 1 to 60) of a camera, not stored. */
+  clip(camera: string, seconds?: number, signal?: AbortSignal): Promise<VideoClip>;
+  /** The stored clip of an alert: it replaces the alert's photo, and /events offers it. */
+  eventClip(alertId: string): Promise<VideoClip>;
 }

@@ -43,13 +43,21 @@ const NoticePayloadSchema = v.object({
   silent: v.optional(v.boolean(), false),
 });
 
+/** An alert's clip is ready: its message (photo) is to be edited into the video. */
+const ClipPayloadSchema = v.object({
+  type: v.literal("clip"),
+  alertId: v.string(),
+  cameraId: v.string(),
+  cameraName: v.string(),
+});
+
 const EntrySchema = v.object({
   /** Position in the outbox, increasing: per chat, entries go out in `seq` order. */
   seq: v.number(),
   chatId: v.number(),
   threadId: v.optional(v.number()),
   createdAt: v.number(),
-  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema]),
+  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema, ClipPayloadSchema]),
 });
 
 const DeliverySchema = v.object({
@@ -59,6 +67,8 @@ const DeliverySchema = v.object({
   sentAt: v.number(),
   /** Set when this alert was folded into the message of an earlier one (`+3 more on cam2`). */
   coalescedInto: v.optional(v.string()),
+  /** The message's caption as sent (HTML), so the clip that replaces its photo keeps it. */
+  caption: v.optional(v.string()),
 });
 
 export const OUTBOX_VERSION = 1;
@@ -75,6 +85,7 @@ type OutboxData = v.InferOutput<typeof OutboxSchema>;
 export type OutboxEntry = v.InferOutput<typeof EntrySchema>;
 export type AlertPayload = v.InferOutput<typeof AlertPayloadSchema>;
 export type NoticePayload = v.InferOutput<typeof NoticePayloadSchema>;
+export type ClipPayload = v.InferOutput<typeof ClipPayloadSchema>;
 export type AlertDelivery = v.InferOutput<typeof DeliverySchema>;
 
 export const OUTBOX_FILE = "outbox.db";
@@ -101,6 +112,13 @@ export interface OutboxOptions {
 }
 
 export type NewAlert = Omit<AlertPayload, "type" | "photo"> & { jpeg: Buffer };
+
+/** Where entries went: the message, and its caption when it showed an alert. */
+export interface Delivered {
+  chatId: number;
+  messageId: number;
+  caption?: string;
+}
 
 export class Outbox {
   readonly #doc: EncryptedDocument<OutboxData>;
@@ -143,6 +161,11 @@ export class Outbox {
       if (photo) await this.#blobs.put(photo, jpeg);
       return this.#append(chats, { type: "alert", ...fields, photo });
     });
+  }
+
+  /** Queues, for every chat, the edit of an alert's message into its clip. */
+  enqueueClip(chats: readonly Chat[], clip: Omit<ClipPayload, "type">): Promise<OutboxEntry[]> {
+    return this.#serial(() => this.#append(chats, { type: "clip", ...clip }));
   }
 
   /** Queues a plain-text notice for every chat. */
@@ -197,7 +220,7 @@ export class Outbox {
    * the message's own alert; later alerts were folded into it) and removes them,
    * in one atomic write. Photos nobody refers to any more are deleted after.
    */
-  complete(seqs: readonly number[], delivery: { chatId: number; messageId: number }): Promise<void> {
+  complete(seqs: readonly number[], delivery: Delivered): Promise<void> {
     return this.#remove(seqs, delivery);
   }
 
@@ -206,7 +229,7 @@ export class Outbox {
     return this.#remove(seqs, undefined);
   }
 
-  #remove(seqs: readonly number[], delivery: { chatId: number; messageId: number } | undefined): Promise<void> {
+  #remove(seqs: readonly number[], delivery: Delivered | undefined): Promise<void> {
     return this.#serial(async () => {
       const sentAt = this.#now();
       const photos = await this.#doc.update((d) => {
@@ -215,7 +238,10 @@ export class Outbox {
         const alerts = done.filter((e) => e.payload.type === "alert").map((e) => e.payload as AlertPayload);
         const head = alerts[0];
         if (delivery) {
-          for (const alert of alerts) d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(alert !== head && head ? { coalescedInto: head.alertId } : {}) });
+          for (const alert of alerts) {
+            const folded = alert !== head && head !== undefined;
+            d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(folded ? { coalescedInto: head.alertId } : delivery.caption !== undefined ? { caption: delivery.caption } : {}) });
+          }
         }
         if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
         const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));

@@ -14,11 +14,15 @@ import { createOutboxSender, type OutboxSender } from "../../src/bot/sender.js";
 import { pino } from "pino";
 import { silentLogger, type Logger } from "../../src/log.js";
 import { createStore, openStore, type Store } from "../../src/store/index.js";
+import type { RecorderHandle } from "../../src/domain/recorder.js";
+import { createRecorder } from "../../src/pipeline/record/index.js";
+import { EventHistory } from "../../src/store/event-history.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
 import { BotApiStandIn, type RecordedRequest } from "../support/bot-api/index.js";
 import { ROOT } from "../support/cli.js";
 import { until } from "../support/wait.js";
-import { jpegFrame } from "../support/video.js";
+import { makeAlert } from "../support/alerts.js";
+import { jpegFrame, mp4Cut } from "../support/video.js";
 import { footage } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -36,6 +40,8 @@ interface Setup {
   dir: string;
   store: Store;
   outbox: Outbox;
+  history: EventHistory;
+  recorder: RecorderHandle;
   group: Chat;
   topic: number;
   cameras: { id: string; name: string }[];
@@ -50,8 +56,14 @@ async function setup(cameraNames: string[]): Promise<Setup> {
   await store.setArmed(true);
   const cameras = [];
   for (const [i, name] of cameraNames.entries()) cameras.push(await store.addCamera({ name, url: `rtsp://192.168.1.${20 + i}:554/sub` }));
-  return { dir, store, outbox: await Outbox.open(store.vault), group, topic, cameras };
+  const history = await EventHistory.open(store.vault);
+  const recorder = createRecorder({ history, retention: { dataDir: dir, limits: () => store.retention() } });
+  recorders.push(recorder);
+  return { dir, store, outbox: await Outbox.open(store.vault), history, recorder, group, topic, cameras };
 }
+
+const recorders: RecorderHandle[] = [];
+afterAll(() => Promise.all(recorders.map((r) => r.stop())));
 
 const running: OutboxSender[] = [];
 afterEach(async () => {
@@ -70,6 +82,7 @@ function startSender(s: Setup, logger: Logger = silentLogger): OutboxSender {
     now: Date.now,
     timeZone: undefined,
     buttonState: (cameraId) => alertButtonState(s.store, cameraId),
+    clipSource: (alertId) => s.recorder.eventClip(alertId),
     onChatMigrated: (from, to) => s.outbox.retarget(from, to),
   });
   sender.start();
@@ -173,6 +186,38 @@ describe("outbox delivery", () => {
     expect((delivered!.result as { text: string }).text).toBe("after the rejected one");
     expect(s.outbox.deliveries("cam2-1")).toEqual([]);
     await until(() => s.outbox.pending().length === 0, 60_000, "the outbox is empty");
+  });
+
+  it("edits an alert's photo in place into its clip, keeping caption and buttons; a folded alert's clip changes nothing", async () => {
+    const s = await setup(["cam1"]);
+    const cam = s.cameras[0]!;
+    const mp4 = await mp4Cut(footage("wallflower_wavingtrees_10fps.mp4"), 20, 6);
+    await tg.refuseConnections();
+    startSender(s);
+    const first = alertOn(cam, 1);
+    const second = alertOn(cam, 2);
+    await s.outbox.enqueueAlert(s.store.chats(), first);
+    await s.outbox.enqueueAlert(s.store.chats(), second); // folded into the first during the outage
+    // The recorder keeps both alerts, and one clip for each.
+    for (const alert of [first, second]) {
+      await s.history.record(makeAlert({ id: alert.alertId, cameraId: cam.id, cameraName: cam.name, at: alert.at, snapshot: frame }));
+      await s.history.attachClip([alert.alertId], mp4, { durationSeconds: 6, width: 160, height: 120, endedAt: alert.at + 6000 });
+      await s.outbox.enqueueClip(s.store.chats(), { alertId: alert.alertId, cameraId: cam.id, cameraName: cam.name });
+    }
+    const mark = tg.mark();
+    await tg.acceptConnections();
+    await tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true, { after: mark, timeoutMs: 60_000 });
+    await until(() => s.outbox.pending().length === 0, 60_000, "the outbox is empty");
+
+    const photo = tg.outputs(s.group, mark).find((r) => r.method === "sendPhoto")!;
+    const id = (photo.result as { message_id: number }).message_id;
+    const edited = tg.message(s.group.id, id)!;
+    expect(edited.photo).toBeUndefined();
+    expect(edited.video).toMatchObject({ width: 160, height: 120, duration: 6 });
+    expect(tg.media(edited)?.equals(mp4)).toBe(true);
+    expect(edited.caption).toMatch(/^Person on cam1 · 87% · [\d:]+\n\+1 more on cam1: [\d:]+$/);
+    expect(edited.reply_markup?.inline_keyboard.flat().map((b) => b.text)).toEqual(["Mute 30 min", "Mute 2 h", "Snapshot", "Disarm"]);
+    expect(tg.outputs(s.group, mark).map((r) => r.method)).toEqual(["sendPhoto", "editMessageMedia"]);
   });
 
   it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {

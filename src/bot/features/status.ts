@@ -3,8 +3,9 @@ import { Composer } from "grammy";
 import { findCamera, formatSetting, SETTING_KEYS, unknownCameraError, type Camera } from "../../domain/camera.js";
 import type { CameraState } from "../../domain/control.js";
 import { InputError } from "../../errors.js";
+import { formatBytes } from "../../store/retention.js";
 import type { BotContext, FeatureDeps } from "../context.js";
-import { formatClock, formatDuration, words } from "../format.js";
+import { formatClock, formatDay, formatDuration, words } from "../format.js";
 import { html, joinHtml, type Html } from "../html.js";
 import { say } from "../reply.js";
 
@@ -46,6 +47,11 @@ export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
     const now = deps.now();
     const lines: Html[] = [html`<b>${status.armed ? "Armed" : "Disarmed"}</b> · running for ${formatDuration(now - status.startedAt)}`];
     lines.push(status.detector.ok ? html`Detector: ${status.detector.model}, working.` : html`Detector: ${status.detector.model}, not working${status.detector.reason ? ` (${status.detector.reason})` : ""}. Alerts come from motion alone.`);
+    if (status.disk) {
+      const { usedBytes, freeBytes, oldestEventAt, paused } = status.disk;
+      lines.push(html`Recording: ${formatBytes(usedBytes)} used, ${formatBytes(freeBytes)} free${oldestEventAt ? `, oldest event ${formatDay(oldestEventAt, tz)}` : ""}.`);
+      if (paused) lines.push(html`Clips paused: ${paused}`);
+    }
     if (status.cameras.length === 0) lines.push(html`No cameras yet: /addcamera adds one.`);
     for (const state of status.cameras) {
       const flags = switches(state.camera, now, tz);
