@@ -11,16 +11,37 @@ export interface InputOptionsConfig {
   transport?: "tcp" | "udp";
   /** Socket timeout. Default 5 s. */
   timeoutMs?: number;
-  /** Pace a file input at its native rate and loop it (a file standing in for a live camera). */
-  realtimeFile?: boolean;
+  /**
+   * Pace a file input at its native rate: `true` also loops it (a file standing in
+   * for a live camera); `"once"` plays it through once (`vigil replay --realtime`).
+   */
+  realtimeFile?: boolean | "once";
+  /**
+   * Frames per second to poll a JPEG snapshot URL at (see {@link isSnapshotUrl}).
+   * Unset: the URL is read once, as a probe does.
+   */
+  pollFps?: number;
 }
 
 const RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls";
 const HTTP_PROTOCOLS = "http,https,tcp,tls";
 
+/** Polling a camera's snapshot URL faster than this only loads the camera. */
+export const MAX_POLL_FPS = 2;
+
 /** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs. */
 export function inputUrl(url: string): string {
   return streamKind(url) === "file" ? `file:${url}` : url;
+}
+
+/**
+ * An HTTP URL that answers one JPEG per request (Reolink `cmd=Snap`, `snapshot.cgi`,
+ * `.../image.jpg`) rather than an MJPEG stream: it is polled.
+ */
+export function isSnapshotUrl(url: string): boolean {
+  if (streamKind(url) !== "http") return false;
+  const { pathname, search } = new URL(url);
+  return /\.(jpe?g)$/i.test(pathname) || /snap|still/i.test(pathname + search);
 }
 
 export function inputOptions(url: string, config: InputOptionsConfig = {}): string[] {
@@ -30,13 +51,19 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   switch (streamKind(url)) {
     case "rtsp":
       return ["-protocol_whitelist", RTSP_PROTOCOLS, "-rtsp_transport", config.transport ?? "tcp", "-timeout", timeoutUs, ...fastStart];
-    case "http":
-      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...fastStart];
+    case "http": {
+      const http = ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0"];
+      if (config.pollFps && isSnapshotUrl(url)) {
+        // The image2 demuxer with -loop reopens the URL for every frame: one HTTP GET per frame, paced by -re.
+        return [...http, "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", String(Math.min(config.pollFps, MAX_POLL_FPS))];
+      }
+      return [...http, ...fastStart];
+    }
     case "device":
       return ["-f", "v4l2"];
     case "file":
       // Only the file protocol: a path cannot smuggle in concat:, subfile: or a URL.
-      return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re", "-stream_loop", "-1"] : [])];
+      return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re"] : []), ...(config.realtimeFile === true ? ["-stream_loop", "-1"] : [])];
   }
 }
 
