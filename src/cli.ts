@@ -5,10 +5,10 @@
  */
 import { Command, Option } from "commander";
 import { formatTable } from "./cli/table.js";
-import { runInit } from "./cli/init.js";
+import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
 import { registerReplayCommand } from "./cli/replay.js";
-import { ask, askNewPassphrase, isInteractive } from "./cli/prompt.js";
+import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
 import { runDoctor } from "./doctor.js";
 import { parseStreamUrl } from "./domain/stream-url.js";
@@ -121,6 +121,17 @@ function program(): Command {
       const { files } = await rekey({ dataDir: env.dataDir, from, to, kdfProfile: opts.kdf, onProgress: (d, t) => bar.update(d, t) });
       bar.stop();
       out(`Re-encrypted ${files} file(s) under a new key; the old ${"passphrase" in from ? "passphrase" : "key file"} no longer opens the store.`);
+    });
+  config
+    .command("set-token")
+    .description("replace the bot token (after revoking a leaked one with @BotFather); reads VIGIL_BOT_TOKEN or asks")
+    .action(async () => {
+      const token = env.botToken ?? (isInteractive() ? await askValid("New bot token from @BotFather", tokenProblem, { hidden: true }) : "");
+      const problem = tokenProblem(token);
+      if (problem) throw new ConfigError(env.botToken ? `VIGIL_BOT_TOKEN: ${problem}` : "Set VIGIL_BOT_TOKEN to the new token from @BotFather.", "VIGIL_BOT_TOKEN");
+      const store = await openStoreFromEnv(env);
+      await store.setToken(token);
+      out(`The bot token is replaced (bot ${token.split(":")[0]}); restart Vigil to use it.`);
     });
   config
     .command("restore")

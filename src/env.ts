@@ -49,6 +49,8 @@ export interface Env {
   ffmpegPath: string;
   ffprobePath: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Set by systemd for `Type=notify` units (NOTIFY_SOCKET, WATCHDOG_USEC). */
+  systemd: { notifySocket: string | undefined; watchdogMs: number | undefined };
 }
 
 /** Validates the environment; a bad value is a {@link ConfigError} naming the variable. */
@@ -75,5 +77,9 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     ffmpegPath: e.VIGIL_FFMPEG,
     ffprobePath: e.VIGIL_FFPROBE,
     logLevel: e.VIGIL_LOG_LEVEL,
+    systemd: {
+      notifySocket: source.NOTIFY_SOCKET || undefined,
+      watchdogMs: Number(source.WATCHDOG_USEC) > 0 ? Number(source.WATCHDOG_USEC) / 1000 : undefined,
+    },
   };
 }

@@ -6,7 +6,7 @@ import { createVault, openVault, type CreateVaultOptions, type Unlock } from "./
 export { Store, type Admin, type Chat, type NewCamera, type Retention, type StoreChange } from "./store.js";
 export { BlobStore } from "./blob-store.js";
 export { EncryptedDocument, type DocumentSpec } from "./document.js";
-export { acquireLock, lockHealth, StoreLockedError } from "./lock.js";
+export { acquireLock, lockHealth, previousCrash, StoreLockedError } from "./lock.js";
 export { rekey, restoreFromBackups, recoverInterruptedRekey } from "./maintenance.js";
 export { createKeyFile, storeExists, unlockMethod, type Unlock, type Vault } from "./vault.js";
 export { KDF_PROFILES, type KdfProfile } from "./crypto.js";

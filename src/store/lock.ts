@@ -45,6 +45,20 @@ export async function lockHealth(dataDir: string, now = Date.now()): Promise<{ h
   return { healthy: true, reason: `Vigil (process ${pid}) is running.` };
 }
 
+/**
+ * When the previous Vigil on this data directory died without releasing its lock
+ * (a crash, SIGKILL, power loss), when it was last seen alive. Call before
+ * {@link acquireLock}, which clears the stale lock.
+ */
+export async function previousCrash(dataDir: string): Promise<{ pid: number; lastSeenAt: number } | undefined> {
+  const file = path.join(dataDir, LOCK_FILE);
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) return undefined;
+  const pid = Number((await fs.readFile(file, "utf8").catch(() => "")).trim());
+  if (Number.isInteger(pid) && pid > 0 && alive(pid)) return undefined;
+  return { pid, lastSeenAt: stat.mtimeMs };
+}
+
 /** Takes the data directory's lock; returns the function that releases it. */
 export async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
   const file = path.join(dataDir, LOCK_FILE);

@@ -90,6 +90,22 @@ describe("vigil init, camera add and config show", () => {
     expect(list.stdout).toContain("cam1");
   });
 
+  it("replaces a leaked bot token without touching anything else", async () => {
+    const dataDir = path.join(await tempDir(), "data");
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
+    expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], env)).code).toBe(0);
+    expect((await vigil(["camera", "add", "cam1", "rtsp://10.1.1.1/s"], env)).code).toBe(0);
+    const fresh = "7000002:AAG-replacement-token-ccccccccccccccccccc";
+    const result = await vigil(["config", "set-token"], { ...env, VIGIL_BOT_TOKEN: fresh });
+    expect(result.stdout.trim()).toBe("The bot token is replaced (bot 7000002); restart Vigil to use it.");
+    const show = JSON.parse((await vigil(["config", "show"], env)).stdout) as { telegram: { token: string }; cameras: unknown[] };
+    expect(show.telegram.token).toBe("7000002:***");
+    expect(show.cameras).toHaveLength(1);
+    const bad = await vigil(["config", "set-token"], { ...env, VIGIL_BOT_TOKEN: "oops" });
+    expect(bad.code).toBe(2);
+    expect(JSON.parse((await vigil(["config", "show"], env)).stdout)).toMatchObject({ telegram: { token: "7000002:***" } });
+  });
+
   it("rejects a chat-style camera URL that points at a local file trick", async () => {
     const dataDir = path.join(await tempDir(), "data");
     const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
