@@ -186,7 +186,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         state = "ended";
         if (exit.code === 0 && !exit.spawnError) return;
         const explained = explainFfmpegFailure(exit.stderr);
-        throw new CameraConnectError(`Could not read ${options.camera}: ${exit.spawnError ? sentence : explained.sentence}.`, options.camera, masked, explained.reason);
+        const why = exit.spawnError ? sentence : explained.reason === "not-found" ? "the file does not exist" : "it is not a video ffmpeg can read";
+        throw new CameraConnectError(`Could not read ${options.camera}: ${why}.`, options.camera, masked, explained.reason);
       }
       lastError = sentence;
       if (attemptFrames === 0) failures++;

@@ -51,14 +51,14 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   switch (streamKind(url)) {
     case "rtsp":
       return ["-protocol_whitelist", RTSP_PROTOCOLS, "-rtsp_transport", config.transport ?? "tcp", "-timeout", timeoutUs, ...fastStart];
-    case "http": {
-      const http = ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0"];
+    case "http":
       if (config.pollFps && isSnapshotUrl(url)) {
         // The image2 demuxer with -loop reopens the URL for every frame: one HTTP GET per frame, paced by -re.
-        return [...http, "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", String(Math.min(config.pollFps, MAX_POLL_FPS))];
+        // It opens the URL itself, so it takes no http options (-rw_timeout would be "not found"):
+        // a camera that stops answering is caught by the source's watchdog instead.
+        return ["-protocol_whitelist", HTTP_PROTOCOLS, "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", String(Math.min(config.pollFps, MAX_POLL_FPS))];
       }
-      return [...http, ...fastStart];
-    }
+      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...fastStart];
     case "device":
       return ["-f", "v4l2"];
     case "file":
@@ -72,7 +72,8 @@ export function explainFfmpegFailure(stderr: string): { reason: "refused" | "una
   const text = stderr.toLowerCase();
   if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
   if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };
-  if (/404|not found|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
+  // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
+  if (/\b404\b|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
   if (/timed out|timeout|operation not permitted|resource temporarily unavailable/.test(text)) return { reason: "timeout", sentence: "the camera did not answer in time" };
   if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return { reason: "unreachable", sentence: "the camera's address cannot be reached from this machine" };
   if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return { reason: "invalid", sentence: "that URL does not give a video stream Vigil can read" };
