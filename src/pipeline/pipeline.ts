@@ -147,14 +147,14 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
       if (!status.ok) listener({ type: "detector-status", ok: false, ...(status.reason ? { reason: status.reason } : {}) });
       return () => listeners.delete(listener);
     },
-    snapshot: (cameraId) => known(cameraId).snapshot(),
+    snapshot: async (cameraId) => known(cameraId).snapshot(),
     status: (): CameraStatus[] => [...workers.values()].map(({ worker }) => worker.status()),
     detectorStatus: (): DetectorStatus => detection.status(),
     probe: (input, signal) =>
       probeStream(withCredentials(input.url, input.username, input.password), { transport: input.transport ?? "tcp", ffmpegPath, ...(signal ? { signal } : {}) }),
     stats: () => [...workers.values()].map(({ worker }) => worker.stats()),
     detectorStats: () => detection.stats(),
-    ended: (cameraId) => known(cameraId).done,
+    ended: async (cameraId) => known(cameraId).done,
     stop() {
       // Idempotent: shutdown paths (a signal, a finally) may both ask.
       stopped ??= (async () => {

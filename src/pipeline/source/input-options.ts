@@ -51,14 +51,18 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   switch (streamKind(url)) {
     case "rtsp":
       return ["-protocol_whitelist", RTSP_PROTOCOLS, "-rtsp_transport", config.transport ?? "tcp", "-timeout", timeoutUs, ...fastStart];
-    case "http":
-      if (config.pollFps && isSnapshotUrl(url)) {
+    case "http": {
+      const still = isSnapshotUrl(url);
+      if (still && config.pollFps) {
         // The image2 demuxer with -loop reopens the URL for every frame: one HTTP GET per frame, paced by -re.
         // It opens the URL itself, so it takes no http options (-rw_timeout would be "not found"):
-        // a camera that stops answering is caught by the source's watchdog instead.
+        // a camera that stops answering is caught by the source's watchdog instead. It needs the
+        // answer's Content-Length, which camera snapshot endpoints send.
         return ["-protocol_whitelist", HTTP_PROTOCOLS, "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", String(Math.min(config.pollFps, MAX_POLL_FPS))];
       }
-      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...fastStart];
+      // One still: image2pipe finds the codec in the data, which works without a Content-Length too.
+      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...(still ? ["-f", "image2pipe"] : fastStart)];
+    }
     case "device":
       return ["-f", "v4l2"];
     case "file":
