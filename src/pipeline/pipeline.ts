@@ -136,8 +136,16 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
           current.worker.update(camera, systemArmed);
           continue;
         }
-        if (current) retire(current.worker);
-        startWorker(camera, systemArmed);
+        if (current) {
+          workers.delete(camera.id);
+          retire(current.worker);
+        }
+        try {
+          startWorker(camera, systemArmed);
+        } catch (error) {
+          // The store validates URLs, so this is a bug or a hand-edited store: one bad camera must not stop the others.
+          logger.error({ err: error, camera: camera.name }, "camera could not be started");
+        }
       }
     },
     subscribe(listener) {

@@ -168,7 +168,8 @@ describe("the pipeline on live cameras", () => {
       // a kept its worker (frames keep counting up); b got a new one (counting from zero).
       expect(pipeline.status().find((s) => s.cameraId === "a")!.framesIn).toBeGreaterThanOrEqual(before);
       expect(pipeline.status().find((s) => s.cameraId === "b")!.framesIn).toBe(0);
-      pipeline.reconcile([camera("a", url, { sensitivity: 5000 })], false);
+      // A camera that cannot start (a relative path is no stream URL) is logged and skipped, the others run on.
+      pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("bad", "relative/clip.mp4")], false);
       expect(pipeline.status().map((s) => s.cameraId)).toEqual(["a"]);
       await expect.poll(async () => (await pipelineFfmpegs()).length, { timeout: 10_000 }).toBe(1);
     } finally {

@@ -79,20 +79,30 @@ function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, st
   return { sentence, connectFailure: reason === "refused" || reason === "unreachable" || reason === "timeout" };
 }
 
+/** What the source runs: ffmpeg's input, options and the effective frame rate. The benchmark's floor runs exactly this. */
+export function decodeArgs(options: Pick<FrameSourceOptions, "url" | "width" | "height" | "fps" | "transport" | "realtimeFile">): { input: string; inputOptions: string[]; outputOptions: string[]; fps: number } {
+  // A snapshot URL is polled at most MAX_POLL_FPS times a second, whatever the camera's rate.
+  const fps = isSnapshotUrl(options.url) ? Math.min(options.fps, MAX_POLL_FPS) : options.fps;
+  return {
+    input: inputUrl(options.url),
+    // One decoder thread: the cheapest per frame (../shared/RECIPES.md measured with it), and cameras run in parallel anyway.
+    inputOptions: ["-threads", "1", ...inputOptions(options.url, { transport: options.transport ?? "tcp", realtimeFile: options.realtimeFile ?? false, pollFps: fps })],
+    // Planar YUV at the detection size: motion reads the Y plane as is; colour is converted only for the detector and snapshots.
+    outputOptions: ["-an", "-sn", "-dn", "-vf", `fps=${fps},scale=${options.width}:${options.height}:flags=bilinear`, "-pix_fmt", "yuv420p", "-f", "rawvideo"],
+    fps,
+  };
+}
+
 export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const masked = maskUrl(options.url);
   const { width, height } = options;
-  const polled = isSnapshotUrl(options.url);
-  const fps = polled ? Math.min(options.fps, MAX_POLL_FPS) : options.fps;
+  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs(options);
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
   const replay = options.replay ?? false;
-  const input = inputUrl(options.url);
-  const inputArgs = ["-threads", "1", ...inputOptions(options.url, { transport: options.transport ?? "tcp", realtimeFile: options.realtimeFile ?? false, pollFps: fps })];
-  const outputArgs = ["-an", "-sn", "-dn", "-vf", `fps=${fps},scale=${width}:${height}:flags=bilinear`, "-pix_fmt", "yuv420p", "-f", "rawvideo"];
 
   const slot = createFrameSlot({ lossless: replay });
   let state: SourceStatus["state"] = "starting";
