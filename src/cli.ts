@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { formatTable } from "./cli/table.js";
+import { eventsCommand } from "./cli/events.js";
 import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
 import { registerReplayCommand } from "./cli/replay.js";
@@ -17,7 +18,7 @@ import { ConfigError, NoStoreError, userMessage, VigilError } from "./errors.js"
 import { createLogger, type Logger } from "./log.js";
 import { runVigil } from "./main.js";
 import { ensureModel, findModel, readManifest } from "./models.js";
-import { createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
+import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
 import { ensureSystemPackages } from "./system-deps.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -42,6 +43,21 @@ async function fetchModels(names: string[], all: boolean): Promise<void> {
     } finally {
       bar.stop();
     }
+  }
+}
+
+/**
+ * Runs `fn` holding the data directory's lock: a running Vigil keeps the store in
+ * memory and would overwrite a change made beside it, so edits from the command
+ * line refuse while it runs (StoreLockedError says so in one sentence).
+ */
+async function withStoreLock<T>(fn: () => Promise<T>): Promise<T> {
+  if (!(await storeExists(env.dataDir))) throw new NoStoreError(env.dataDir);
+  const release = await acquireLock(env.dataDir);
+  try {
+    return await fn();
+  } finally {
+    await release();
   }
 }
 
@@ -118,7 +134,7 @@ function program(): Command {
       else if (isInteractive()) to = { passphrase: await askNewPassphrase() };
       else throw new ConfigError("Give the new passphrase in VIGIL_NEW_PASSPHRASE, or use --new-key-file.", "VIGIL_NEW_PASSPHRASE");
       const bar = progressBar("Re-encrypting");
-      const { files } = await rekey({ dataDir: env.dataDir, from, to, kdfProfile: opts.kdf, onProgress: (d, t) => bar.update(d, t) });
+      const { files } = await withStoreLock(() => rekey({ dataDir: env.dataDir, from, to, kdfProfile: opts.kdf, onProgress: (d, t) => bar.update(d, t) }));
       bar.stop();
       out(`Re-encrypted ${files} file(s) under a new key; the old ${"passphrase" in from ? "passphrase" : "key file"} no longer opens the store.`);
     });
@@ -129,15 +145,15 @@ function program(): Command {
       const token = env.botToken ?? (isInteractive() ? await askValid("New bot token from @BotFather", tokenProblem, { hidden: true }) : "");
       const problem = tokenProblem(token);
       if (problem) throw new ConfigError(env.botToken ? `VIGIL_BOT_TOKEN: ${problem}` : "Set VIGIL_BOT_TOKEN to the new token from @BotFather.", "VIGIL_BOT_TOKEN");
-      const store = await openStoreFromEnv(env);
-      await store.setToken(token);
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setToken(token));
       out(`The bot token is replaced (bot ${token.split(":")[0]}); restart Vigil to use it.`);
     });
   config
     .command("restore")
     .description("put back the previous version of every damaged store file")
     .action(async () => {
-      const report = await restoreFromBackups(env.dataDir, await resolveUnlock(env));
+      const unlock = await resolveUnlock(env);
+      const report = await withStoreLock(() => restoreFromBackups(env.dataDir, unlock));
       if (report.restored.length === 0 && report.unrecoverable.length === 0) out("Nothing is damaged; nothing was changed.");
       for (const name of report.restored) out(`Restored ${name} from its previous version (the damaged file is kept as ${name}.damaged).`);
       for (const name of report.unrecoverable) err(`${name} and its backup are both damaged; it cannot be restored.`);
@@ -155,15 +171,14 @@ function program(): Command {
     .action(async (name: string, url: string, opts: { username?: string; passwordStdin?: boolean; recordUrl?: string; snapshotUrl?: string }) => {
       const parsed = parseStreamUrl(url, { allowLocal: true });
       const password = opts.passwordStdin ? (isInteractive() ? await ask("Camera password", { hidden: true }) : await readStdin()) : parsed.password;
-      const store = await openStoreFromEnv(env);
-      const added = await store.addCamera({
+      const added = await withStoreLock(async () => (await openStoreFromEnv(env)).addCamera({
         name,
         url: parsed.url,
         username: opts.username ?? parsed.username,
         password,
         recordUrl: opts.recordUrl ? parseStreamUrl(opts.recordUrl, { allowLocal: true }).url : undefined,
         snapshotUrl: opts.snapshotUrl ? parseStreamUrl(opts.snapshotUrl).url : undefined,
-      });
+      }));
       out(`Added camera ${added.name} (${added.url}).`);
     });
   camera
@@ -177,8 +192,7 @@ function program(): Command {
     .command("remove <name>")
     .description("remove a camera")
     .action(async (name: string) => {
-      const store = await openStoreFromEnv(env);
-      const removed = await store.removeCamera(name);
+      const removed = await withStoreLock(async () => (await openStoreFromEnv(env)).removeCamera(name));
       out(`Removed camera ${removed.name}.`);
     });
 
@@ -199,6 +213,8 @@ function program(): Command {
       out(formatTable(["check", "result", "detail", "fix"], checks.map((c) => [c.name, c.ok ? "ok" : c.warning ? "WARN" : "FAIL", c.detail, c.ok ? "" : (c.fix ?? "")])));
       if (checks.some((c) => !c.ok && !c.warning)) process.exitCode = 1;
     });
+
+  cli.addCommand(eventsCommand(() => env));
 
   const models = cli.command("models").description("detector weights");
   models

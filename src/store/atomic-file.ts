@@ -39,9 +39,13 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
   try {
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
+  } catch (error) {
+    // A full disk fails here: a half-written temporary would keep the space it took.
     await handle.close();
+    await fs.rm(tmp, { force: true });
+    throw error;
   }
+  await handle.close();
   try {
     if (options.backup ?? true) await keepBackup(file);
     await fs.rename(tmp, file);

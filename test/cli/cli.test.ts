@@ -106,6 +106,19 @@ describe("vigil init, camera add and config show", () => {
     expect(JSON.parse((await vigil(["config", "show"], env)).stdout)).toMatchObject({ telegram: { token: "7000002:***" } });
   });
 
+  it("refuses to edit the store beside a running Vigil, whose copy would overwrite the change", async () => {
+    const dataDir = path.join(await tempDir(), "data");
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
+    expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], env)).code).toBe(0);
+    // This test process stands in for the running Vigil: its pid is alive.
+    await fs.writeFile(path.join(dataDir, "vigil.lock"), String(process.pid));
+    const result = await vigil(["camera", "add", "cam1", "rtsp://10.1.1.1/s"], env);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim()).toBe(`Vigil is already running on ${dataDir} (process ${process.pid}); stop it first.`);
+    await fs.rm(path.join(dataDir, "vigil.lock"));
+    expect((await vigil(["camera", "add", "cam1", "rtsp://10.1.1.1/s"], env)).code).toBe(0);
+  });
+
   it("rejects a chat-style camera URL that points at a local file trick", async () => {
     const dataDir = path.join(await tempDir(), "data");
     const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };

@@ -52,7 +52,9 @@ def main() -> None:
         name, port = spec.split("=", 1)
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
-            f'( udpsrc port={int(port)} caps="{CAPS}" ! rtph264depay ! h264parse ! '
+            # A 4 MiB socket buffer: a 720p keyframe is a burst of ~150 datagrams, and
+            # the default 208 KiB drops some of them when the machine is busy.
+            f'( udpsrc port={int(port)} buffer-size=4194304 caps="{CAPS}" ! rtph264depay ! h264parse ! '
             f"rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
         factory.set_shared(True)

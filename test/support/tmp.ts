@@ -31,3 +31,10 @@ export async function filesContaining(dir: string, needle: string): Promise<stri
   }
   return hits;
 }
+
+/** Files under `dir` containing `bytes` anywhere (e.g. a JPEG's FF D8 FF or an MP4's `ftyp` in clear). */
+export async function filesContainingBytes(dir: string, bytes: Buffer): Promise<string[]> {
+  const hits: string[] = [];
+  for (const file of await listFiles(dir)) if ((await fs.readFile(file)).includes(bytes)) hits.push(file);
+  return hits;
+}

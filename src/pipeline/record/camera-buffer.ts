@@ -1,0 +1,174 @@
+/**
+ * One camera's recording: an ffmpeg child copying the recording stream (no
+ * re-encoding) as MPEG-TS to stdout, cut at keyframes into the in-memory
+ * {@link SegmentRing}. Supervised like a camera source: respawned after any exit
+ * (ffmpeg exits 0 when an RTSP server dies), killed when no data arrives for a
+ * while (it hangs forever on a stalled TCP source), with backoff, and stopped
+ * with `q`, SIGTERM, SIGKILL. Credentials appear only in ffmpeg's argv, never in
+ * a log line or status.
+ */
+import { spawn } from "node:child_process";
+import type { RecordingCameraStatus } from "../../domain/recorder.js";
+import type { Logger } from "../../log.js";
+import { maskUrl, redact } from "../../redact.js";
+import { explainFfmpegFailure, inputOptions, inputUrl } from "../source/input-options.js";
+import { exited, stopFfmpeg } from "./ffmpeg-process.js";
+import { TsReader } from "./mpegts.js";
+import { SegmentRing } from "./segment-ring.js";
+
+export interface CameraBufferOptions {
+  cameraId: string;
+  cameraName: string;
+  /** The recording stream with credentials (never logged; {@link maskUrl} of it is). */
+  url: string;
+  /** Exact secrets to scrub from ffmpeg's messages (the camera password). */
+  secrets: readonly string[];
+  transport: "tcp" | "udp";
+  ffmpegPath: string;
+  logger: Logger;
+  /** Most bytes kept in memory for this camera. */
+  maxBytes: number;
+  /** Kill ffmpeg when no data arrives for this long. Default 10 s. */
+  stallTimeoutMs?: number;
+  /** Waits between respawns, growing after each failure. Default 1, 2, 5, 10, 30 s. */
+  backoffMs?: readonly number[];
+  now?: () => number;
+}
+
+const DEFAULT_BACKOFF = [1000, 2000, 5000, 10_000, 30_000];
+/** A run that delivered video this long counts as healthy: the next failure starts the backoff over. */
+const HEALTHY_MS = 30_000;
+
+export interface CameraBuffer {
+  readonly ring: SegmentRing;
+  status(): RecordingCameraStatus;
+  /** Drops video older than `keepFrom` (wall ms) that no one needs any more. */
+  trim(keepFrom: number): void;
+  stop(): Promise<void>;
+}
+
+export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
+  const now = options.now ?? Date.now;
+  const stallMs = options.stallTimeoutMs ?? 10_000;
+  const backoff = options.backoffMs ?? DEFAULT_BACKOFF;
+  const masked = maskUrl(options.url);
+  const log = options.logger.child({ camera: options.cameraName });
+  const ring = new SegmentRing({ maxBytes: options.maxBytes });
+  const controller = new AbortController();
+  let state: RecordingCameraStatus["state"] = "starting";
+  let restarts = 0;
+  let lastError: string | undefined;
+  let run = 0;
+
+  const args = () => [
+    "-hide_banner", "-loglevel", "error", "-nostats",
+    ...inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
+    "-i", inputUrl(options.url),
+    "-map", "0:v:0", "-c", "copy",
+    // Put SPS/PPS in front of every keyframe: many cameras send them only once, in the SDP,
+    // and a clip cut from the middle of the stream would not decode without them.
+    "-bsf:v", "dump_extra=freq=keyframe",
+    "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "pipe:1",
+  ];
+
+  async function once(): Promise<{ healthy: boolean }> {
+    run += 1;
+    const thisRun = run;
+    const reader = new TsReader();
+    // PAT + PMT for the front of a segment, built only when a segment starts.
+    const header = () => Buffer.concat([reader.pat ?? Buffer.alloc(0), reader.pmt ?? Buffer.alloc(0)]);
+    const started = now();
+    let lastData = started;
+    let firstData = 0;
+    let stderr = "";
+    let stalled = false;
+    const proc = spawn(options.ffmpegPath, args(), { stdio: ["pipe", "pipe", "pipe"] });
+    log.debug({ url: masked }, "recording: ffmpeg started");
+    let spawnError: string | undefined;
+    proc.on("error", (error: NodeJS.ErrnoException) => {
+      spawnError = error.code === "ENOENT" ? `${options.ffmpegPath} is not installed` : error.message;
+    });
+    proc.stdin?.on("error", () => undefined);
+    proc.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      const arrival = now();
+      lastData = arrival;
+      for (const packet of reader.read(chunk)) {
+        if (!reader.pat || !reader.pmt || !reader.codec) continue;
+        if (firstData === 0 && packet.keyframe) {
+          firstData = arrival;
+          state = "recording";
+          log.info({ url: masked, codec: reader.codec }, "recording: buffering video");
+        }
+        ring.push(packet, arrival, thisRun, header, reader.codec);
+      }
+    });
+    // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
+    const watchdog = setInterval(() => {
+      if (now() - lastData > stallMs && !stalled) {
+        stalled = true;
+        log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
+        void stopFfmpeg(proc, { quitMs: 0, termMs: 2000 });
+      }
+    }, Math.min(1000, stallMs / 4));
+    const onAbort = () => void stopFfmpeg(proc);
+    controller.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await exited(proc);
+    } finally {
+      clearInterval(watchdog);
+      controller.signal.removeEventListener("abort", onAbort);
+      ring.endRun();
+    }
+    if (!controller.signal.aborted) {
+      const explained = spawnError ?? (stalled ? "the camera stopped sending video" : stderr.trim() ? explainFfmpegFailure(stderr).sentence : "the stream ended");
+      lastError = explained;
+      log.warn({ code: proc.exitCode, signal: proc.signalCode, reason: explained, detail: redact(stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
+    }
+    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS };
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!controller.signal.aborted) {
+      const result = await once();
+      if (controller.signal.aborted) break;
+      state = "offline";
+      restarts += 1;
+      failures = result.healthy ? 0 : failures + 1;
+      const wait = backoff[Math.min(Math.max(failures - 1, 0), backoff.length - 1)] ?? 1000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        controller.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+      });
+      if (!controller.signal.aborted) state = "starting";
+    }
+    state = "stopped";
+  })();
+
+  return {
+    ring,
+    status() {
+      const oldest = ring.oldestWall();
+      const newest = ring.newestWall();
+      return {
+        cameraId: options.cameraId,
+        cameraName: options.cameraName,
+        state,
+        bufferSeconds: oldest !== undefined && newest !== undefined ? Math.round((newest - oldest) / 100) / 10 : 0,
+        bufferBytes: ring.bytes,
+        restarts,
+        ...(lastError ? { lastError } : {}),
+      };
+    },
+    trim(keepFrom) {
+      ring.trim(keepFrom);
+    },
+    async stop() {
+      controller.abort(); // the running child gets q, SIGTERM, SIGKILL; the loop ends when it is gone
+      await loop;
+    },
+  };
+}
