@@ -37,6 +37,12 @@ export function tensorMapping(region: Region, layout: TensorLayout): TensorMappi
   return { region, scaleX: 1 / r, scaleY: 1 / r, width, height };
 }
 
+/** Source coordinate of output pixel `d` (pixel centres aligned, as INTER_LINEAR), clamped to [start, last]. */
+function sourceCoordinate(d: number, scale: number, start: number, last: number): number {
+  const v = (d + 0.5) * scale - 0.5 + start;
+  return v < start ? start : v > last ? last : v;
+}
+
 function clampByte(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
@@ -65,9 +71,7 @@ export function frameToTensor(frame: Frame, region: Region, layout: TensorLayout
   const cxs = new Int32Array(nw);
   const xMax = region.x + region.width - 1;
   for (let dx = 0; dx < nw; dx++) {
-    let sx = (dx + 0.5) * sxScale - 0.5 + region.x;
-    if (sx < region.x) sx = region.x;
-    if (sx > xMax) sx = xMax;
+    const sx = sourceCoordinate(dx, sxScale, region.x, xMax);
     const x0 = Math.floor(sx);
     x0s[dx] = x0;
     x1s[dx] = Math.min(x0 + 1, xMax);
@@ -77,9 +81,7 @@ export function frameToTensor(frame: Frame, region: Region, layout: TensorLayout
   const syScale = region.height / nh;
   const yMax = region.y + region.height - 1;
   for (let dy = 0; dy < nh; dy++) {
-    let sy = (dy + 0.5) * syScale - 0.5 + region.y;
-    if (sy < region.y) sy = region.y;
-    if (sy > yMax) sy = yMax;
+    const sy = sourceCoordinate(dy, syScale, region.y, yMax);
     const y0 = Math.floor(sy);
     const wy = sy - y0;
     const row0 = y0 * fw;
