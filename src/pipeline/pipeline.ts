@@ -3,6 +3,7 @@
  * stream of events. Implements the domain's {@link PipelineHandle}; `vigil
  * replay` and the benchmark use the same object in `replay` mode.
  */
+import path from "node:path";
 import type { Camera } from "../domain/camera.js";
 import type { CameraStatus, PipelineEvent } from "../domain/events.js";
 import type { DetectorStatus, PipelineHandle } from "../domain/pipeline.js";
@@ -17,7 +18,6 @@ import type { ObjectDetector } from "./detect/object-detector.js";
 import { loadDetector } from "./detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
 import { probeStream } from "./source/probe.js";
-import path from "node:path";
 
 export interface PipelineOptions {
   /** A ready detector (tests, benchmarks). Default: `model` loaded from `modelsDir`. */
