@@ -101,7 +101,12 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
   const threads = opts.threads === undefined ? undefined : Number(opts.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 16)) throw new InputError("--threads must be a whole number from 1 to 16.");
   const model = findModel(await readManifest(), opts.model);
-  if (opts.snapshots) await fs.mkdir(opts.snapshots, { recursive: true });
+  if (opts.snapshots) {
+    const dir = opts.snapshots;
+    await fs.mkdir(dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      throw new InputError(`Could not create the snapshots folder ${dir} (${error.code ?? error.message}).`);
+    });
+  }
 
   const name = path.basename(absolute);
   const camera: Camera = { id: "replay", name, url: absolute, armed: true, mutedUntil: null, settings };
@@ -121,6 +126,7 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
   const expectedFrames = Math.max(1, Math.ceil(clip.duration * settings.fps));
   const bar = opts.json ? undefined : progressBar(`Replaying ${name}`);
   const writes: Promise<void>[] = [];
+  let writeError: Error | undefined;
   let alerts = 0;
   const unsubscribe = pipeline.subscribe((event) => {
     if (event.type === "detector-status" && !event.ok) err(`The detector is unavailable (${event.reason ?? "unknown reason"}); alerts are from motion alone.`);
@@ -132,7 +138,8 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
     let saved = "";
     if (opts.snapshots) {
       const target = path.join(opts.snapshots, `${t.toFixed(1).padStart(6, "0")}s-${event.label}.jpg`);
-      writes.push(fs.writeFile(target, event.snapshot));
+      // Caught at once (a rejection waiting for the end of the replay would be unhandled), reported after.
+      writes.push(fs.writeFile(target, event.snapshot).catch((error: Error) => void (writeError ??= error)));
       saved = `  → ${target}`;
     }
     if (opts.json) out(JSON.stringify({ type: "alert", t, label: event.label, score, box }));
@@ -148,6 +155,7 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
     await pipeline.ended(camera.id);
     if (signal?.aborted) return;
     await Promise.all(writes);
+    if (writeError) throw new InputError(`Could not save snapshots in ${opts.snapshots} (${writeError.message}).`);
     stats = pipeline.stats()[0] ?? stats;
   } finally {
     signal?.removeEventListener("abort", onAbort);

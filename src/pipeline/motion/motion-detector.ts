@@ -1,13 +1,12 @@
 /**
  * Motion by background subtraction on a small blurred luma image (Frigate's
  * approach). The luma plane is sampled down to about 160 pixels wide, blurred,
- * and compared with a
- * running-average background after a gain/offset fit, so a camera's gradual
- * auto-exposure drift does not read as motion. A change over most of the frame
- * (light switch, IR day/night switch, a big exposure jump) recalibrates
- * instead: the background restarts from the new
- * picture and the frame is reported as `calibrating`, which makes the caller look
- * at the whole frame with the detector, because the scene is briefly unknown.
+ * and compared with a running-average background after a gain/offset fit, so a
+ * camera's gradual auto-exposure drift does not read as motion. A change over
+ * most of the frame (light switch, IR day/night switch, a big exposure jump)
+ * recalibrates instead: the background restarts from the new picture and the
+ * frame is reported as `calibrating`, which makes the caller look at the whole
+ * frame with the detector, because the scene is briefly unknown.
  *
  * The background follows unchanged pixels with a 5 s time constant and changed
  * ones with 30 s: a slow walker stays foreground for tens of seconds, while a
