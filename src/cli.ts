@@ -8,6 +8,7 @@ import { formatTable } from "./cli/table.js";
 import { eventsCommand } from "./cli/events.js";
 import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
+import { registerReplayCommand } from "./cli/replay.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
 import { runDoctor } from "./doctor.js";
@@ -221,6 +222,8 @@ function program(): Command {
     .description("install the default detector (or the named ones) from the mirror or upstream, verifying checksums")
     .option("--all", "every model in the manifest")
     .action(async (names: string[], opts: { all?: boolean }) => fetchModels(names, Boolean(opts.all)));
+
+  registerReplayCommand(cli, () => ({ env, logger }));
 
   return cli;
 }

@@ -103,4 +103,7 @@ export interface CameraStatus {
   /** The last error, already masked (no credentials). */
   lastError?: string;
   restarts: number;
+  /** Frames with motion, and frames the object detector ran on, since the camera started. */
+  motionFrames?: number;
+  detectorRuns?: number;
 }

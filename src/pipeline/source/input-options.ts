@@ -11,16 +11,37 @@ export interface InputOptionsConfig {
   transport?: "tcp" | "udp";
   /** Socket timeout. Default 5 s. */
   timeoutMs?: number;
-  /** Pace a file input at its native rate and loop it (a file standing in for a live camera). */
-  realtimeFile?: boolean;
+  /**
+   * Pace a file input at its native rate: `true` also loops it (a file standing in
+   * for a live camera); `"once"` plays it through once (`vigil replay --realtime`).
+   */
+  realtimeFile?: boolean | "once";
+  /**
+   * Frames per second to poll a JPEG snapshot URL at (see {@link isSnapshotUrl}).
+   * Unset: the URL is read once, as a probe does.
+   */
+  pollFps?: number;
 }
 
 const RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls";
 const HTTP_PROTOCOLS = "http,https,tcp,tls";
 
+/** Polling a camera's snapshot URL faster than this only loads the camera. */
+export const MAX_POLL_FPS = 2;
+
 /** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs. */
 export function inputUrl(url: string): string {
   return streamKind(url) === "file" ? `file:${url}` : url;
+}
+
+/**
+ * An HTTP URL that answers one JPEG per request (Reolink `cmd=Snap`, `snapshot.cgi`,
+ * `.../image.jpg`) rather than an MJPEG stream: it is polled.
+ */
+export function isSnapshotUrl(url: string): boolean {
+  if (streamKind(url) !== "http") return false;
+  const { pathname, search } = new URL(url);
+  return /\.(jpe?g)$/i.test(pathname) || /snap|still/i.test(pathname + search);
 }
 
 export function inputOptions(url: string, config: InputOptionsConfig = {}): string[] {
@@ -30,13 +51,23 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   switch (streamKind(url)) {
     case "rtsp":
       return ["-protocol_whitelist", RTSP_PROTOCOLS, "-rtsp_transport", config.transport ?? "tcp", "-timeout", timeoutUs, ...fastStart];
-    case "http":
-      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...fastStart];
+    case "http": {
+      const still = isSnapshotUrl(url);
+      if (still && config.pollFps) {
+        // The image2 demuxer with -loop reopens the URL for every frame: one HTTP GET per frame, paced by -re.
+        // It opens the URL itself, so it takes no http options (-rw_timeout would be "not found"):
+        // a camera that stops answering is caught by the source's watchdog instead. It needs the
+        // answer's Content-Length, which camera snapshot endpoints send.
+        return ["-protocol_whitelist", HTTP_PROTOCOLS, "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", String(Math.min(config.pollFps, MAX_POLL_FPS))];
+      }
+      // One still: image2pipe finds the codec in the data, which works without a Content-Length too.
+      return ["-protocol_whitelist", HTTP_PROTOCOLS, "-rw_timeout", timeoutUs, "-reconnect", "0", ...(still ? ["-f", "image2pipe"] : fastStart)];
+    }
     case "device":
       return ["-f", "v4l2"];
     case "file":
       // Only the file protocol: a path cannot smuggle in concat:, subfile: or a URL.
-      return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re", "-stream_loop", "-1"] : [])];
+      return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re"] : []), ...(config.realtimeFile === true ? ["-stream_loop", "-1"] : [])];
   }
 }
 
@@ -45,7 +76,8 @@ export function explainFfmpegFailure(stderr: string): { reason: "refused" | "una
   const text = stderr.toLowerCase();
   if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
   if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };
-  if (/404|not found|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
+  // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
+  if (/\b404\b|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
   if (/timed out|timeout|operation not permitted|resource temporarily unavailable/.test(text)) return { reason: "timeout", sentence: "the camera did not answer in time" };
   if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return { reason: "unreachable", sentence: "the camera's address cannot be reached from this machine" };
   if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return { reason: "invalid", sentence: "that URL does not give a video stream Vigil can read" };

@@ -1,0 +1,258 @@
+/**
+ * `npm run bench:pipeline`: what the pipeline costs, beside floors measured in the
+ * same run on the same input.
+ *
+ * 1. Idle cameras (a static 640x360 scene with sensor noise, decoded at 5 fps):
+ *    CPU of a pipeline process (bench/idle-worker.js on the compiled dist/, as
+ *    `vigil start` runs; Node + its ffmpeg children, from /proc) against
+ *    the same number of bare ffmpeg processes decoding the same input with the
+ *    same arguments to the same raw format. Target: within 1.3x.
+ * 2. Active footage (vtest, people everywhere) replayed through the pipeline with
+ *    one and with four cameras: per-frame decode (ffmpeg CPU), motion, detection
+ *    (time inside the detector, and waiting for it) and snapshot costs.
+ * 3. Bare `session.run` on tensors made from the same frames, against the time
+ *    the pipeline's detector takes per run. Target: within 1.5x.
+ *
+ * BENCH_WINDOW_MS sets each of the three idle windows (default 10 s); BENCH_ONLY=idle
+ * runs only part 1. Other engineers share this machine: the load average is printed with the
+ * results; re-run when it is quiet. Results: a table on stdout, JSON in bench/out/.
+ */
+import { spawn, execFile } from "node:child_process";
+import { Writable } from "node:stream";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import { defaultSettings, type Camera } from "../src/domain/camera.js";
+import { silentLogger } from "../src/log.js";
+import { findModel, readManifest } from "../src/models.js";
+import { PROJECT_ROOT } from "../src/env.js";
+import { createPipeline, loadDetector, type CameraStats } from "../src/pipeline/index.js";
+import { frameToTensor } from "../src/pipeline/detect/tensor.js";
+import { YOLOX_LAYOUT } from "../src/pipeline/detect/yolox.js";
+import { wholeFrame, yuv420Size, type Frame } from "../src/pipeline/frame.js";
+import { decodeArgs } from "../src/pipeline/source/frame-source.js";
+import { spawnFfmpeg } from "../src/pipeline/source/ffmpeg-child.js";
+import { footage, OUT_DIR } from "./footage.js";
+
+const run = promisify(execFile);
+const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "idle-worker.js");
+const TICK = 100; // /proc clock ticks per second (sysconf(_SC_CLK_TCK) on Linux)
+const WARMUP_MS = 4000;
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+const WINDOWS = 3;
+const MANY = 4;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+
+/** CPU seconds (user + system) of a process, all threads. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+async function totalCpu(pids: number[]): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) sum += await cpuSeconds(pid).catch(() => 0);
+  return sum;
+}
+
+/** A static scene with sensor noise, H.264 640x360 at 15 fps: what an idle camera's sub-stream looks like. */
+async function idleClip(): Promise<string> {
+  const file = path.join(OUT_DIR, "idle-640x360-15fps.mp4");
+  if (await fs.stat(file).catch(() => undefined)) return file;
+  await fs.mkdir(OUT_DIR, { recursive: true });
+  await run("ffmpeg", ["-v", "error", "-y", "-ss", "3", "-i", footage("opencv-vtest_480x360_10fps.mp4"), "-frames:v", "1", "-f", "image2", `${file}.png`]);
+  await run("ffmpeg", ["-v", "error", "-y", "-loop", "1", "-i", `${file}.png`, "-vf", "scale=640:360,noise=alls=5:allf=t", "-r", "15", "-t", "60", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p", file]);
+  await fs.rm(`${file}.png`);
+  return file;
+}
+
+interface IdleResult {
+  cameras: number;
+  /** CPU in cores, median over the windows: the pipeline process with its ffmpeg children, and the bare ffmpeg processes. */
+  pipelineCores: number;
+  ffmpegCores: number;
+  ratio: number;
+  /** Every window's ratio, to show the spread. */
+  ratios: number[];
+}
+
+/**
+ * `n` idle cameras in one pipeline process and, at the same time, `n` bare ffmpeg
+ * processes decoding the same input with the same arguments (output discarded):
+ * measured side by side, so both see the same load from the rest of the machine.
+ */
+async function measureIdle(n: number, clip: string): Promise<IdleResult> {
+  const args = decodeArgs({ url: clip, width: 640, height: 360, fps: 5, realtimeFile: true });
+  const bare = Array.from({ length: n }, () => spawnFfmpeg({ ...args, output: new Writable({ write: (_chunk: Buffer, _e, cb) => cb() }), logger: silentLogger }));
+  const worker = spawn(process.execPath, [WORKER, String(n), clip], { stdio: ["ignore", "pipe", "inherit"], cwd: PROJECT_ROOT });
+  let out = "";
+  worker.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    while (!out.includes("ready")) await sleep(100);
+    await sleep(WARMUP_MS);
+    const pipelinePids = async () => [worker.pid!, ...(await childPids(worker.pid!))];
+    const barePids = bare.map((c) => c.pid()!);
+    const samples: { pipeline: number; ffmpeg: number }[] = [];
+    for (let w = 0; w < WINDOWS; w++) {
+      const [p0, f0] = [await totalCpu(await pipelinePids()), await totalCpu(barePids)];
+      await sleep(WINDOW_MS);
+      const [p1, f1] = [await totalCpu(await pipelinePids()), await totalCpu(barePids)];
+      samples.push({ pipeline: (p1 - p0) / (WINDOW_MS / 1000), ffmpeg: (f1 - f0) / (WINDOW_MS / 1000) });
+    }
+    const ratios = samples.map((x) => x.pipeline / x.ffmpeg);
+    return { cameras: n, pipelineCores: median(samples.map((x) => x.pipeline)), ffmpegCores: median(samples.map((x) => x.ffmpeg)), ratio: median(ratios), ratios };
+  } finally {
+    worker.kill("SIGTERM");
+    await new Promise((resolve) => worker.once("exit", resolve));
+    await Promise.all(bare.map((c) => c.stop()));
+  }
+}
+
+interface ActiveResult {
+  cameras: number;
+  frames: number;
+  wallMs: number;
+  decodeMsPerFrame: number;
+  motionMsPerFrame: number;
+  detectorRuns: number;
+  /** Inside the detector per run: crop to tensor, session.run, decoding. */
+  detectMsPerRun: number;
+  /** From asking the shared detector to its answer, per run (includes waiting for other cameras). */
+  detectWallMsPerRun: number;
+  snapshotMsPerAlert: number;
+  alerts: number;
+}
+
+/** Replays vtest at 640x360 through `n` cameras at once, as fast as possible. */
+async function measureActive(n: number): Promise<ActiveResult> {
+  const start = Date.now();
+  const pipeline = await createPipeline({ mode: "replay", now: () => start, logger: silentLogger });
+  const cameras = Array.from({ length: n }, (_, i): Camera => ({ id: `cam${i}`, name: `cam${i}`, url: footage("opencv-vtest_480x360_10fps.mp4"), armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 640, height: 360, timeout: 5 } }));
+  // ffmpeg CPU, sampled while it runs (a finished child's /proc entry is gone).
+  const decodeCpu = new Map<number, number>();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const pid of await childPids(process.pid)) {
+        const cmd = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (cmd.includes("rawvideo")) decodeCpu.set(pid, await cpuSeconds(pid).catch(() => decodeCpu.get(pid) ?? 0));
+      }
+      await sleep(50);
+    }
+  })();
+  const t0 = performance.now();
+  pipeline.reconcile(cameras, true);
+  await Promise.all(cameras.map((c) => pipeline.ended(c.id)));
+  const wallMs = performance.now() - t0;
+  sampling = false;
+  await sampler;
+  const stats = pipeline.stats();
+  const detector = pipeline.detectorStats();
+  await pipeline.stop();
+  const sum = (f: (s: CameraStats) => number) => stats.reduce((acc, s) => acc + f(s), 0);
+  const frames = sum((s) => s.frames);
+  return {
+    cameras: n,
+    frames,
+    wallMs,
+    decodeMsPerFrame: ([...decodeCpu.values()].reduce((a, b) => a + b, 0) * 1000) / frames,
+    motionMsPerFrame: sum((s) => s.motionMs) / frames,
+    detectorRuns: detector.runs,
+    detectMsPerRun: detector.busyMs / detector.runs,
+    detectWallMsPerRun: sum((s) => s.detectMs) / sum((s) => s.detectorRuns),
+    snapshotMsPerAlert: sum((s) => s.snapshotMs) / Math.max(1, sum((s) => s.snapshots)),
+    alerts: sum((s) => s.alerts),
+  };
+}
+
+/** Bare session.run on tensors made from the same frames the pipeline sees, and the detector's own time on them. */
+async function measureInference(): Promise<{ bareRunMs: number; detectorMs: number; tensorMs: number }> {
+  const entry = findModel(await readManifest());
+  const modelPath = path.join(PROJECT_ROOT, "models", entry.file);
+  const { stdout } = await run("ffmpeg", ["-v", "error", "-i", footage("opencv-vtest_480x360_10fps.mp4"), "-vf", "fps=1,scale=640:360", "-frames:v", "30", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-"], { encoding: "buffer", maxBuffer: 1 << 28 });
+  const size = yuv420Size(640, 360);
+  const frames: Frame[] = Array.from({ length: stdout.length / size }, (_, i) => ({ width: 640, height: 360, data: stdout.subarray(i * size, (i + 1) * size), at: i, seq: i }));
+  const tensors = frames.map((frame) => {
+    const data = new Float32Array(3 * 416 * 416);
+    frameToTensor(frame, wholeFrame(frame), YOLOX_LAYOUT, data);
+    return new Tensor("float32", data, [1, 3, 416, 416]);
+  });
+  const session = await InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+  const detector = await loadDetector({ entry, modelsDir: path.join(PROJECT_ROOT, "models") });
+  const bare: number[] = [];
+  const inDetector: number[] = [];
+  const tensor: number[] = [];
+  const scratch = new Float32Array(3 * 416 * 416);
+  // Interleaved, so both see the same machine load; the first round warms up.
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < frames.length; i++) {
+      let t = performance.now();
+      await session.run({ images: tensors[i]! });
+      if (round) bare.push(performance.now() - t);
+      t = performance.now();
+      await detector.detect(frames[i]!, { minScore: 0.5 });
+      if (round) inDetector.push(performance.now() - t);
+      t = performance.now();
+      frameToTensor(frames[i]!, wholeFrame(frames[i]!), YOLOX_LAYOUT, scratch);
+      if (round) tensor.push(performance.now() - t);
+    }
+  }
+  await session.release();
+  await detector.close();
+  return { bareRunMs: median(bare), detectorMs: median(inDetector), tensorMs: median(tensor) };
+}
+
+async function main(): Promise<void> {
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const clip = await idleClip();
+  process.stderr.write(`load average ${load}; idle cameras, ${WINDOWS} windows of ${WINDOW_MS / 1000} s…\n`);
+  const idle = [await measureIdle(1, clip), await measureIdle(MANY, clip)];
+  if (process.env.BENCH_ONLY === "idle") {
+    for (const i of idle) process.stdout.write(`${i.cameras} camera(s): pipeline ${(i.pipelineCores * 100).toFixed(2)} %, ffmpeg alone ${(i.ffmpegCores * 100).toFixed(2)} % → ${i.ratio.toFixed(2)}x (${i.ratios.map((r) => r.toFixed(2)).join(", ")})\n`);
+    return;
+  }
+  process.stderr.write("active footage…\n");
+  const active = [await measureActive(1), await measureActive(MANY)];
+  process.stderr.write("inference…\n");
+  const inference = await measureInference();
+  const result = { at: new Date().toISOString(), loadAverageAtStart: load, loadAverageAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" "), cpus: os.cpus().length, idle, active, inference: { ...inference, ratio: inference.detectorMs / inference.bareRunMs } };
+
+  const pct = (cores: number) => `${(cores * 100).toFixed(2)} %`;
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  const rows: [string, string, string, string][] = [["", "1 camera", `${MANY} cameras`, "floor (same run)"]];
+  for (const i of idle) rows.push([`idle 640x360@5fps: CPU per camera`, i.cameras === 1 ? pct(i.pipelineCores) : "", i.cameras === 1 ? "" : pct(i.pipelineCores / i.cameras), `ffmpeg alone ${pct(i.ffmpegCores / i.cameras)} → ${i.ratio.toFixed(2)}x (target ≤ 1.3x)`]);
+  const [one, many] = active as [ActiveResult, ActiveResult];
+  rows.push(["decode (ffmpeg CPU per frame)", ms(one.decodeMsPerFrame), ms(many.decodeMsPerFrame), ""]);
+  rows.push(["motion per frame", ms(one.motionMsPerFrame), ms(many.motionMsPerFrame), ""]);
+  rows.push(["detection per run, in the detector", ms(one.detectMsPerRun), ms(many.detectMsPerRun), `session.run alone ${ms(inference.bareRunMs)}`]);
+  rows.push(["detection per run, incl. waiting", ms(one.detectWallMsPerRun), ms(many.detectWallMsPerRun), ""]);
+  rows.push(["  (detector runs / frames)", `${one.detectorRuns}/${one.frames}`, `${many.detectorRuns}/${many.frames}`, ""]);
+  rows.push(["snapshot per alert", ms(one.snapshotMsPerAlert), ms(many.snapshotMsPerAlert), ""]);
+  rows.push(["replay wall time per frame", ms(one.wallMs / one.frames), ms(many.wallMs / many.frames), ""]);
+  rows.push(["inference on the same frames", ms(inference.detectorMs), "", `session.run ${ms(inference.bareRunMs)} → ${result.inference.ratio.toFixed(2)}x (target ≤ 1.5x); tensor ${ms(inference.tensorMs)}`]);
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()}\n`);
+  process.stdout.write(`load average ${result.loadAverageAtStart} at the start, ${result.loadAverageAtEnd} at the end (${result.cpus} CPUs; other work on the machine inflates every number).\n`);
+  await fs.mkdir(OUT_DIR, { recursive: true });
+  const file = path.join(OUT_DIR, `pipeline-${result.at.replace(/[:.]/g, "-")}.json`);
+  await fs.writeFile(file, JSON.stringify(result, null, 2));
+  process.stdout.write(`JSON: ${path.relative(PROJECT_ROOT, file)}\n`);
+}
+
+await main();

@@ -1,0 +1,54 @@
+/**
+ * Which detections may alert on a camera: its classes, minimum score, minimum
+ * size and zones. Pure functions of the detections and the settings.
+ */
+import type { CameraSettings, MinSize, Polygon } from "../../domain/camera.js";
+import type { BoxXYXY, DetectedObject } from "../../domain/events.js";
+import { pointInPolygon } from "../geometry.js";
+
+/** Label of motion-only "objects" when the detector is unavailable. */
+export const MOTION_LABEL = "motion";
+
+const VEHICLES = new Set(["car", "truck", "bus"]);
+
+/**
+ * What counts as the same kind of object. Detectors flip between car, truck and
+ * bus on one vehicle, so these are one family: `classes car` accepts a van
+ * labelled truck, and one vehicle is one alert per timeout.
+ */
+export function labelFamily(label: string): string {
+  return VEHICLES.has(label) ? "car" : label;
+}
+
+export function matchesClasses(label: string, classes: readonly string[]): boolean {
+  const family = labelFamily(label);
+  return classes.some((c) => labelFamily(c) === family);
+}
+
+/** `px`: the box's longer side at the 640x360 reference; `%`: the larger of width/frame width and height/frame height. */
+export function largeEnough(box: BoxXYXY, minSize: MinSize, frame: { width: number; height: number }): boolean {
+  if (minSize.value <= 0) return true;
+  const w = box[2] - box[0];
+  const h = box[3] - box[1];
+  if (minSize.unit === "%") return Math.max(w / frame.width, h / frame.height) * 100 >= minSize.value;
+  return Math.max((w * 640) / frame.width, (h * 360) / frame.height) >= minSize.value;
+}
+
+/** An object is in a zone when the bottom-centre of its box (where it stands) is. No zones: everywhere. */
+export function inZones(box: BoxXYXY, zones: readonly Polygon[], frame: { width: number; height: number }): boolean {
+  if (zones.length === 0) return true;
+  const x = (box[0] + box[2]) / 2 / frame.width;
+  const y = box[3] / frame.height;
+  return zones.some((zone) => pointInPolygon(x, y, zone));
+}
+
+export type AlertRules = Pick<CameraSettings, "classes" | "score" | "minSize" | "zones">;
+
+/** Detections that may alert. Motion-only objects skip the class and score tests: there is nothing to test them on. */
+export function alertCandidates(objects: readonly DetectedObject[], rules: AlertRules, frame: { width: number; height: number }): DetectedObject[] {
+  return objects.filter((o) => {
+    const motionOnly = o.label === MOTION_LABEL;
+    if (!motionOnly && (!matchesClasses(o.label, rules.classes) || o.score < rules.score)) return false;
+    return largeEnough(o.box, rules.minSize, frame) && inZones(o.box, rules.zones, frame);
+  });
+}

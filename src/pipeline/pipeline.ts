@@ -1,0 +1,177 @@
+/**
+ * The pipeline: one worker per camera, one detector shared by all, one ordered
+ * stream of events. Implements the domain's {@link PipelineHandle}; `vigil
+ * replay` and the benchmark use the same object in `replay` mode.
+ */
+import path from "node:path";
+import type { Camera } from "../domain/camera.js";
+import type { CameraStatus, PipelineEvent } from "../domain/events.js";
+import type { DetectorStatus, PipelineHandle } from "../domain/pipeline.js";
+import { withCredentials } from "../domain/stream-url.js";
+import { InputError } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
+import { findModel, readManifest, type ModelEntry } from "../models.js";
+import { PROJECT_ROOT } from "../env.js";
+import { createCameraWorker, type CameraStats, type CameraWorker, type CameraWorkerOptions } from "./camera-worker.js";
+import { createDetectionService, type DetectionStats } from "./detect/detection-service.js";
+import type { ObjectDetector } from "./detect/object-detector.js";
+import { loadDetector } from "./detect/onnx-detector.js";
+import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
+import { probeStream } from "./source/probe.js";
+
+export interface PipelineOptions {
+  /** A ready detector (tests, benchmarks). Default: `model` loaded from `modelsDir`. */
+  detector?: ObjectDetector;
+  /** The model to load. Default: the manifest's default (yolox-nano-416). */
+  model?: ModelEntry;
+  /** Where the weights are. Default `<project>/models`. */
+  modelsDir?: string;
+  /** onnxruntime intra-op threads. Default 1 (../shared/RECIPES.md: 1 beat 2 on a busy 2-core box). */
+  threads?: number;
+  /** Default "ffmpeg" on PATH. */
+  ffmpegPath?: string;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Clock for every timestamp and decision. Default Date.now. */
+  now?: () => number;
+  /**
+   * `replay`: cameras are files, read losslessly (every frame analysed, as fast as
+   * the machine allows) and stamped with video time; a worker ends with its file.
+   * Default `live`.
+   */
+  mode?: "live" | "replay";
+  /** Replay only: pace files at their own frame rate. Default false. */
+  realtime?: boolean;
+  /** Default: 3 of the last 4 processed frames, within 4 s (see events/confirmation.ts). */
+  confirmation?: ConfirmationRule;
+  /** After a detector failure, try it again after this long. Default 30 s. */
+  detectorRetryMs?: number;
+  /** Source tuning for tests (watchdog, backoff). */
+  source?: CameraWorkerOptions["source"];
+}
+
+/** The handle plus what replay and the benchmark read. */
+export interface Pipeline extends PipelineHandle {
+  stats(): CameraStats[];
+  detectorStats(): DetectionStats;
+  /** Resolves when the camera's worker ends (replay: the end of the file); rejects when its file could not be read. */
+  ended(cameraId: string): Promise<void>;
+}
+
+/** Fields that need a new ffmpeg child when they change. */
+function streamKey(camera: Camera): string {
+  const { url, username, password, settings } = camera;
+  return JSON.stringify([url, username, password, settings.transport, settings.width, settings.height, settings.fps]);
+}
+
+export async function createPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const ffmpegPath = options.ffmpegPath ?? "ffmpeg";
+  const listeners = new Set<(event: PipelineEvent) => void>();
+  const workers = new Map<string, { worker: CameraWorker; key: string }>();
+  const stopping = new Set<Promise<void>>();
+  let stopped: Promise<void> | undefined;
+
+  const emit = (event: PipelineEvent) => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        logger.error({ err: error, event: event.type }, "a pipeline event listener threw");
+      }
+    }
+  };
+
+  const entry = options.model ?? (options.detector ? undefined : findModel(await readManifest()));
+  const detection = await createDetectionService({
+    model: options.detector?.model ?? entry?.name ?? "detector",
+    load: async () => options.detector ?? loadDetector({ entry: entry!, modelsDir: options.modelsDir ?? path.join(PROJECT_ROOT, "models"), ...(options.threads ? { threads: options.threads } : {}) }),
+    logger,
+    onStatus: (status) => emit({ type: "detector-status", ok: status.ok, ...(status.reason ? { reason: status.reason } : {}) }),
+    ...(options.detectorRetryMs !== undefined ? { retryAfterMs: options.detectorRetryMs } : {}),
+  });
+
+  function startWorker(camera: Camera, systemArmed: boolean): void {
+    const worker = createCameraWorker({
+      camera,
+      systemArmed,
+      detection,
+      emit,
+      logger,
+      now,
+      ffmpegPath,
+      mode: options.mode ?? "live",
+      realtime: options.realtime ?? false,
+      confirmation: options.confirmation ?? DEFAULT_CONFIRMATION,
+      ...(options.source ? { source: options.source } : {}),
+    });
+    workers.set(camera.id, { worker, key: streamKey(camera) });
+  }
+
+  function retire(worker: CameraWorker): void {
+    const stoppingWorker = worker.stop().finally(() => stopping.delete(stoppingWorker));
+    stopping.add(stoppingWorker);
+  }
+
+  function known(cameraId: string): CameraWorker {
+    const found = workers.get(cameraId);
+    if (!found) throw new InputError(`There is no running camera with id ${cameraId}.`);
+    return found.worker;
+  }
+
+  return {
+    reconcile(cameras, systemArmed) {
+      if (stopped) return;
+      const wanted = new Set(cameras.map((c) => c.id));
+      for (const [id, { worker }] of workers) {
+        if (!wanted.has(id)) {
+          workers.delete(id);
+          retire(worker);
+        }
+      }
+      for (const camera of cameras) {
+        const current = workers.get(camera.id);
+        if (current && current.key === streamKey(camera)) {
+          current.worker.update(camera, systemArmed);
+          continue;
+        }
+        if (current) {
+          workers.delete(camera.id);
+          retire(current.worker);
+        }
+        try {
+          startWorker(camera, systemArmed);
+        } catch (error) {
+          // The store validates URLs, so this is a bug or a hand-edited store: one bad camera must not stop the others.
+          logger.error({ err: error, camera: camera.name }, "camera could not be started");
+        }
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      // A late subscriber still learns that the detector is down (it went down before it listened).
+      const status = detection.status();
+      if (!status.ok) listener({ type: "detector-status", ok: false, ...(status.reason ? { reason: status.reason } : {}) });
+      return () => listeners.delete(listener);
+    },
+    snapshot: async (cameraId) => known(cameraId).snapshot(),
+    status: (): CameraStatus[] => [...workers.values()].map(({ worker }) => worker.status()),
+    detectorStatus: (): DetectorStatus => detection.status(),
+    probe: (input, signal) =>
+      probeStream(withCredentials(input.url, input.username, input.password), { transport: input.transport ?? "tcp", ffmpegPath, ...(signal ? { signal } : {}) }),
+    stats: () => [...workers.values()].map(({ worker }) => worker.stats()),
+    detectorStats: () => detection.stats(),
+    ended: async (cameraId) => known(cameraId).done,
+    stop() {
+      // Idempotent: shutdown paths (a signal, a finally) may both ask.
+      stopped ??= (async () => {
+        for (const { worker } of workers.values()) retire(worker);
+        workers.clear();
+        await Promise.all([...stopping]);
+        await detection.close();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * One ffmpeg process, started through fluent-ffmpeg, with a known end. fluent-ffmpeg
+ * reports `end` for exit code 0 and `error` for everything else, and may race an
+ * "output stream closed" error against the real exit; so the exit is read from the
+ * child process itself. Stopping is Scrypted's sequence: `q` on stdin (ffmpeg
+ * finishes cleanly), then SIGTERM, then SIGKILL, each after a grace period, and
+ * `stop()` resolves only once the process is gone: no orphan, no zombie.
+ */
+import type { ChildProcess } from "node:child_process";
+import type { Writable } from "node:stream";
+import ffmpeg from "fluent-ffmpeg";
+import type { Logger } from "../../log.js";
+import { maskUrl } from "../../redact.js";
+
+export interface FfmpegExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines ffmpeg wrote to stderr, credentials masked. */
+  stderr: string;
+  /** Set when ffmpeg could not be started at all (binary missing). */
+  spawnError?: string;
+}
+
+export interface FfmpegChildOptions {
+  input: string;
+  inputOptions: string[];
+  outputOptions: string[];
+  /** Receives stdout. Never ended by the child: attempts come and go, the consumer stays. */
+  output: Writable;
+  ffmpegPath?: string;
+  logger: Logger;
+  /** Grace period for each step of the stop sequence. Default 1000 ms. */
+  graceMs?: number;
+}
+
+export interface FfmpegChild {
+  readonly exited: Promise<FfmpegExit>;
+  /** q, then SIGTERM, then SIGKILL; resolves when the process has exited. */
+  stop(): Promise<void>;
+  pid(): number | undefined;
+}
+
+const STDERR_LINES = 12;
+
+export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
+  const grace = options.graceMs ?? 1000;
+  const lines: string[] = [];
+  let proc: ChildProcess | undefined;
+  let stopRequested = false;
+  let resolveExit!: (exit: FfmpegExit) => void;
+  let done = false;
+  const exited = new Promise<FfmpegExit>((resolve) => (resolveExit = resolve));
+  const finish = (exit: Omit<FfmpegExit, "stderr">) => {
+    if (done) return;
+    done = true;
+    resolveExit({ ...exit, stderr: lines.join("\n") });
+  };
+
+  const command = ffmpeg(options.input)
+    .setFfmpegPath(options.ffmpegPath ?? "ffmpeg")
+    // Errors only, no progress lines: stderr stays quiet, so an idle camera costs Node nothing.
+    .inputOptions(["-hide_banner", "-nostats", "-loglevel", "error", ...options.inputOptions])
+    .outputOptions(options.outputOptions)
+    .on("start", (commandLine: string) => {
+      proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+      options.logger.debug({ pid: proc?.pid, command: maskUrl(commandLine) }, "ffmpeg started");
+      proc?.stdin?.on("error", () => undefined); // ffmpeg may exit before reading `q`
+      proc?.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
+      if (stopRequested) void sequence();
+    })
+    .on("stderr", (line: string) => {
+      lines.push(maskUrl(line));
+      if (lines.length > STDERR_LINES) lines.shift();
+    })
+    .on("error", (error: Error) => {
+      // Exits are read from the process; this only matters when it never started.
+      if (proc?.pid === undefined) finish({ code: null, signal: null, spawnError: maskUrl(error.message) });
+    });
+  command.pipe(options.output, { end: false });
+
+  const wait = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+
+  async function sequence(): Promise<void> {
+    const child = proc;
+    if (!child || done) return;
+    if (child.stdin?.writable) child.stdin.write("q");
+    if (await wait(grace)) return;
+    child.kill("SIGTERM");
+    if (await wait(grace)) return;
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  return {
+    exited,
+    pid: () => proc?.pid,
+    async stop() {
+      stopRequested = true;
+      if (proc) await sequence();
+      // Not spawned yet: the `start` handler runs the sequence; wait for the exit either way.
+      await exited;
+    },
+  };
+}

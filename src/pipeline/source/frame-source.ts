@@ -1,0 +1,256 @@
+/**
+ * A camera as an async generator of frames. One ffmpeg child at a time decodes
+ * the stream to raw yuv420p at the detection size and rate; the child's life is
+ * tied to the generator (leaving the loop stops it). Supervision follows what
+ * ffmpeg really does (../shared/RECIPES.md): it exits with code 0 when an RTSP
+ * server dies and hangs forever on a stalled TCP source, so every exit is
+ * followed by a respawn and a no-frame watchdog kills a silent child. Between
+ * attempts the delay backs off from 0.5 s to 30 s and resets on the first frame.
+ */
+import { Writable } from "node:stream";
+import { CameraConnectError } from "../../errors.js";
+import { silentLogger, type Logger } from "../../log.js";
+import { maskUrl } from "../../redact.js";
+import { yuv420Size, type Frame } from "../frame.js";
+import { backoffDelay, canConnect, pause, streamEndpoint, type BackoffOptions } from "./backoff.js";
+import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
+import { createFrameSlot } from "./frame-slot.js";
+import { explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+
+export interface FrameSourceOptions {
+  /** Camera name, for logs and messages. */
+  camera: string;
+  /** Stream URL with credentials in it (withCredentials); only its masked form is ever logged. */
+  url: string;
+  width: number;
+  height: number;
+  fps: number;
+  transport?: "tcp" | "udp";
+  /** Default "ffmpeg" on PATH. */
+  ffmpegPath?: string;
+  logger?: Logger;
+  /** Clock for frame timestamps. Default Date.now. */
+  now?: () => number;
+  /**
+   * Replay a file: every frame is delivered (ffmpeg waits for the consumer), frames
+   * are stamped with video time, and the end of the file ends the generator instead
+   * of a respawn. A failure to open it rejects with a CameraConnectError. Default false.
+   */
+  replay?: boolean;
+  /** A local file paced at its native rate: `true` loops it like a live camera, `"once"` plays it once. Default false. */
+  realtimeFile?: boolean | "once";
+  /** An attempt that shows no first frame within this is killed. Default 10 s (RTSP needs ~2 s). */
+  startTimeoutMs?: number;
+  /** Once frames flow, a gap this long kills ffmpeg. Default the larger of 5 s and 5 frame intervals. */
+  stallTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Grace period of each step of the stop sequence. Default 1000 ms. */
+  graceMs?: number;
+}
+
+export interface SourceStatus {
+  /** `starting`: no frame yet; `running`: frames flowing; `retrying`: between failed attempts. */
+  state: "starting" | "running" | "retrying" | "stopped" | "ended";
+  framesIn: number;
+  framesDropped: number;
+  /** ffmpeg respawns since the start. */
+  restarts: number;
+  /** Epoch ms of the last frame, 0 when none. */
+  lastFrameAt: number;
+  /** Frames per second over the last few seconds. */
+  fps: number;
+  /** Why the last attempt ended, one masked sentence. */
+  lastError?: string;
+}
+
+export interface FrameSource {
+  /** The frames. One consumer; leaving the loop (or `signal`) stops ffmpeg before the generator returns. */
+  frames(signal?: AbortSignal): AsyncGenerator<Frame, void, undefined>;
+  status(): SourceStatus;
+}
+
+/** What the last attempt's exit means, for the log, /status and the offline message. */
+function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number): { sentence: string; connectFailure: boolean } {
+  if (exit.spawnError) return { sentence: `ffmpeg could not be started (${exit.spawnError})`, connectFailure: false };
+  if (stalled === "gap") return { sentence: "the stream stopped sending pictures", connectFailure: false };
+  if (stalled === "start") return { sentence: `no picture within ${Math.round(startTimeoutMs / 1000)} s of connecting`, connectFailure: false };
+  if (exit.code === 0) return { sentence: "the stream ended", connectFailure: false };
+  const { reason, sentence } = explainFfmpegFailure(exit.stderr);
+  return { sentence, connectFailure: reason === "refused" || reason === "unreachable" || reason === "timeout" };
+}
+
+/** What the source runs: ffmpeg's input, options and the effective frame rate. The benchmark's floor runs exactly this. */
+export function decodeArgs(options: Pick<FrameSourceOptions, "url" | "width" | "height" | "fps" | "transport" | "realtimeFile">): { input: string; inputOptions: string[]; outputOptions: string[]; fps: number } {
+  // A snapshot URL is polled at most MAX_POLL_FPS times a second, whatever the camera's rate.
+  const fps = isSnapshotUrl(options.url) ? Math.min(options.fps, MAX_POLL_FPS) : options.fps;
+  return {
+    input: inputUrl(options.url),
+    // One decoder thread: the cheapest per frame (../shared/RECIPES.md measured with it), and cameras run in parallel anyway.
+    inputOptions: ["-threads", "1", ...inputOptions(options.url, { transport: options.transport ?? "tcp", realtimeFile: options.realtimeFile ?? false, pollFps: fps })],
+    // Planar YUV at the detection size: motion reads the Y plane as is; colour is converted only for the detector and snapshots.
+    outputOptions: ["-an", "-sn", "-dn", "-vf", `fps=${fps},scale=${options.width}:${options.height}:flags=bilinear`, "-pix_fmt", "yuv420p", "-f", "rawvideo"],
+    fps,
+  };
+}
+
+export function createFrameSource(options: FrameSourceOptions): FrameSource {
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const masked = maskUrl(options.url);
+  const { width, height } = options;
+  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs(options);
+  const frameBytes = yuv420Size(width, height);
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
+  const replay = options.replay ?? false;
+
+  const slot = createFrameSlot({ lossless: replay });
+  let state: SourceStatus["state"] = "starting";
+  let framesIn = 0;
+  let restarts = 0;
+  let lastFrameAt = 0;
+  let lastError: string | undefined;
+  const arrivals: number[] = [];
+  let started = false;
+  const startedAt = now();
+
+  function publish(data: Buffer, ready?: () => void): void {
+    const seq = framesIn++;
+    const at = replay ? startedAt + (seq * 1000) / fps : now();
+    lastFrameAt = at;
+    state = "running";
+    arrivals.push(performance.now());
+    if (arrivals.length > 16) arrivals.shift();
+    slot.put({ width, height, data, at, seq }, ready);
+  }
+
+  /** Cuts stdout into frames. Live: never makes ffmpeg wait. Replay: waits for the consumer. */
+  function frameWriter(onFrame: () => void): Writable {
+    let current = Buffer.allocUnsafe(frameBytes);
+    let filled = 0;
+    return new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        let offset = 0;
+        let completed: Buffer | undefined;
+        while (offset < chunk.length) {
+          const n = Math.min(frameBytes - filled, chunk.length - offset);
+          chunk.copy(current, filled, offset, offset + n);
+          filled += n;
+          offset += n;
+          if (filled === frameBytes) {
+            if (completed) publish(completed);
+            completed = current;
+            current = Buffer.allocUnsafe(frameBytes);
+            filled = 0;
+            onFrame();
+          }
+        }
+        if (completed) publish(completed, () => callback());
+        else callback();
+      },
+    });
+  }
+
+  async function supervise(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    let previousSentence: string | undefined;
+    while (!signal.aborted) {
+      let attemptFrames = 0;
+      let lastActivity = performance.now();
+      let stalled: "start" | "gap" | undefined;
+      const child = spawnFfmpeg({
+        input,
+        inputOptions: inputArgs,
+        outputOptions: outputArgs,
+        output: frameWriter(() => {
+          if (attemptFrames++ === 0) failures = 0;
+          lastActivity = performance.now();
+        }),
+        ffmpegPath: options.ffmpegPath ?? "ffmpeg",
+        logger,
+        graceMs: options.graceMs ?? 1000,
+      });
+      const onAbort = () => void child.stop();
+      signal.addEventListener("abort", onAbort, { once: true });
+      // Replay never stalls on its own: a slow consumer pauses ffmpeg on purpose.
+      const watchdog = replay
+        ? undefined
+        : setInterval(() => {
+            const limit = attemptFrames === 0 ? startTimeoutMs : stallTimeoutMs;
+            if (!stalled && performance.now() - lastActivity > limit) {
+              stalled = attemptFrames === 0 ? "start" : "gap";
+              logger.warn({ camera: options.camera, url: masked, pid: child.pid(), silentMs: Math.round(performance.now() - lastActivity) }, "no frames from ffmpeg: killing it");
+              void child.stop();
+            }
+          }, Math.min(500, startTimeoutMs / 4, stallTimeoutMs / 4));
+      let exit: FfmpegExit;
+      try {
+        exit = await child.exited;
+      } finally {
+        clearInterval(watchdog);
+        signal.removeEventListener("abort", onAbort);
+      }
+      if (signal.aborted) return;
+      const { sentence, connectFailure } = describeExit(exit, stalled, startTimeoutMs);
+      if (replay) {
+        state = "ended";
+        if (exit.code === 0 && !exit.spawnError) return;
+        const explained = explainFfmpegFailure(exit.stderr);
+        const why = exit.spawnError ? sentence : explained.reason === "not-found" ? "the file does not exist" : "it is not a video ffmpeg can read";
+        throw new CameraConnectError(`Could not read ${options.camera}: ${why}.`, options.camera, masked, explained.reason);
+      }
+      lastError = sentence;
+      if (attemptFrames === 0) failures++;
+      const delay = backoffDelay(Math.max(1, failures), options.backoff);
+      const log = sentence === previousSentence ? logger.debug.bind(logger) : logger.warn.bind(logger);
+      log({ camera: options.camera, url: masked, code: exit.code, signal: exit.signal, stderr: exit.stderr || undefined, frames: attemptFrames, retryInMs: delay }, `camera stream: ${sentence}`);
+      previousSentence = sentence;
+      state = "retrying";
+      const endpoint = connectFailure ? streamEndpoint(options.url) : undefined;
+      await pause(delay, signal, endpoint ? () => canConnect(endpoint) : undefined);
+      restarts++;
+    }
+  }
+
+  return {
+    async *frames(signal) {
+      if (started) throw new Error("A frame source has one consumer; frames() was called twice.");
+      started = true;
+      const controller = new AbortController();
+      const onAbort = () => controller.abort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) controller.abort();
+      // Ends the generator when the supervisor ends (replay finished, or stopped).
+      const supervisor = supervise(controller.signal).then(
+        () => slot.close(),
+        (error: unknown) => slot.close(error instanceof Error ? error : new Error(String(error))),
+      );
+      controller.signal.addEventListener("abort", () => slot.close(), { once: true });
+      try {
+        for (;;) {
+          const frame = await slot.take();
+          if (!frame) return;
+          yield frame;
+        }
+      } finally {
+        controller.abort();
+        signal?.removeEventListener("abort", onAbort);
+        await supervisor;
+        if (state !== "ended") state = "stopped";
+      }
+    },
+    status() {
+      const recent = arrivals.length > 1 && performance.now() - arrivals[arrivals.length - 1]! < 5000;
+      const span = recent ? (arrivals[arrivals.length - 1]! - arrivals[0]!) / 1000 : 0;
+      return {
+        state,
+        framesIn,
+        framesDropped: slot.dropped,
+        restarts,
+        lastFrameAt,
+        fps: span > 0 ? Math.round(((arrivals.length - 1) / span) * 10) / 10 : 0,
+        ...(lastError ? { lastError } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import type { Frame } from "../../../src/pipeline/frame.js";
+import { backoffDelay, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
+import { createFrameSlot } from "../../../src/pipeline/source/frame-slot.js";
+import { inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
+
+const frame = (seq: number): Frame => ({ width: 2, height: 2, data: Buffer.alloc(6), at: seq, seq });
+
+describe("frame slot", () => {
+  it("live: the newest frame wins and every replaced frame is counted", async () => {
+    const slot = createFrameSlot();
+    for (const seq of [1, 2, 3]) slot.put(frame(seq));
+    expect((await slot.take())!.seq).toBe(3);
+    expect(slot.dropped).toBe(2);
+    const waiting = slot.take();
+    slot.put(frame(4));
+    expect((await waiting)!.seq).toBe(4);
+    slot.close();
+    expect(await slot.take()).toBeUndefined();
+  });
+
+  it("lossless: keeps every frame and holds the writer until the consumer has caught up", async () => {
+    const slot = createFrameSlot({ lossless: true });
+    let released = 0;
+    slot.put(frame(1));
+    slot.put(frame(2), () => released++);
+    expect(released).toBe(0);
+    expect((await slot.take())!.seq).toBe(1);
+    expect(released).toBe(0);
+    expect((await slot.take())!.seq).toBe(2);
+    expect(released).toBe(1);
+    expect(slot.dropped).toBe(0);
+  });
+
+  it("ends a waiting consumer on close, with the error when there is one", async () => {
+    const slot = createFrameSlot();
+    const waiting = slot.take();
+    slot.close(new Error("unreadable"));
+    await expect(waiting).rejects.toThrow("unreadable");
+  });
+});
+
+describe("backoff and input options", () => {
+  it("doubles from 0.5 s to 30 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n))).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+
+  it("knows the port a camera answers on", () => {
+    expect(streamEndpoint("rtsp://cam.lan/x")).toEqual({ host: "cam.lan", port: 554 });
+    expect(streamEndpoint("https://10.0.0.2:8443/snap.jpg")).toEqual({ host: "10.0.0.2", port: 8443 });
+    expect(streamEndpoint("/dev/video0")).toBeUndefined();
+  });
+
+  it("polls snapshot URLs and never lets a network URL reach a local file", () => {
+    expect(isSnapshotUrl("http://cam/cgi-bin/api.cgi?cmd=Snap&channel=0")).toBe(true);
+    expect(isSnapshotUrl("http://cam/image.jpg")).toBe(true);
+    expect(isSnapshotUrl("http://cam/video.mjpg")).toBe(false);
+    expect(inputOptions("http://cam/image.jpg", { pollFps: 5 })).toEqual(["-protocol_whitelist", "http,https,tcp,tls", "-re", "-f", "image2", "-loop", "1", "-pattern_type", "none", "-framerate", "2"]);
+    for (const url of ["rtsp://cam/x", "http://cam/video.mjpg", "http://cam/image.jpg"]) {
+      const options = inputOptions(url, { pollFps: 5 });
+      expect(options[options.indexOf("-protocol_whitelist") + 1], url).not.toMatch(/file|concat|subfile|data/);
+    }
+    expect(inputOptions("/srv/clip.mp4", { realtimeFile: "once" })).toEqual(["-protocol_whitelist", "file", "-re"]);
+  });
+});

@@ -1,0 +1,190 @@
+import { execFile } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../../src/log.js";
+import type { Frame } from "../../../src/pipeline/frame.js";
+import { createFrameSource, type FrameSource, type FrameSourceOptions } from "../../../src/pipeline/source/frame-source.js";
+import { footage, grabFrames, pipelineFfmpegs } from "../../support/footage.js";
+import { startRtspServer, type RtspTestServer } from "../../support/rtsp-server.js";
+import { tempDir } from "../../support/tmp.js";
+
+const run = promisify(execFile);
+
+/** Reads a source in the background, optionally slowly; `stop` leaves the loop and waits for ffmpeg to be gone. */
+function consume(source: FrameSource, delayMs = 0) {
+  const frames: Frame[] = [];
+  const controller = new AbortController();
+  const done = (async () => {
+    for await (const frame of source.frames(controller.signal)) {
+      frames.push(frame);
+      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  })();
+  return {
+    frames,
+    done,
+    async stop() {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+function captureLogs() {
+  const lines: string[] = [];
+  return { lines, logger: createLogger({ level: "debug", destination: { write: (line: string) => void lines.push(line) } }) };
+}
+
+const fast = { startTimeoutMs: 8000, stallTimeoutMs: 2000, backoff: { initialMs: 200, maxMs: 1000 }, graceMs: 500 } satisfies Partial<FrameSourceOptions>;
+
+describe("frame source on files", () => {
+  it("replays every frame of a clip, byte-identical to ffmpeg's own decode, stamped with video time", async () => {
+    const source = createFrameSource({ camera: "replay", url: footage("wallflower_wavingtrees_10fps.mp4"), width: 160, height: 120, fps: 5, replay: true, now: () => 1_000_000 });
+    const reader = consume(source, 0);
+    await reader.done;
+    expect(reader.frames).toHaveLength(144); // 28.7 s at 5 fps
+    expect(reader.frames.map((f) => f.at).slice(0, 3)).toEqual([1_000_000, 1_000_200, 1_000_400]);
+    expect(reader.frames[121]!.at).toBe(1_000_000 + 24_200);
+    const reference = await grabFrames("wallflower_wavingtrees_10fps.mp4", 160, 120, { fps: 5 });
+    for (const i of [0, 60, 121, 143]) expect(reader.frames[i]!.data.equals(reference[i]!.data), `frame ${i}`).toBe(true);
+    expect(source.status()).toMatchObject({ state: "ended", framesIn: 144, framesDropped: 0, restarts: 0 });
+  });
+
+  it("keeps only the newest frame for a slow consumer, counting the dropped ones", async () => {
+    const source = createFrameSource({ camera: "slow", url: footage("opencv-vtest_480x360_10fps.mp4"), width: 320, height: 240, fps: 10, realtimeFile: true, ...fast });
+    const reader = consume(source, 600);
+    await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(5);
+    await reader.stop();
+    expect(source.status().framesDropped).toBeGreaterThan(0);
+    // What the consumer got skips ahead: it never fell behind by more than one frame.
+    const seqs = reader.frames.map((f) => f.seq);
+    expect(seqs.slice(1).some((s, i) => s - seqs[i]! > 1)).toBe(true);
+    expect(await pipelineFfmpegs()).toEqual([]);
+  });
+
+  it("respawns after ffmpeg exits with code 0 (a file that ends), and frames keep coming", async () => {
+    const dir = await tempDir();
+    const clip = path.join(dir, "one-second.mp4");
+    await run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=1", "-pix_fmt", "yuv420p", clip]);
+    const { lines, logger } = captureLogs();
+    const source = createFrameSource({ camera: "looping", url: clip, width: 320, height: 240, fps: 10, realtimeFile: "once", logger, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => source.status().restarts, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThan(25);
+    await reader.stop();
+    expect(lines.some((l) => l.includes("camera stream: the stream ended"))).toBe(true);
+    expect(await pipelineFfmpegs()).toEqual([]);
+  });
+
+  it("rejects a replay of something that is not a video with a sentence", async () => {
+    const dir = await tempDir();
+    const bogus = path.join(dir, "notes.mp4");
+    await (await import("node:fs/promises")).writeFile(bogus, "not a video");
+    const source = createFrameSource({ camera: "notes", url: bogus, width: 160, height: 120, fps: 5, replay: true });
+    await expect(consume(source).done).rejects.toThrow("Could not read notes: it is not a video ffmpeg can read.");
+  });
+});
+
+describe("frame source on HTTP cameras", () => {
+  let server: http.Server;
+  let port = 0;
+  let snapshotRequests = 0;
+  let jpeg: Buffer;
+
+  beforeAll(async () => {
+    jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 40, b: 40 } } }).jpeg().toBuffer();
+    server = http.createServer((req, res) => {
+      if (req.url === "/cgi-bin/api.cgi?cmd=Snap&channel=0") {
+        snapshotRequests++;
+        res.writeHead(200, { "content-type": "image/jpeg", "content-length": jpeg.length });
+        res.end(jpeg);
+        return;
+      }
+      if (req.url === "/video.mjpg") {
+        res.writeHead(200, { "content-type": "multipart/x-mixed-replace; boundary=frame" });
+        const timer = setInterval(() => res.write(Buffer.concat([Buffer.from(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`), jpeg, Buffer.from("\r\n")])), 100);
+        res.on("close", () => clearInterval(timer));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("decodes an MJPEG stream", async () => {
+    const source = createFrameSource({ camera: "mjpeg", url: `http://127.0.0.1:${port}/video.mjpg`, width: 320, height: 240, fps: 5, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    await reader.stop();
+    // The test card, rgb(200, 40, 40): BT.601 luma 16 + 0.257·200 + 0.504·40 + 0.098·40 ≈ 92.
+    expect(Math.abs(reader.frames[0]!.data[320 * 120 + 160]! - 92)).toBeLessThan(4);
+  });
+
+  it("polls a JPEG snapshot URL, one request per frame", async () => {
+    const before = snapshotRequests;
+    const source = createFrameSource({ camera: "still", url: `http://127.0.0.1:${port}/cgi-bin/api.cgi?cmd=Snap&channel=0`, width: 320, height: 240, fps: 2, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    await reader.stop();
+    expect(snapshotRequests - before).toBeGreaterThanOrEqual(3);
+    expect(await pipelineFfmpegs()).toEqual([]);
+  });
+});
+
+describe("frame source on a real RTSP server", () => {
+  let rtsp: RtspTestServer;
+  const auth = { user: "admin", password: "s3cret-Pw!" };
+  beforeAll(async () => {
+    rtsp = await startRtspServer({ mounts: [{ name: "cam1", clip: footage("opencv-vtest_480x360_10fps.mp4"), clipOptions: { width: 640, height: 360, fps: 10 } }], auth });
+  }, 120_000);
+  afterAll(() => rtsp.close());
+
+  it("respawns when the server dies (ffmpeg exits 0) and resumes when it is back", async () => {
+    const { lines, logger } = captureLogs();
+    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, logger, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(2);
+    await rtsp.kill();
+    await expect.poll(() => source.status().lastError, { timeout: 30_000 }).toMatch(/the stream ended|refused the connection/);
+    const before = reader.frames.length;
+    await rtsp.restart();
+    await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(before + 2);
+    expect(source.status().restarts).toBeGreaterThanOrEqual(1);
+    await reader.stop();
+    const log = lines.join("\n");
+    expect(log).toContain("camera stream: the stream ended");
+    expect(log).toContain("admin:***@127.0.0.1");
+    expect(log).not.toContain(auth.password);
+    expect(await pipelineFfmpegs()).toEqual([]);
+  });
+
+  it("kills a child that hangs on a stalled source (watchdog), and picks the stream up again", async () => {
+    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(2);
+    await rtsp.stall("cam1");
+    await expect.poll(() => source.status().lastError, { timeout: 30_000 }).toMatch(/stopped sending pictures|no picture within/);
+    const before = reader.frames.length;
+    rtsp.resume("cam1");
+    await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(before + 2);
+    await reader.stop();
+    expect(await pipelineFfmpegs()).toEqual([]);
+  });
+
+  it("explains wrong credentials in a sentence, without the password anywhere", async () => {
+    const { lines, logger } = captureLogs();
+    const url = rtsp.url("cam1", { user: "admin", password: "wrong-Pass-77" });
+    const source = createFrameSource({ camera: "front", url, width: 640, height: 360, fps: 5, logger, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => source.status().lastError, { timeout: 30_000 }).toBe("the camera refused the username or password");
+    await reader.stop();
+    expect(reader.frames).toEqual([]);
+    expect(lines.join("\n")).not.toContain("wrong-Pass-77");
+  });
+});
