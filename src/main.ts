@@ -9,7 +9,11 @@ import type { PipelineHandle } from "./domain/pipeline.js";
 import type { RecorderHandle } from "./domain/recorder.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
-import { acquireLock, type Store } from "./store/index.js";
+import { createPipeline } from "./pipeline/index.js";
+import { createRecorder } from "./pipeline/record/index.js";
+import { EventHistory } from "./store/event-history.js";
+import { acquireLock, previousCrash, type Store } from "./store/index.js";
+import { createSystemdNotifier } from "./systemd.js";
 import { Outbox } from "./store/outbox.js";
 
 export interface RunOptions {
@@ -90,14 +94,36 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   };
 }
 
-/** Runs Vigil until `signal` aborts. */
+/**
+ * Runs Vigil until `signal` aborts: the pipeline, the recorder and the bot over
+ * the store. On the way out, in this order: no new alerts (pipeline), open
+ * clips finished (recorder), the outbox flushed and polling stopped (bot), the
+ * store written; so whatever was queued is on disk for the next start.
+ */
 export async function runVigil(options: RunOptions): Promise<void> {
   const { env, store, logger, signal } = options;
+  const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  // Read before taking the lock: taking it clears what a killed Vigil left.
+  const crash = await previousCrash(env.dataDir);
   const release = await acquireLock(env.dataDir);
+  const systemd = createSystemdNotifier({ notifySocket: env.systemd.notifySocket, watchdogMs: env.systemd.watchdogMs, logger });
+  let pipeline: PipelineHandle | undefined;
+  let recorder: RecorderHandle | undefined;
+  let vigil: Vigil | undefined;
   try {
+    if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
+    pipeline = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath });
+    recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
+    vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
     logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
+    await systemd.ready(`${store.cameras().length} camera(s)`);
+    systemd.startWatchdog(signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
   } finally {
+    await systemd.stopping();
+    await pipeline?.stop();
+    await recorder?.stop();
+    await vigil?.stop();
     await store.flush();
     await release();
     logger.info("Vigil stopped");

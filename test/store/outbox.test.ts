@@ -35,7 +35,7 @@ describe("persistent outbox", () => {
 
     const again = await Outbox.open((await openStore(dir, { passphrase: PASS })).vault);
     const group = again.pending(GROUP.id);
-    expect(group.map((e) => (e.payload.type === "alert" ? e.payload.alertId : e.payload.text))).toEqual(["alert-1", "front_door is offline: connection refused.", "alert-2"]);
+    expect(group.map((e) => (e.payload.type === "notice" ? e.payload.text : e.payload.alertId))).toEqual(["alert-1", "front_door is offline: connection refused.", "alert-2"]);
     expect(group.map((e) => e.seq)).toEqual([...group.map((e) => e.seq)].sort((a, b) => a - b));
     expect(group.every((e) => e.threadId === 7)).toBe(true);
     expect(again.pending(OTHER.id)).toHaveLength(1);
