@@ -62,9 +62,14 @@ export function parseMuteDuration(text: string): number {
   return ms;
 }
 
+/** First and last name, as Telegram shows them. */
+export function fullName(user: Pick<User, "first_name" | "last_name">): string {
+  return [user.first_name, user.last_name].filter(Boolean).join(" ");
+}
+
 /** How a person is named in a reply: first name, and @username when there is one. */
 export function personName(user: Pick<User, "first_name" | "last_name" | "username"> | { name?: string; username?: string }): string {
-  const name = "first_name" in user ? [user.first_name, user.last_name].filter(Boolean).join(" ") : (user.name ?? "");
+  const name = "first_name" in user ? fullName(user) : (user.name ?? "");
   if (name && user.username) return `${name} (@${user.username})`;
   return name || (user.username ? `@${user.username}` : "someone");
 }

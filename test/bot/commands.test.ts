@@ -59,8 +59,9 @@ describe("claiming Vigil", () => {
     expect(h.store.admins()).toMatchObject([{ id: alice.id, username: "alice_home" }]);
     expect(h.store.chats()).toEqual([{ id: group.id, threadId: topic, title: "Home" }]);
 
-    // Spent: the same code does nothing for anyone else.
+    // Spent: the same code does nothing for anyone else, and the admin is told why.
     expect((await h.ask(mallory, h.tg.privateChat(mallory), `/claim ${h.claimCode}`)).text).toBe(REFUSAL);
+    expect((await h.ask(alice, h.tg.privateChat(alice), `/claim ${h.claimCode}`)).text).toBe("Vigil already has its alert chat: /claim is for the first start only.");
     expect(h.store.admins()).toHaveLength(1);
   });
 

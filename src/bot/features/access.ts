@@ -6,6 +6,7 @@
  */
 import { Composer } from "grammy";
 import type { BotContext, FeatureDeps } from "../context.js";
+import { fullName } from "../format.js";
 import { html } from "../html.js";
 import { say } from "../reply.js";
 
@@ -53,7 +54,7 @@ export function createSeenUsersMiddleware(deps: FeatureDeps): Composer<BotContex
     if (user?.username && !user.is_bot) {
       const key = user.username.toLowerCase();
       deps.seenUsers.delete(key); // re-insert: the Map's order is the LRU order
-      deps.seenUsers.set(key, { id: user.id, username: user.username, name: [user.first_name, user.last_name].filter(Boolean).join(" ") });
+      deps.seenUsers.set(key, { id: user.id, username: user.username, name: fullName(user) });
       if (deps.seenUsers.size > MAX) deps.seenUsers.delete(deps.seenUsers.keys().next().value!);
     }
     await next();

@@ -135,7 +135,9 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
         const answer = (await waitText()).message.text;
         try {
           const valid = validateCameraName(answer);
-          if (findCamera(control.cameras(), valid)) throw new InputError(`There is already a camera called ${valid}; choose another name.`);
+          // Read through `external`: a replay must see the answer of the first run, not today's cameras.
+          const taken = await conversation.external(() => findCamera(control.cameras(), valid) !== undefined);
+          if (taken) throw new InputError(`There is already a camera called ${valid}; choose another name.`);
           name = valid;
           return;
         } catch (error) {

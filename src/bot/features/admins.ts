@@ -8,14 +8,14 @@ import type { MessageEntity } from "grammy/types";
 import { InputError } from "../../errors.js";
 import type { Admin } from "../../store/index.js";
 import type { BotContext, FeatureDeps } from "../context.js";
-import { personName, words } from "../format.js";
+import { fullName, personName, words } from "../format.js";
 import { html, joinHtml, shorten } from "../html.js";
 import { say } from "../reply.js";
 
 const MEMBER_STATUSES = new Set(["creator", "administrator", "member", "restricted"]);
 
 function adminFromUser(user: { id: number; username?: string; first_name: string; last_name?: string }): Admin {
-  return { id: user.id, username: user.username, name: [user.first_name, user.last_name].filter(Boolean).join(" ") };
+  return { id: user.id, username: user.username, name: fullName(user) };
 }
 
 /** Who the command is about: the replied-to author, a picked user, an @username, or (for remove) a numeric id. */

@@ -9,7 +9,7 @@
  */
 import { Composer } from "grammy";
 import type { BotContext, FeatureDeps } from "../context.js";
-import { personName, words } from "../format.js";
+import { fullName, personName, words } from "../format.js";
 import { html } from "../html.js";
 import { say } from "../reply.js";
 
@@ -28,8 +28,13 @@ export function createClaimFeature(deps: FeatureDeps): Composer<BotContext> {
       await say(ctx, html`This chat already gets Vigil's alerts.`);
       return;
     }
-    // No code is waiting: /claim is like any other command from a stranger.
-    if (!access.hasPendingClaim(now)) return next();
+    if (!access.hasPendingClaim(now)) {
+      if (access.isAdmin(ctx.from.id)) {
+        await say(ctx, html`Vigil already has its alert chat: /claim is for the first start only.`);
+        return;
+      }
+      return next(); // no code is waiting: from anyone else, /claim is like any other command
+    }
     const recent = (failures.get(ctx.from.id) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
     if (recent.length >= MAX_FAILURES) return; // guessing: stop answering for a while
     const code = words(ctx.match)[0] ?? "";
@@ -42,7 +47,7 @@ export function createClaimFeature(deps: FeatureDeps): Composer<BotContext> {
     const threadId = ctx.msg?.is_topic_message ? ctx.msg.message_thread_id : undefined;
     const title = "title" in ctx.chat ? ctx.chat.title : undefined;
     await access.addChat({ id: ctx.chat.id, threadId, title });
-    await access.addAdmin({ id: ctx.from.id, username: ctx.from.username, name: [ctx.from.first_name, ctx.from.last_name].filter(Boolean).join(" ") });
+    await access.addAdmin({ id: ctx.from.id, username: ctx.from.username, name: fullName(ctx.from) });
     ctx.log.info({ chat: ctx.chat.id, thread: threadId, admin: ctx.from.id }, "claimed: alert chat and first admin set");
     const where = ctx.chat.type === "private" ? "this chat" : threadId !== undefined ? "this topic" : "this group";
     await say(ctx, html`Vigil is yours. Alerts will come to ${where}, and you, ${personName(ctx.from)}, are its first admin.\nNext: /addcamera to add a camera, /help for everything else.`);
