@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { VideoClip } from "../../domain/recorder.js";
-import { runFfmpeg, FfmpegRunError } from "./ffmpeg-process.js";
+import { runFfmpeg, FfmpegRunError } from "./run-ffmpeg.js";
 import type { Selection } from "./segment-ring.js";
 
 /** Telegram's limit for files a bot uploads. */

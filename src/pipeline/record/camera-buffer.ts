@@ -4,15 +4,17 @@
  * {@link SegmentRing}. Supervised like a camera source: respawned after any exit
  * (ffmpeg exits 0 when an RTSP server dies), killed when no data arrives for a
  * while (it hangs forever on a stalled TCP source), with backoff, and stopped
- * with `q`, SIGTERM, SIGKILL. Credentials appear only in ffmpeg's argv, never in
- * a log line or status.
+ * with `q`, SIGTERM, SIGKILL — the same ffmpeg child, backoff and port watch as
+ * the detection source. Credentials appear only in ffmpeg's argv, never in a log
+ * line or status.
  */
-import { spawn } from "node:child_process";
+import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
 import type { Logger } from "../../log.js";
 import { maskUrl, redact } from "../../redact.js";
+import { backoffDelay, canConnect, pause, streamEndpoint, type BackoffOptions } from "../source/backoff.js";
+import { spawnFfmpeg } from "../source/ffmpeg-child.js";
 import { explainFfmpegFailure, inputOptions, inputUrl } from "../source/input-options.js";
-import { exited, stopFfmpeg } from "./ffmpeg-process.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
 
@@ -30,12 +32,11 @@ export interface CameraBufferOptions {
   maxBytes: number;
   /** Kill ffmpeg when no data arrives for this long. Default 10 s. */
   stallTimeoutMs?: number;
-  /** Waits between respawns, growing after each failure. Default 1, 2, 5, 10, 30 s. */
-  backoffMs?: readonly number[];
+  /** Waits between respawns, doubling after each failure. Default 0.5 s to 30 s. */
+  backoff?: BackoffOptions;
   now?: () => number;
 }
 
-const DEFAULT_BACKOFF = [1000, 2000, 5000, 10_000, 30_000];
 /** A run that delivered video this long counts as healthy: the next failure starts the backoff over. */
 const HEALTHY_MS = 30_000;
 
@@ -50,7 +51,6 @@ export interface CameraBuffer {
 export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   const now = options.now ?? Date.now;
   const stallMs = options.stallTimeoutMs ?? 10_000;
-  const backoff = options.backoffMs ?? DEFAULT_BACKOFF;
   const masked = maskUrl(options.url);
   const log = options.logger.child({ camera: options.cameraName });
   const ring = new SegmentRing({ maxBytes: options.maxBytes });
@@ -60,18 +60,15 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   let lastError: string | undefined;
   let run = 0;
 
-  const args = () => [
-    "-hide_banner", "-loglevel", "error", "-nostats",
-    ...inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
-    "-i", inputUrl(options.url),
+  const outputOptions = [
     "-map", "0:v:0", "-c", "copy",
     // Put SPS/PPS in front of every keyframe: many cameras send them only once, in the SDP,
     // and a clip cut from the middle of the stream would not decode without them.
     "-bsf:v", "dump_extra=freq=keyframe",
-    "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "pipe:1",
+    "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean }> {
+  async function once(): Promise<{ healthy: boolean; connectFailure: boolean }> {
     run += 1;
     const thisRun = run;
     const reader = new TsReader();
@@ -80,54 +77,56 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     const started = now();
     let lastData = started;
     let firstData = 0;
-    let stderr = "";
     let stalled = false;
-    const proc = spawn(options.ffmpegPath, args(), { stdio: ["pipe", "pipe", "pipe"] });
-    log.debug({ url: masked }, "recording: ffmpeg started");
-    let spawnError: string | undefined;
-    proc.on("error", (error: NodeJS.ErrnoException) => {
-      spawnError = error.code === "ENOENT" ? `${options.ffmpegPath} is not installed` : error.message;
-    });
-    proc.stdin?.on("error", () => undefined);
-    proc.stderr?.on("data", (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    proc.stdout?.on("data", (chunk: Buffer) => {
-      const arrival = now();
-      lastData = arrival;
-      for (const packet of reader.read(chunk)) {
-        if (!reader.pat || !reader.pmt || !reader.codec) continue;
-        if (firstData === 0 && packet.keyframe) {
-          firstData = arrival;
-          state = "recording";
-          log.info({ url: masked, codec: reader.codec }, "recording: buffering video");
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        const arrival = now();
+        lastData = arrival;
+        for (const packet of reader.read(chunk)) {
+          if (!reader.pat || !reader.pmt || !reader.codec) continue;
+          if (firstData === 0 && packet.keyframe) {
+            firstData = arrival;
+            state = "recording";
+            log.info({ url: masked, codec: reader.codec }, "recording: buffering video");
+          }
+          ring.push(packet, arrival, thisRun, header, reader.codec);
         }
-        ring.push(packet, arrival, thisRun, header, reader.codec);
-      }
+        callback();
+      },
+    });
+    const child = spawnFfmpeg({
+      input: inputUrl(options.url),
+      inputOptions: inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
+      outputOptions,
+      output,
+      ffmpegPath: options.ffmpegPath,
+      logger: log,
     });
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
-        void stopFfmpeg(proc, { quitMs: 0, termMs: 2000 });
+        void child.stop();
       }
     }, Math.min(1000, stallMs / 4));
-    const onAbort = () => void stopFfmpeg(proc);
+    const onAbort = () => void child.stop();
     controller.signal.addEventListener("abort", onAbort, { once: true });
+    let exit;
     try {
-      await exited(proc);
+      exit = await child.exited;
     } finally {
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);
       ring.endRun();
     }
+    const explained = explainFfmpegFailure(exit.stderr);
     if (!controller.signal.aborted) {
-      const explained = spawnError ?? (stalled ? "the camera stopped sending video" : stderr.trim() ? explainFfmpegFailure(stderr).sentence : "the stream ended");
-      lastError = explained;
-      log.warn({ code: proc.exitCode, signal: proc.signalCode, reason: explained, detail: redact(stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
+      const sentence = exit.spawnError ? `${options.ffmpegPath} is not installed` : stalled ? "the camera stopped sending video" : exit.stderr.trim() ? explained.sentence : "the stream ended";
+      lastError = sentence;
+      log.warn({ code: exit.code, signal: exit.signal, reason: sentence, detail: redact(exit.stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }
-    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS };
+    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS, connectFailure: !stalled && ["refused", "unreachable", "timeout"].includes(explained.reason) };
   }
 
   const loop = (async () => {
@@ -137,12 +136,10 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       if (controller.signal.aborted) break;
       state = "offline";
       restarts += 1;
-      failures = result.healthy ? 0 : failures + 1;
-      const wait = backoff[Math.min(Math.max(failures - 1, 0), backoff.length - 1)] ?? 1000;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        controller.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      failures = result.healthy ? 1 : failures + 1;
+      // A camera that refused the connection is watched with a TCP connect: back as soon as its port opens.
+      const endpoint = result.connectFailure ? streamEndpoint(options.url) : undefined;
+      await pause(backoffDelay(failures, options.backoff), controller.signal, endpoint ? () => canConnect(endpoint) : undefined);
       if (!controller.signal.aborted) state = "starting";
     }
     state = "stopped";

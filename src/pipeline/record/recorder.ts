@@ -22,6 +22,7 @@ import { maskUrl } from "../../redact.js";
 import { toStoredEvent, type EventHistory } from "../../store/event-history.js";
 import { createRetention, DiskFullError, type Retention, type RetentionOptions } from "../../store/retention.js";
 import { hourlyActivity, renderEventsSheet } from "../../report/events-sheet.js";
+import type { BackoffOptions } from "../source/backoff.js";
 import { assembleClip, BOT_UPLOAD_LIMIT } from "./assemble.js";
 import { createCameraBuffer, type CameraBuffer } from "./camera-buffer.js";
 import { ClipPlanner, type ClipPlan } from "./clip-plan.js";
@@ -47,8 +48,8 @@ export interface RecorderOptions {
   maxBufferBytes?: number;
   /** Restart a camera's ffmpeg when no video arrived for this long. Default 10 s. */
   stallTimeoutMs?: number;
-  /** Waits between ffmpeg restarts. Default 1, 2, 5, 10, 30 s. */
-  backoffMs?: readonly number[];
+  /** Waits between ffmpeg restarts. Default doubling from 0.5 s to 30 s. */
+  backoff?: BackoffOptions;
   /** How long past a clip's end to wait for its video before making it with what there is. Default 5 s. */
   lateVideoMs?: number;
   /** IANA time zone for the /events picture. Default: the system's. */
@@ -280,7 +281,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
               logger,
               maxBytes: options.maxBufferBytes ?? 64 * 1024 * 1024,
               ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
-              ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+              ...(options.backoff ? { backoff: options.backoff } : {}),
               now,
             });
         if (buffer) logger.info({ camera: camera.name, url: maskUrl(camera.recordUrl ?? camera.url) }, "recording: camera added");

@@ -7,6 +7,8 @@
  * `stop()` resolves only once the process is gone: no orphan, no zombie.
  */
 import type { ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import path from "node:path";
 import type { Writable } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import type { Logger } from "../../log.js";
@@ -42,7 +44,30 @@ export interface FfmpegChild {
 
 const STDERR_LINES = 12;
 
+/**
+ * Whether `binary` (a path, or a name looked up on PATH) is an executable file.
+ * fluent-ffmpeg 2.1.3 (archived) throws an uncaught TypeError from its own
+ * `error` handler when the spawn itself fails, so a missing ffmpeg must never
+ * reach it: that would take the whole process down instead of one camera.
+ */
+export function isExecutable(binary: string, searchPath = process.env.PATH ?? ""): boolean {
+  const candidates = binary.includes("/") ? [binary] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, binary));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
+  const binary = options.ffmpegPath ?? "ffmpeg";
+  if (!isExecutable(binary)) {
+    const exited = Promise.resolve<FfmpegExit>({ code: null, signal: null, stderr: "", spawnError: `spawn ${binary} ENOENT` });
+    return { exited, pid: () => undefined, stop: async () => void (await exited) };
+  }
   const grace = options.graceMs ?? 1000;
   const lines: string[] = [];
   let proc: ChildProcess | undefined;
@@ -57,7 +82,7 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
   };
 
   const command = ffmpeg(options.input)
-    .setFfmpegPath(options.ffmpegPath ?? "ffmpeg")
+    .setFfmpegPath(binary)
     // Errors only, no progress lines: stderr stays quiet, so an idle camera costs Node nothing.
     .inputOptions(["-hide_banner", "-nostats", "-loglevel", "error", ...options.inputOptions])
     .outputOptions(options.outputOptions)

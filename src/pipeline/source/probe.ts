@@ -7,6 +7,7 @@ import sharp from "sharp";
 import type { CameraProbe } from "../../domain/control.js";
 import { CameraConnectError } from "../../errors.js";
 import { maskUrl } from "../../redact.js";
+import { isExecutable } from "./ffmpeg-child.js";
 import { explainFfmpegFailure, inputOptions, inputUrl } from "./input-options.js";
 
 export interface ProbeOptions {
@@ -26,12 +27,14 @@ export async function probeStream(url: string, options: ProbeOptions = {}): Prom
   const camera = options.camera ?? "camera";
   const started = performance.now();
   const input = inputUrl(url);
+  const binary = options.ffmpegPath ?? "ffmpeg";
+  if (!isExecutable(binary)) throw new CameraConnectError(`Could not open ${camera} at ${masked}: ffmpeg is not installed on this machine (sudo apt install ffmpeg).`, camera, masked, "unknown");
   return new Promise<CameraProbe>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let stderr = "";
     let settled = false;
     const command = ffmpeg(input)
-      .setFfmpegPath(options.ffmpegPath ?? "ffmpeg")
+      .setFfmpegPath(binary)
       .inputOptions(inputOptions(url, { transport: options.transport ?? "tcp", timeoutMs: Math.min(timeoutMs, 5000) }))
       .outputOptions(["-frames:v", "1", "-an", "-f", "image2pipe", "-vcodec", "mjpeg", "-q:v", "3"])
       .on("stderr", (line: string) => {

@@ -151,7 +151,7 @@ describe("recorder supervision", () => {
   it("comes back after the camera's server dies (ffmpeg exits 0) and after a stall (ffmpeg hangs), and leaves no ffmpeg behind", async () => {
     const history = await EventHistory.open(store.vault);
     const { lines, logger } = logCollector();
-    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, stallTimeoutMs: 3000, backoffMs: [500, 1000] });
+    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, stallTimeoutMs: 3000, backoff: { initialMs: 500, maxMs: 1000 } });
     const cam = camera(server, "cam1");
     try {
       recorder.reconcile([cam]);
@@ -181,7 +181,7 @@ describe("recorder supervision", () => {
   it("says the camera refused the password, without the password in the status or the log", async () => {
     const history = await EventHistory.open(store.vault);
     const { lines, logger } = logCollector();
-    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, backoffMs: [500] });
+    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, backoff: { initialMs: 500, maxMs: 500 } });
     const wrong = "Wr0ng-Secret-Pw";
     try {
       recorder.reconcile([camera(server, "cam1", { password: wrong })]);
@@ -199,7 +199,7 @@ describe("recorder supervision", () => {
 
   it("says so when ffmpeg is missing, instead of failing silently", async () => {
     const history = await EventHistory.open(store.vault);
-    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, ffmpegPath: "/nonexistent/ffmpeg", backoffMs: [500] });
+    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, ffmpegPath: "/nonexistent/ffmpeg", backoff: { initialMs: 500, maxMs: 500 } });
     try {
       recorder.reconcile([camera(server, "cam1")]);
       await until(() => recorder.status().cameras[0]?.lastError !== undefined, 30_000, "the failure");

@@ -89,6 +89,19 @@ describe("frame source on files", () => {
   });
 });
 
+describe("frame source without ffmpeg", () => {
+  it("keeps retrying and says ffmpeg is missing, instead of crashing the process", async () => {
+    const source = createFrameSource({ camera: "cam1", url: footage("wallflower_wavingtrees_10fps.mp4"), width: 160, height: 120, fps: 5, ffmpegPath: "/nonexistent/ffmpeg", backoff: { initialMs: 100, maxMs: 100 } });
+    const reader = consume(source);
+    const deadline = Date.now() + 10_000;
+    while (source.status().restarts < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await reader.stop();
+    expect(source.status().restarts).toBeGreaterThanOrEqual(2);
+    expect(source.status().lastError).toBe("ffmpeg could not be started (spawn /nonexistent/ffmpeg ENOENT)");
+    expect(reader.frames).toHaveLength(0);
+  });
+});
+
 describe("frame source on HTTP cameras", () => {
   let server: http.Server;
   let port = 0;

@@ -1,48 +1,11 @@
 /**
- * ffmpeg children for recording: how they are stopped (`q`, then SIGTERM, then
- * SIGKILL, always awaited so no zombie is left), and one-shot runs that feed
- * stdin from memory and collect stdout (joining clips, probing, transcoding).
+ * One-shot ffmpeg and ffprobe runs that feed stdin from memory and collect stdout
+ * (joining clips, probing, transcoding). Long-running children (a camera's
+ * stream) go through source/ffmpeg-child.ts instead.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { VigilError } from "../../errors.js";
 import { redact } from "../../redact.js";
-
-export interface StopOptions {
-  /** How long ffmpeg gets to finish after `q`. Default 2 s. */
-  quitMs?: number;
-  /** How long after SIGTERM before SIGKILL. Default 2 s. */
-  termMs?: number;
-}
-
-export function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Resolves when the child has exited and its pipes are closed. */
-export function exited(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return Promise.resolve();
-  return new Promise((resolve) => child.once("close", () => resolve()));
-}
-
-/**
- * Stops ffmpeg the way it likes best: `q` on stdin lets it finish the file it
- * writes; SIGTERM interrupts a blocked network read; SIGKILL is for a process
- * that ignores both. Resolves once the process is gone.
- */
-export async function stopFfmpeg(child: ChildProcess, options: StopOptions = {}): Promise<void> {
-  if (hasExited(child)) return;
-  const gone = exited(child);
-  const wait = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
-  if (child.stdin && !child.stdin.destroyed) {
-    child.stdin.on("error", () => undefined); // EPIPE when it is already going
-    child.stdin.end("q");
-  }
-  if (await wait(options.quitMs ?? 2000)) return;
-  child.kill("SIGTERM");
-  if (await wait(options.termMs ?? 2000)) return;
-  child.kill("SIGKILL");
-  await gone;
-}
 
 /** A one-shot ffmpeg or ffprobe run failed. `detail` is ffmpeg's stderr tail, credentials masked. */
 export class FfmpegRunError extends VigilError {
