@@ -22,7 +22,7 @@ export interface ControlOptions {
 }
 
 export interface OwnedControl extends Control {
-  /** Stops following the store (the pipeline is stopped by its owner). */
+  /** Stops following the store (the pipeline and the recorder are stopped by their owner). */
   close(): void;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The one control interface. The bot (or any other front end) drives Vigil only
  * through this; `src/app/control.ts` implements it over the store, the
- * pipeline and the recorder. Every method either does what it says or throws an InputError (or
- * another VigilError) whose message is the one sentence to show the user.
+ * pipeline and the recorder. Every method either does what it says or throws
+ * an InputError (or another VigilError) whose message is the one sentence to
+ * show the user.
  */
 import type { Camera } from "./camera.js";
 import type { CameraStatus } from "./events.js";
