@@ -2,9 +2,19 @@
  * The one place that wires Vigil together: store, pipeline, bot. Everything else
  * receives what it needs as arguments.
  */
+import { createControl, type OwnedControl } from "./app/control.js";
+import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
+import type { PipelineEvent } from "./domain/events.js";
+import type { PipelineHandle } from "./domain/pipeline.js";
+import type { RecorderHandle } from "./domain/recorder.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
-import { acquireLock, type Store } from "./store/index.js";
+import { createPipeline } from "./pipeline/index.js";
+import { createRecorder } from "./pipeline/record/index.js";
+import { EventHistory } from "./store/event-history.js";
+import { acquireLock, previousCrash, type Store } from "./store/index.js";
+import { createSystemdNotifier } from "./systemd.js";
+import { Outbox } from "./store/outbox.js";
 
 export interface RunOptions {
   env: Env;
@@ -16,14 +26,104 @@ export interface RunOptions {
   print?: (line: string) => void;
 }
 
-/** Runs Vigil until `signal` aborts. */
+export interface AssembleOptions {
+  store: Store;
+  pipeline: PipelineHandle;
+  recorder: RecorderHandle;
+  logger: Logger;
+  /** The Bot API server (`VIGIL_TELEGRAM_API_ROOT`). */
+  apiRoot: string;
+  /** Set when the previous run died without stopping: the chat is told once. */
+  previousCrash?: { lastSeenAt: number } | undefined;
+  /** Where the claim line goes on a first start (no admin yet). */
+  print: (line: string) => void;
+  /** Bot tuning for tests and benchmarks. */
+  bot?: Omit<VigilBotOptions, "apiRoot">;
+  now?: () => number;
+}
+
+/** Vigil's running parts around the pipeline and the recorder: control, outbox and bot, connected. */
+export interface Vigil {
+  control: OwnedControl;
+  outbox: Outbox;
+  bot: VigilBot;
+  /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the outbox, puts the control over the store, the pipeline and the
+ * recorder, starts the bot, and connects the events: every pipeline event goes
+ * to the recorder and the bot, every clip-ready event of the recorder to the
+ * bot. Prints a claim code while Vigil has no admin.
+ */
+export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
+  const { store, pipeline, recorder, logger } = options;
+  const now = options.now ?? Date.now;
+  const outbox = await Outbox.open(store.vault, { now });
+  const control = createControl({ store, pipeline, recorder, now });
+  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  // Started before events flow, so the restart notice is queued behind what was
+  // already waiting and ahead of anything new.
+  await bot.start();
+  const publish = (event: PipelineEvent) => {
+    bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue an event for the chat"));
+  };
+  const unsubscribe = [
+    pipeline.subscribe((event) => {
+      recorder.handle(event);
+      publish(event);
+    }),
+    recorder.subscribe(publish),
+  ];
+  if (store.admins().length === 0) {
+    const code = await store.newClaimCode(now() + CLAIM_CODE_TTL_MS);
+    options.print(claimLine(code));
+    options.print(`The code works once, for 24 hours; restart Vigil for a new one.`);
+  }
+  return {
+    control,
+    outbox,
+    bot,
+    async stop() {
+      for (const off of unsubscribe) off();
+      await bot.stop();
+      control.close();
+      await outbox.flush();
+    },
+  };
+}
+
+/**
+ * Runs Vigil until `signal` aborts: the pipeline, the recorder and the bot over
+ * the store. On the way out, in this order: no new alerts (pipeline), open
+ * clips finished (recorder), the outbox flushed and polling stopped (bot), the
+ * store written; so whatever was queued is on disk for the next start.
+ */
 export async function runVigil(options: RunOptions): Promise<void> {
   const { env, store, logger, signal } = options;
+  const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  // Read before taking the lock: taking it clears what a killed Vigil left.
+  const crash = await previousCrash(env.dataDir);
   const release = await acquireLock(env.dataDir);
+  const systemd = createSystemdNotifier({ notifySocket: env.systemd.notifySocket, watchdogMs: env.systemd.watchdogMs, logger });
+  let pipeline: PipelineHandle | undefined;
+  let recorder: RecorderHandle | undefined;
+  let vigil: Vigil | undefined;
   try {
+    if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
+    pipeline = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath });
+    recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
+    vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
     logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
+    await systemd.ready(`${store.cameras().length} camera(s)`);
+    systemd.startWatchdog(signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
   } finally {
+    await systemd.stopping();
+    await pipeline?.stop();
+    await recorder?.stop();
+    await vigil?.stop();
     await store.flush();
     await release();
     logger.info("Vigil stopped");

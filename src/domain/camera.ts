@@ -101,6 +101,18 @@ export function validateCameraName(raw: string): string {
   return name;
 }
 
+/** The one sentence for a camera name that does not exist, listing those that do. */
+export function unknownCameraError(name: string, cameras: readonly { name: string }[]): InputError {
+  const shown = name.length > 32 ? `${name.slice(0, 32)}…` : name;
+  return new InputError(cameras.length ? `There is no camera called "${shown}"; the cameras are ${cameras.map((c) => c.name).join(", ")}.` : `There is no camera called "${shown}"; there are no cameras yet (add one with /addcamera).`);
+}
+
+/** Finds a camera by name, case-insensitively. */
+export function findCamera<T extends { name: string }>(cameras: readonly T[], name: string): T | undefined {
+  const key = name.trim().toLowerCase();
+  return cameras.find((c) => c.name.toLowerCase() === key);
+}
+
 /** The settings a user may change with `/set`, with their bounds, in the order `/help` lists them. */
 export const SETTING_KEYS = ["sensitivity", "timeout", "classes", "minsize", "score", "fps", "size", "zone", "mask", "transport", "offline", "preroll", "postroll", "maxclip"] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];

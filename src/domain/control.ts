@@ -1,11 +1,13 @@
 /**
  * The one control interface. The bot (or any other front end) drives Vigil only
- * through this; `src/app/control.ts` implements it over the store and the
- * pipeline. Every method either does what it says or throws an InputError (or
- * another VigilError) whose message is the one sentence to show the user.
+ * through this; `src/app/control.ts` implements it over the store, the
+ * pipeline and the recorder. Every method either does what it says or throws
+ * an InputError (or another VigilError) whose message is the one sentence to
+ * show the user.
  */
 import type { Camera } from "./camera.js";
 import type { CameraStatus } from "./events.js";
+import type { DiskStatus, EventsPicture, VideoClip } from "./recorder.js";
 
 export interface Snapshot {
   cameraId: string;
@@ -34,8 +36,8 @@ export interface SystemStatus {
   armed: boolean;
   cameras: CameraState[];
   detector: { ok: boolean; model: string; reason?: string };
-  /** Disk use of the data directory and free space (recording). */
-  disk?: { usedBytes: number; freeBytes: number; oldestEventAt?: number };
+  /** Disk use of the data directory, free space, the oldest event kept, and why clips are paused (recording). */
+  disk?: DiskStatus;
   startedAt: number;
 }
 
@@ -46,12 +48,20 @@ export interface NewCameraInput {
   password?: string | undefined;
 }
 
+/** Both arm switches after a change: a camera alerts when the system and the camera are armed. */
+export interface ArmState {
+  systemArmed: boolean;
+  cameras: { name: string; armed: boolean }[];
+}
+
 export interface Control {
   status(): Promise<SystemStatus>;
   cameras(): readonly Camera[];
-  /** Arms the whole system (no camera, or "all") or one camera. Returns the names now armed. */
-  arm(camera?: string): Promise<string[]>;
-  disarm(camera?: string): Promise<string[]>;
+  /** The system's arm switch, read synchronously (alert buttons are drawn from it). */
+  isArmed(): boolean;
+  /** Arms the whole system (no camera, or "all") or one camera's own switch. */
+  arm(camera?: string): Promise<ArmState>;
+  disarm(camera?: string): Promise<ArmState>;
   /** The current frame of a camera, annotated. */
   snapshot(camera: string): Promise<Snapshot>;
   /**
@@ -67,4 +77,10 @@ export interface Control {
   addCamera(input: NewCameraInput): Promise<Camera>;
   removeCamera(name: string): Promise<Camera>;
   renameCamera(name: string, newName: string): Promise<Camera>;
+  /** `/events [n]`: one picture of the last n events (default 9, 1 to 16) and those events, newest first. */
+  events(n?: number): Promise<EventsPicture>;
+  /** `/clip <camera> [seconds]`: the next seconds (default 10, 1 to 60) of a camera, not stored. */
+  clip(camera: string, seconds?: number, signal?: AbortSignal): Promise<VideoClip>;
+  /** The stored clip of an alert: it replaces the alert's photo, and /events offers it. */
+  eventClip(alertId: string): Promise<VideoClip>;
 }

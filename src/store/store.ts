@@ -5,7 +5,7 @@
  * pipeline reconciles its cameras from those).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { defaultSettings, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
+import { defaultSettings, findCamera, unknownCameraError, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
 import { InputError } from "../errors.js";
 import { EncryptedDocument } from "./document.js";
 import { storeSpec, type StoreData } from "./schema.js";
@@ -181,14 +181,13 @@ export class Store {
   }
 
   camera(name: string): Camera | undefined {
-    const key = name.trim().toLowerCase();
-    return this.cameras().find((c) => c.name.toLowerCase() === key);
+    return findCamera(this.cameras(), name);
   }
 
   /** The camera called `name`, or an InputError that lists the cameras there are. */
   requireCamera(name: string): Camera {
     const camera = this.camera(name);
-    if (!camera) throw unknownCamera(name, this.cameras());
+    if (!camera) throw unknownCameraError(name, this.cameras());
     return camera;
   }
 
@@ -316,14 +315,8 @@ export class Store {
   }
 }
 
-function unknownCamera(name: string, cameras: readonly { name: string }[]): InputError {
-  const shown = name.length > 32 ? `${name.slice(0, 32)}…` : name;
-  return new InputError(cameras.length ? `There is no camera called "${shown}"; the cameras are ${cameras.map((c) => c.name).join(", ")}.` : `There is no camera called "${shown}"; there are no cameras yet (add one with /addcamera).`);
-}
-
 function findIn(d: StoreData, name: string): StoreData["cameras"][number] {
-  const key = name.trim().toLowerCase();
-  const camera = d.cameras.find((c) => c.name.toLowerCase() === key);
-  if (!camera) throw unknownCamera(name, d.cameras);
+  const camera = findCamera(d.cameras, name);
+  if (!camera) throw unknownCameraError(name, d.cameras);
   return camera;
 }

@@ -1,0 +1,71 @@
+/**
+ * How an alert looks in the chat: caption and buttons. Pure, so the sender (a
+ * new alert) and the button handlers (after a press) draw exactly the same
+ * thing from the same state.
+ */
+import type { InlineKeyboardButton, InlineKeyboardMarkup } from "grammy/types";
+import type { AlertPayload } from "../store/outbox.js";
+import { capitalise, formatClock, formatClockSeconds, formatDuration } from "./format.js";
+import { html, joinHtml, type Html } from "./html.js";
+
+/** Mute lengths offered on every alert. */
+export const ALERT_MUTES = [
+  { minutes: 30, label: "Mute 30 min" },
+  { minutes: 120, label: "Mute 2 h" },
+] as const;
+
+/** An alert sent later than this says how late it is. */
+export const LATE_AFTER_MS = 60_000;
+const MAX_LISTED = 8;
+
+export type AlertAction = "m30" | "m120" | "unmute" | "snapshot" | "disarm" | "arm";
+const ACTIONS: readonly AlertAction[] = ["m30", "m120", "unmute", "snapshot", "disarm", "arm"];
+
+/** Callback data of an alert button: `al:<action>:<camera id>` (at most 64 bytes, Telegram's limit). */
+export function alertButtonData(action: AlertAction, cameraId: string): string {
+  return `al:${action}:${cameraId}`;
+}
+
+export function parseAlertButton(data: string): { action: AlertAction; cameraId: string } | undefined {
+  const match = /^al:([a-z0-9]+):([A-Za-z0-9_-]{1,48})$/.exec(data);
+  if (!match || !ACTIONS.includes(match[1] as AlertAction)) return undefined;
+  return { action: match[1] as AlertAction, cameraId: match[2]! };
+}
+
+export interface AlertButtonState {
+  /** Epoch ms until which the camera is muted, or null. */
+  mutedUntil: number | null;
+  systemArmed: boolean;
+}
+
+/** The buttons' state of a camera now (from the Control, or the store); undefined when the camera is gone. */
+export function alertButtonState(source: { cameras(): readonly { id: string; mutedUntil: number | null }[]; isArmed(): boolean }, cameraId: string): AlertButtonState | undefined {
+  const camera = source.cameras().find((c) => c.id === cameraId);
+  return camera ? { mutedUntil: camera.mutedUntil, systemArmed: source.isArmed() } : undefined;
+}
+
+/** `Mute 30 min` `Mute 2 h` / `Snapshot` `Disarm`, or the muted and disarmed states with their undo. */
+export function alertKeyboard(cameraId: string, state: AlertButtonState, now: number, timeZone?: string): InlineKeyboardMarkup {
+  const button = (text: string, action: AlertAction): InlineKeyboardButton => ({ text, callback_data: alertButtonData(action, cameraId) });
+  const muted = state.mutedUntil !== null && state.mutedUntil > now;
+  const first = muted ? [button(`Muted until ${formatClock(state.mutedUntil!, now, timeZone)} · Unmute`, "unmute")] : ALERT_MUTES.map((m) => button(m.label, m.minutes === 30 ? "m30" : "m120"));
+  const second = [button("Snapshot", "snapshot"), state.systemArmed ? button("Disarm", "disarm") : button("Disarmed · Arm", "arm")];
+  return { inline_keyboard: [first, second] };
+}
+
+/**
+ * The caption: what, where, how sure, when; then what was folded into it
+ * (`+3 more on cam2: …`) and whether it is late.
+ */
+export function alertCaption(head: AlertPayload, folded: readonly AlertPayload[], now: number, timeZone?: string): Html {
+  const when = formatClockSeconds(head.at, now, timeZone);
+  const lines: Html[] = [head.motionOnly ? html`<b>Motion</b> on <b>${head.cameraName}</b> · ${when}` : html`<b>${capitalise(head.label)}</b> on <b>${head.cameraName}</b> · ${Math.round(head.score * 100)}% · ${when}`];
+  if (head.motionOnly) lines.push(html`Motion only: the object detector is not working (see /status).`);
+  if (folded.length) {
+    const times = folded.slice(-MAX_LISTED).map((a) => formatClockSeconds(a.at, now, timeZone));
+    lines.push(html`+${folded.length} more on ${head.cameraName}: ${folded.length > MAX_LISTED ? "…, " : ""}${times.join(", ")}`);
+  }
+  const late = now - head.at;
+  if (late > LATE_AFTER_MS) lines.push(html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);
+  return joinHtml(lines);
+}

@@ -1,0 +1,34 @@
+/**
+ * The commands Vigil understands, with the descriptions Telegram shows in its
+ * command menu (setMyCommands) and /help repeats. One list, so the menu, the
+ * help and the handlers cannot drift apart.
+ */
+import type { BotCommand } from "grammy/types";
+
+export const COMMANDS = [
+  { command: "help", description: "What Vigil can do" },
+  { command: "status", description: "Armed or not; each camera's state and settings" },
+  { command: "arm", description: "Arm the system or one camera: /arm [camera|all]" },
+  { command: "disarm", description: "Disarm the system or one camera: /disarm [camera|all]" },
+  { command: "cameras", description: "List the cameras" },
+  { command: "snapshot", description: "The current picture: /snapshot [camera|all]" },
+  { command: "mute", description: "Silence alerts for a while: /mute [camera] [30m|2h|1d]" },
+  { command: "unmute", description: "Alerts again: /unmute [camera]" },
+  { command: "set", description: "Change a setting: /set [camera] <setting> <value>" },
+  { command: "get", description: "Show the settings: /get [camera]" },
+  { command: "events", description: "The last events in one picture, with their clips: /events [n]" },
+  { command: "clip", description: "Record the next seconds of a camera: /clip <camera> [seconds]" },
+  { command: "addcamera", description: "Add a camera, step by step" },
+  { command: "removecamera", description: "Remove a camera: /removecamera <camera>" },
+  { command: "rename", description: "Rename a camera: /rename <camera> <new name>" },
+  { command: "admins", description: "Who may control Vigil: /admins [add|remove]" },
+  { command: "cancel", description: "Stop adding a camera" },
+] as const satisfies readonly BotCommand[];
+
+export type CommandName = (typeof COMMANDS)[number]["command"];
+
+/** Every command name, plus the ones not in the menu (`/start`, `/claim`). */
+export const KNOWN_COMMANDS: ReadonlySet<string> = new Set<string>([...COMMANDS.map((c) => c.command), "start", "claim"]);
+
+/** The scopes the menu is registered for: groups and private chats alike. */
+export const COMMAND_SCOPES = [{ type: "all_group_chats" }, { type: "all_private_chats" }] as const;

@@ -1,0 +1,271 @@
+/**
+ * Drains the persistent outbox into Telegram. One lane per chat sends that
+ * chat's entries strictly in order, one at a time, within the flood limits
+ * (see rate-limit.ts); lanes of different chats do not wait for each other.
+ *
+ * - 429: the lane waits exactly `retry_after`.
+ * - Network errors and 5xx: exponential backoff (1 s doubling to 15 s), so
+ *   delivery resumes within seconds of Telegram coming back.
+ * - A burst does not fall behind: when an alert goes out, every alert of the
+ *   same camera still waiting in that chat is folded into it (`+3 more on cam2`).
+ * - A message Telegram rejects as such (400) is tried once more in its plainest
+ *   form (text, no topic; a clip as a new video instead of an edit), then dropped
+ *   with an error in the log: one broken message must not block every alert
+ *   behind it.
+ * - A clip entry edits the alert's message in place into the video
+ *   (editMessageMedia), keeping its caption and redrawing its buttons.
+ */
+import { InputFile, type Api } from "grammy";
+import type { InlineKeyboardMarkup } from "grammy/types";
+import type { Logger } from "../log.js";
+import type { VideoClip } from "../domain/recorder.js";
+import type { AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
+import { classifyApiError, describeApiError } from "./api-errors.js";
+import { alertCaption, alertKeyboard, type AlertButtonState } from "./alert-view.js";
+import { escapeHtml, html } from "./html.js";
+import type { ChatRateLimiter } from "./rate-limit.js";
+import { sleep } from "./sleep.js";
+
+export interface DeliveryPlan {
+  /** The entry whose message this is. */
+  head: OutboxEntry;
+  /** Later alerts of the same camera folded into it. */
+  folded: OutboxEntry[];
+}
+
+/** What the next message of a chat is, given its pending entries (oldest first). Pure. */
+export function planDelivery(pending: readonly OutboxEntry[]): DeliveryPlan | undefined {
+  const head = pending[0];
+  if (!head) return undefined;
+  if (head.payload.type !== "alert") return { head, folded: [] };
+  const cameraId = head.payload.cameraId;
+  return { head, folded: pending.slice(1).filter((e) => e.payload.type === "alert" && e.payload.cameraId === cameraId) };
+}
+
+export interface SenderOptions {
+  api: Api;
+  outbox: Outbox;
+  limiter: ChatRateLimiter;
+  logger: Logger;
+  /** For scrubbing log lines. */
+  token: string;
+  now: () => number;
+  timeZone: string | undefined;
+  /** An alert's stored clip (the recorder), to edit its message into. */
+  clipSource: (alertId: string) => Promise<Pick<VideoClip, "mp4" | "durationSeconds" | "width" | "height">>;
+  /** The buttons' state for a camera at the time of sending; undefined when the camera no longer exists. */
+  buttonState: (cameraId: string) => AlertButtonState | undefined;
+  /** A group became a supergroup: the chat list and the queued entries must follow. */
+  onChatMigrated: (fromChatId: number, toChatId: number) => Promise<void>;
+  /** First backoff after a network error or 5xx. Default 1000 ms. */
+  initialBackoffMs?: number;
+  /** Longest backoff. Default 15 s. */
+  maxBackoffMs?: number;
+  /** Wait after 403 / chat not found before trying that chat again. Default 5 min. */
+  chatUnavailableMs?: number;
+  /** How long stop() lets a request in flight finish before aborting it. Default 10 s. */
+  stopGraceMs?: number;
+}
+
+export interface OutboxSender {
+  start(): void;
+  /** Stops every lane; a request in flight may finish first (within the grace time). */
+  stop(): Promise<void>;
+}
+
+export function createOutboxSender(options: SenderOptions): OutboxSender {
+  const { api, outbox, limiter, logger, now } = options;
+  const initialBackoff = options.initialBackoffMs ?? 1000;
+  const maxBackoff = options.maxBackoffMs ?? 15_000;
+  const chatUnavailableMs = options.chatUnavailableMs ?? 5 * 60_000;
+  const lanes = new Map<number, Promise<void>>();
+  /** Delivered but not yet recorded (the outbox write failed, e.g. disk full): never sent twice, recorded later. */
+  const unrecorded = new Map<number, { seqs: number[]; delivered: Delivered }>();
+  let stopping: AbortController | undefined;
+  let inFlight = new AbortController();
+  let unsubscribe: (() => void) | undefined;
+
+  async function recordUnrecorded(): Promise<void> {
+    for (const [key, pending] of [...unrecorded]) {
+      try {
+        await outbox.complete(pending.seqs, pending.delivered);
+        unrecorded.delete(key);
+      } catch {
+        return; // still failing; tried again on the next round
+      }
+    }
+  }
+
+  /** Sends one message (or edits one, for a clip). "gone": there is nothing left to do for it. */
+  async function deliver(plan: DeliveryPlan, chatId: number, plain: boolean): Promise<Delivered | "gone"> {
+    const { head } = plan;
+    // grammY types its signal as the abort-controller shim's; the client accepts Node's own at run time.
+    const signal = inFlight.signal as unknown as Parameters<Api["sendMessage"]>[3];
+    const thread = head.threadId !== undefined && !plain ? { message_thread_id: head.threadId } : {};
+    const payload = head.payload;
+    if (payload.type === "notice") {
+      const sent = await api.sendMessage(chatId, escapeHtml(payload.text), { parse_mode: "HTML", ...thread, link_preview_options: { is_disabled: true }, ...(payload.silent ? { disable_notification: true } : {}) }, signal);
+      return { chatId, messageId: sent.message_id };
+    }
+    const t = now();
+    const buttons = (cameraId: string): { reply_markup?: InlineKeyboardMarkup } => {
+      const state = options.buttonState(cameraId);
+      return state ? { reply_markup: alertKeyboard(cameraId, state, t, options.timeZone) } : {};
+    };
+    if (payload.type === "clip") {
+      const shown = outbox.deliveries(payload.alertId).find((d) => d.chatId === chatId && d.coalescedInto === undefined);
+      if (!shown) return "gone"; // folded into another alert's message, or never shown here
+      let clip: Awaited<ReturnType<SenderOptions["clipSource"]>>;
+      try {
+        clip = await options.clipSource(payload.alertId);
+      } catch (error) {
+        logger.warn({ alert: payload.alertId, error: describeApiError(error, options.token) }, "the alert's clip cannot be read; its photo stays");
+        return "gone";
+      }
+      const caption = shown.caption ?? html`<b>${payload.cameraName}</b>`.value;
+      const video = { caption, parse_mode: "HTML" as const, width: clip.width, height: clip.height, duration: Math.round(clip.durationSeconds), supports_streaming: true };
+      if (!plain) {
+        await api.editMessageMedia(chatId, shown.messageId, { type: "video", media: new InputFile(clip.mp4, "clip.mp4"), ...video }, buttons(payload.cameraId), signal);
+        return { chatId, messageId: shown.messageId };
+      }
+      // The alert's message cannot be edited (deleted, too old): the clip comes as a reply to it.
+      const sent = await api.sendVideo(chatId, new InputFile(clip.mp4, "clip.mp4"), { ...video, ...buttons(payload.cameraId), reply_parameters: { message_id: shown.messageId, allow_sending_without_reply: true } }, signal);
+      return { chatId, messageId: sent.message_id };
+    }
+    const caption = alertCaption(payload, plan.folded.map((e) => e.payload as AlertPayload), t, options.timeZone).value;
+    let photo: Buffer | undefined;
+    if (!plain) {
+      try {
+        photo = await outbox.photo(head);
+      } catch (error) {
+        logger.error({ err: error, alert: payload.alertId }, "alert photo unreadable: sending the alert as text");
+      }
+    }
+    const common = { parse_mode: "HTML" as const, ...thread, ...buttons(payload.cameraId) };
+    const sent = photo ? await api.sendPhoto(chatId, new InputFile(photo, "alert.jpg"), { ...common, caption }, signal) : await api.sendMessage(chatId, caption, common, signal);
+    return { chatId, messageId: sent.message_id, caption };
+  }
+
+  async function runLane(chatId: number, stop: AbortSignal): Promise<void> {
+    let failures = 0;
+    let retryAt = 0;
+    let plainFor: number | undefined; // seq of a head Telegram rejected once
+    let outageSince: number | undefined;
+    while (!stop.aborted) {
+      if (unrecorded.size) await recordUnrecorded();
+      const plan = planDelivery(sendable(chatId));
+      if (!plan) return;
+      const t = now();
+      const due = Math.max(retryAt, limiter.nextAt(chatId, t));
+      if (due > t) {
+        await sleep(due - t, stop);
+        continue;
+      }
+      const seqs = [plan.head.seq, ...plan.folded.map((e) => e.seq)];
+      let delivered: Delivered | "gone";
+      try {
+        delivered = await deliver(plan, chatId, plainFor === plan.head.seq);
+        if (delivered !== "gone") limiter.note(chatId, now());
+      } catch (error) {
+        if (stop.aborted) return;
+        const failure = classifyApiError(error);
+        const detail = describeApiError(error, options.token);
+        switch (failure.kind) {
+          case "rate-limited":
+            retryAt = now() + failure.retryAfterMs;
+            logger.warn({ chat: chatId, retryAfterMs: failure.retryAfterMs }, "Telegram asked to slow down; waiting");
+            break;
+          case "migrated":
+            logger.info({ from: chatId, to: failure.chatId }, "the alert group became a supergroup; following it");
+            await options.onChatMigrated(chatId, failure.chatId);
+            return; // the new chat id gets its own lane
+          case "unavailable":
+          case "fatal": {
+            outageSince ??= now();
+            const backoff = Math.min(maxBackoff, initialBackoff * 2 ** failures);
+            failures += 1;
+            retryAt = now() + backoff * (0.8 + Math.random() * 0.4);
+            if (failures === 1 || failure.kind === "fatal") logger.warn({ chat: chatId, error: detail }, "could not send to Telegram; retrying with backoff");
+            break;
+          }
+          case "chat-unavailable":
+            retryAt = now() + chatUnavailableMs;
+            logger.error({ chat: chatId, error: detail }, "Telegram refuses messages to this chat (bot removed, or chat gone); messages stay queued");
+            break;
+          case "rejected":
+            if (plainFor !== plan.head.seq) {
+              plainFor = plan.head.seq;
+              logger.warn({ chat: chatId, error: detail }, "Telegram rejected a message; trying it once as plain text");
+            } else {
+              logger.error({ chat: chatId, error: detail, seqs }, "Telegram rejected a message twice; dropping it");
+              await outbox.discard(seqs);
+            }
+            break;
+        }
+        continue;
+      }
+      try {
+        await (delivered === "gone" ? outbox.discard(seqs) : outbox.complete(seqs, delivered));
+      } catch (error) {
+        if (delivered === "gone") throw error;
+        unrecorded.set(plan.head.seq, { seqs, delivered });
+        logger.error({ err: error }, "sent, but could not record it in the outbox (disk full?); it will not be sent again");
+      }
+      if (outageSince !== undefined) logger.info({ chat: chatId, afterMs: now() - outageSince }, "delivering again after an outage");
+      failures = 0;
+      retryAt = 0;
+      outageSince = undefined;
+    }
+  }
+
+  const unrecordedSeqs = () => new Set([...unrecorded.values()].flatMap((u) => u.seqs));
+  const sendable = (chatId: number) => {
+    const skip = unrecordedSeqs();
+    return outbox.pending(chatId).filter((e) => !skip.has(e.seq));
+  };
+
+  function ensureLane(chatId: number): void {
+    if (!stopping || stopping.signal.aborted || lanes.has(chatId)) return;
+    const signal = stopping.signal;
+    const lane = runLane(chatId, signal).then(
+      () => false,
+      (error: unknown) => {
+        logger.error({ err: error, chat: chatId }, "outbox lane failed; restarting it");
+        return true;
+      },
+    );
+    lanes.set(
+      chatId,
+      lane.then((failed) => {
+        lanes.delete(chatId);
+        // An entry may have been queued between the lane's last look and now: look again.
+        if (signal.aborted || sendable(chatId).length === 0) return;
+        if (failed) setTimeout(() => ensureLane(chatId), 1000).unref();
+        else ensureLane(chatId);
+      }),
+    );
+  }
+
+  const wakeAll = () => {
+    for (const chatId of outbox.chatsWithPending()) ensureLane(chatId);
+  };
+
+  return {
+    start() {
+      if (stopping && !stopping.signal.aborted) return;
+      stopping = new AbortController();
+      inFlight = new AbortController();
+      unsubscribe = outbox.onEnqueue(wakeAll);
+      wakeAll();
+    },
+    async stop() {
+      if (!stopping) return;
+      unsubscribe?.();
+      stopping.abort();
+      const grace = setTimeout(() => inFlight.abort(), options.stopGraceMs ?? 10_000);
+      await Promise.all([...lanes.values()]);
+      clearTimeout(grace);
+      if (unrecorded.size) await recordUnrecorded();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { alertButtonData, alertCaption, alertKeyboard, parseAlertButton } from "../../src/bot/alert-view.js";
+import { planDelivery } from "../../src/bot/sender.js";
+import type { AlertPayload, OutboxEntry } from "../../src/store/outbox.js";
+import { parseTelegramHtml } from "../support/bot-api/index.js";
+
+const NOW = Date.UTC(2026, 2, 14, 14, 0, 0);
+const TZ = "UTC";
+
+function payload(cameraName: string, over: Partial<AlertPayload> = {}): AlertPayload {
+  return { type: "alert", alertId: "a1", cameraId: "c0ffee000001", cameraName, label: "person", score: 0.912, at: NOW - 5000, motionOnly: false, photo: null, ...over };
+}
+
+describe("alert captions and buttons", () => {
+  it("escapes camera names so Telegram's HTML parser reads them back exactly", () => {
+    for (const name of ["cam_1", "*front*", "<b>yard</b>", "a&b", 'q"uote', "Ворота-1", "门口"]) {
+      const parsed = parseTelegramHtml(alertCaption(payload(name), [], NOW, TZ).value);
+      expect(parsed.text).toBe(`Person on ${name} · 91% · 13:59:55`);
+      expect(parsed.entities.map((e) => e.type)).toEqual(["bold", "bold"]);
+    }
+  });
+
+  it("says what was folded in, and that it is late, and marks motion-only alerts", () => {
+    const head = payload("cam2", { at: NOW - 10 * 60_000 });
+    const folded = [payload("cam2", { at: NOW - 9 * 60_000 }), payload("cam2", { at: NOW - 8 * 60_000 })];
+    expect(parseTelegramHtml(alertCaption(head, folded, NOW, TZ).value).text).toBe("Person on cam2 · 91% · 13:50:00\n+2 more on cam2: 13:51:00, 13:52:00\nSent 10 min late: Telegram could not be reached until now.");
+    const many = Array.from({ length: 12 }, (_, i) => payload("cam2", { at: NOW - 60_000 + i * 1000 }));
+    expect(parseTelegramHtml(alertCaption(payload("cam2"), many, NOW, TZ).value).text).toMatch(/^Person on cam2 · 91% · 13:59:55\n\+12 more on cam2: …, 13:59:04, (\d\d:\d\d:\d\d, ){6}13:59:11$/);
+    expect(parseTelegramHtml(alertCaption(payload("cam3", { motionOnly: true, label: "motion" }), [], NOW, TZ).value).text).toBe("Motion on cam3 · 13:59:55\nMotion only: the object detector is not working (see /status).");
+  });
+
+  it("draws the mute and disarm state, and its undo, into the buttons", () => {
+    const texts = (m: ReturnType<typeof alertKeyboard>) => m.inline_keyboard.map((row) => row.map((b) => b.text));
+    expect(texts(alertKeyboard("c0ffee000001", { mutedUntil: null, systemArmed: true }, NOW, TZ))).toEqual([["Mute 30 min", "Mute 2 h"], ["Snapshot", "Disarm"]]);
+    expect(texts(alertKeyboard("c0ffee000001", { mutedUntil: NOW + 30 * 60_000, systemArmed: false }, NOW, TZ))).toEqual([["Muted until 14:30 · Unmute"], ["Snapshot", "Disarmed · Arm"]]);
+    // A mute that has run out shows the mute buttons again; one that ends tomorrow names the day.
+    expect(texts(alertKeyboard("c0ffee000001", { mutedUntil: NOW - 1, systemArmed: true }, NOW, TZ))[0]).toEqual(["Mute 30 min", "Mute 2 h"]);
+    expect(texts(alertKeyboard("c0ffee000001", { mutedUntil: NOW + 24 * 3600_000, systemArmed: true }, NOW, TZ))[0]).toEqual(["Muted until Sun 14:00 · Unmute"]);
+  });
+
+  it("keeps callback data within Telegram's 64 bytes and refuses anything it did not make", () => {
+    for (const b of alertKeyboard("a".repeat(48), { mutedUntil: null, systemArmed: true }, NOW, TZ).inline_keyboard.flat()) {
+      expect(Buffer.byteLength((b as { callback_data: string }).callback_data)).toBeLessThanOrEqual(64);
+    }
+    expect(parseAlertButton(alertButtonData("m120", "c0ffee000001"))).toEqual({ action: "m120", cameraId: "c0ffee000001" });
+    for (const forged of ["al:m999:c0ffee000001", "al:m30:", "al:m30:../../etc", "al:m30:c0ffee000001:extra", "rm:y:x:1", "", "al:snapshot:" + "x".repeat(60)]) expect(parseAlertButton(forged)).toBeUndefined();
+  });
+});
+
+describe("what the sender sends next", () => {
+  const entry = (seq: number, p: OutboxEntry["payload"]): OutboxEntry => ({ seq, chatId: -1, createdAt: 0, payload: p });
+  const alert = (seq: number, cameraId: string) => entry(seq, { ...payload("x"), alertId: `a${seq}`, cameraId });
+  const notice = (seq: number) => entry(seq, { type: "notice", text: "n", silent: false });
+
+  it("folds every waiting alert of the head's camera into it, and nothing else", () => {
+    const plan = planDelivery([alert(1, "cam2"), alert(2, "cam1"), notice(3), alert(4, "cam2"), alert(5, "cam2")])!;
+    expect(plan.head.seq).toBe(1);
+    expect(plan.folded.map((e) => e.seq)).toEqual([4, 5]);
+    expect(planDelivery([notice(1), alert(2, "cam1")])).toMatchObject({ head: { seq: 1 }, folded: [] });
+    expect(planDelivery([])).toBeUndefined();
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Vigil's bot, in-process, with every real part, wired by main's assembleVigil:
+ * the encrypted store on real files, the outbox, the real pipeline (ffmpeg,
+ * ONNX) and recorder behind createControl, and grammY's real client talking HTTP to the Bot
+ * API stand-in. Tests play users
+ * through the stand-in and read what they would see.
+ */
+import path from "node:path";
+import type { Chat, Message, User } from "grammy/types";
+import type { OwnedControl } from "../../src/app/control.js";
+import type { VigilBot } from "../../src/bot/index.js";
+import { assembleVigil } from "../../src/main.js";
+import { createLogger, silentLogger } from "../../src/log.js";
+import type { RecorderHandle } from "../../src/domain/recorder.js";
+import { createPipeline, type Pipeline } from "../../src/pipeline/index.js";
+import { createRecorder } from "../../src/pipeline/record/index.js";
+import { EventHistory } from "../../src/store/event-history.js";
+import { createStore, type Store } from "../../src/store/index.js";
+import type { Outbox } from "../../src/store/outbox.js";
+import { BotApiStandIn, type InjectedMessage } from "../support/bot-api/index.js";
+import { until } from "../support/wait.js";
+import { tempDir } from "../support/tmp.js";
+
+export const PASSPHRASE = "bot session passphrase";
+
+export interface Harness {
+  tg: BotApiStandIn;
+  dir: string;
+  store: Store;
+  outbox: Outbox;
+  pipeline: Pipeline;
+  recorder: RecorderHandle;
+  control: OwnedControl;
+  bot: VigilBot;
+  /** The code printed on a first start. */
+  claimCode: string;
+  /** A user writes in a chat and the bot answers: resolves with the bot's next message there. */
+  ask(user: User, chat: Chat, text: string, options?: { threadId?: number; replyTo?: Message | number }): Promise<Message>;
+  /** A user writes and the bot answers with `count` messages: resolves with them, in order. */
+  askAll(user: User, chat: Chat, text: string, count: number, options?: { threadId?: number; replyTo?: Message | number }): Promise<Message[]>;
+  /** The first `count` messages the bot sent to a chat since `mark`, once there are that many. */
+  sentSince(chat: Chat, mark: number, count: number): Promise<Message[]>;
+  /** The bot's last message in a chat (for replying to its question). */
+  lastBotMessage(chat: Chat): Message;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promise<Harness> {
+  const tg = options.tg ?? (await BotApiStandIn.start());
+  const dir = path.join(await tempDir(), "data");
+  const store = await createStore({ dataDir: dir, unlock: { passphrase: PASSPHRASE }, kdfProfile: "interactive", token: tg.token });
+  // VIGIL_TEST_LOG=debug shows what Vigil logs while a test runs.
+  const logger = process.env.VIGIL_TEST_LOG ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() }) : silentLogger;
+  const pipeline = await createPipeline({ logger });
+  const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
+  const printed: string[] = [];
+  const vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
+  const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
+  if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
+  const { control, outbox, bot } = vigil;
+  await bot.ready();
+
+  const ask = async (user: User, chat: Chat, text: string, opts: { threadId?: number; replyTo?: Message | number } = {}): Promise<Message> => {
+    const sent: InjectedMessage = tg.send(user, chat, text, opts);
+    if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
+    return tg.nextMessage(chat, { after: sent.mark, timeoutMs: 60_000 });
+  };
+  const sentSince = async (chat: Chat, mark: number, count: number): Promise<Message[]> => {
+    const sends = () => tg.outputs(chat, mark).filter((r) => r.method.startsWith("send"));
+    await until(() => sends().length >= count, 60_000, `the bot sent ${count} message(s) to ${chat.id}`);
+    return sends()
+      .slice(0, count)
+      .map((r) => {
+        const first = (Array.isArray(r.result) ? r.result[0] : r.result) as Message;
+        return tg.message(chat.id, first.message_id) ?? first;
+      });
+  };
+  const askAll = (user: User, chat: Chat, text: string, count: number, opts: { threadId?: number; replyTo?: Message | number } = {}) => {
+    const sent = tg.send(user, chat, text, opts);
+    if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
+    return sentSince(chat, sent.mark, count);
+  };
+  const lastBotMessage = (chat: Chat) => {
+    const mine = tg.messages(chat).filter((m) => m.from?.id === tg.bot.id);
+    const last = mine[mine.length - 1];
+    if (!last) throw new Error("the bot has not written in this chat");
+    return last;
+  };
+  return {
+    tg,
+    dir,
+    store,
+    outbox,
+    pipeline,
+    recorder,
+    control,
+    bot,
+    claimCode,
+    ask,
+    askAll,
+    sentSince,
+    lastBotMessage,
+    async stop() {
+      await vigil.stop();
+      await pipeline.stop();
+      await recorder.stop();
+      await store.flush();
+      if (!options.tg) await tg.close();
+    },
+  };
+}
+
+/** Waits until the outbox has sent everything. */
+export async function drained(h: Harness): Promise<void> {
+  await until(() => h.outbox.pending().length === 0, 90_000, "the outbox is empty");
+  await h.outbox.flush();
+}
+
+/** The user claims Vigil with the printed code in `chat` (a forum topic when given). */
+export async function claim(h: Harness, user: User, chat: Chat, threadId?: number): Promise<Message> {
+  return h.ask(user, chat, `/claim ${h.claimCode}`, threadId === undefined ? {} : { threadId });
+}
+
+/**
+ * Runs `act` (things the bot must not answer in `chat`), then has an admin ask
+ * `/cameras` in the same chat. Updates of one chat are handled in order, so once
+ * that is answered everything before it has been handled: the chat must show
+ * nothing but that answer.
+ */
+export async function expectSilence(h: Harness, chat: Chat, admin: User, act: () => unknown, threadId?: number): Promise<void> {
+  const mark = h.tg.mark();
+  await act();
+  const barrier = await h.ask(admin, chat, "/cameras", threadId === undefined ? {} : { threadId });
+  const others = h.tg.outputs(chat, mark).filter((r) => (r.result as Message).message_id !== barrier.message_id);
+  if (others.length) throw new Error(`the bot answered in ${chat.id}: ${others.map((r) => `${r.method} ${JSON.stringify(r.params).slice(0, 200)}`).join("; ")}`);
+}
