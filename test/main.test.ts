@@ -6,41 +6,29 @@
  * by the restart notice. Neither the token nor the camera password shows up in
  * what the process printed or in the data directory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { Chat, Message, User } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "./support/bot-api/index.js";
-import { ROOT, vigil } from "./support/cli.js";
+import { startVigil, vigil, type RunningVigil } from "./support/cli.js";
 import { footage, startRtspServer, type RtspTestServer } from "./support/rtsp-server.js";
 import { filesContaining, tempDir } from "./support/tmp.js";
-import { until } from "./support/wait.js";
 
 const PASSPHRASE = "process test passphrase";
 const CAMERA_PASSWORD = "Yard-Cam-pw-31x";
 /** The person enters wallflower_wavingtrees at 24.2 s of each loop. */
 const ENTRY_SECONDS = 24.2;
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 let tg: BotApiStandIn;
 let rtsp: RtspTestServer;
 let dataDir: string;
 let env: Record<string, string>;
-const children: ChildProcess[] = [];
+const running: RunningVigil[] = [];
 
-function start(): Running {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VIGIL_")));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src", "cli.ts"), "start"], { cwd: ROOT, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  return { child, output: () => output, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
+function start(): RunningVigil {
+  const vigilProcess = startVigil(env);
+  running.push(vigilProcess);
+  return vigilProcess;
 }
 
 beforeAll(async () => {
@@ -52,7 +40,7 @@ beforeAll(async () => {
   expect((await vigil(["camera", "add", "yard", rtsp.url("yard", null), "--username", "admin", "--password-stdin"], env, `${CAMERA_PASSWORD}\n`)).code).toBe(0);
 }, 180_000);
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  for (const { child } of running) if (child.exitCode === null) child.kill("SIGKILL");
   await rtsp?.close();
   await tg?.close();
 });
@@ -60,8 +48,7 @@ afterAll(async () => {
 describe("vigil start", () => {
   it("claim from the printed code, alert, SIGKILL during an outage, restart: the alert arrives once, then the restart notice", { timeout: 400_000 }, async () => {
     const first = start();
-    await until(() => /\/claim \S+/.test(first.output()), 120_000, "the claim line is printed");
-    const code = /\/claim (\S+)/.exec(first.output())![1]!;
+    const code = await first.claimCode();
     expect(first.output()).toContain(`Send this in your Telegram group to make it Vigil's: /claim ${code}`);
 
     const alice: User = tg.user({ firstName: "Alice" });
