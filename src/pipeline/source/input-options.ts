@@ -71,8 +71,10 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   }
 }
 
+export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown";
+
 /** Turns ffmpeg's stderr into one sentence a person understands, and a reason code. */
-export function explainFfmpegFailure(stderr: string): { reason: "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown"; sentence: string } {
+export function explainFfmpegFailure(stderr: string): { reason: FfmpegFailureReason; sentence: string } {
   const text = stderr.toLowerCase();
   if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
   if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };

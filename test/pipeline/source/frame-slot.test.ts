@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Frame } from "../../../src/pipeline/frame.js";
-import { backoffDelay, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
+import { backoffDelay, failureOf, retryPlan, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
 import { createFrameSlot } from "../../../src/pipeline/source/frame-slot.js";
 import { inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
 
@@ -43,6 +43,16 @@ describe("frame slot", () => {
 describe("backoff and input options", () => {
   it("doubles from 0.5 s to 30 s", () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n))).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+
+  it("retries within a second after a camera went silent or its stream ended, watches the port of one that refused, and backs off from one that rejects the login", () => {
+    const plans = (failure: Parameters<typeof retryPlan>[0]) => [1, 3, 10].map((n) => retryPlan(failure, n));
+    expect(plans("silent")).toEqual([500, 1000, 1000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(plans("ended")).toEqual([500, 1000, 1000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(plans("connect")).toEqual([500, 2000, 30_000].map((delayMs) => ({ delayMs, watchPort: true })));
+    expect(plans("rejected")).toEqual([500, 2000, 30_000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(["refused", "unreachable", "timeout"].map((r) => failureOf(r as "refused"))).toEqual(["connect", "connect", "connect"]);
+    expect(["unauthorized", "not-found", "invalid", "unknown"].map((r) => failureOf(r as "unauthorized"))).toEqual(["rejected", "rejected", "rejected", "rejected"]);
   });
 
   it("knows the port a camera answers on", () => {
