@@ -6,42 +6,24 @@
  * by the restart notice. Neither the token nor the camera password shows up in
  * what the process printed or in the data directory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import type { Chat, Message, User } from "grammy/types";
+import type { Message } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "./support/bot-api/index.js";
-import { ROOT, vigil } from "./support/cli.js";
+import { vigil } from "./support/cli.js";
 import { footage, startRtspServer, type RtspTestServer } from "./support/rtsp-server.js";
 import { filesContaining, tempDir } from "./support/tmp.js";
-import { until } from "./support/wait.js";
+import { claimAndArm, killAllVigils, startVigil } from "./support/vigil-process.js";
 
 const PASSPHRASE = "process test passphrase";
 const CAMERA_PASSWORD = "Yard-Cam-pw-31x";
 /** The person enters wallflower_wavingtrees at 24.2 s of each loop. */
 const ENTRY_SECONDS = 24.2;
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 let tg: BotApiStandIn;
 let rtsp: RtspTestServer;
 let dataDir: string;
 let env: Record<string, string>;
-const children: ChildProcess[] = [];
-
-function start(): Running {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VIGIL_")));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src", "cli.ts"), "start"], { cwd: ROOT, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  return { child, output: () => output, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
 
 beforeAll(async () => {
   tg = await BotApiStandIn.start();
@@ -52,25 +34,17 @@ beforeAll(async () => {
   expect((await vigil(["camera", "add", "yard", rtsp.url("yard", null), "--username", "admin", "--password-stdin"], env, `${CAMERA_PASSWORD}\n`)).code).toBe(0);
 }, 180_000);
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  killAllVigils();
   await rtsp?.close();
   await tg?.close();
 });
 
 describe("vigil start", () => {
   it("claim from the printed code, alert, SIGKILL during an outage, restart: the alert arrives once, then the restart notice", { timeout: 400_000 }, async () => {
-    const first = start();
-    await until(() => /\/claim \S+/.test(first.output()), 120_000, "the claim line is printed");
-    const code = /\/claim (\S+)/.exec(first.output())![1]!;
+    const first = startVigil(env);
+    const { group, code, armed } = await claimAndArm(tg, first.output);
     expect(first.output()).toContain(`Send this in your Telegram group to make it Vigil's: /claim ${code}`);
-
-    const alice: User = tg.user({ firstName: "Alice" });
-    const group: Chat = tg.group({ title: "Home", owner: alice });
-    await tg.waitFor((r) => r.method === "getUpdates", { arrived: true, timeoutMs: 120_000 });
-    const claim = tg.send(alice, group, `/claim ${code}`);
-    expect((await tg.nextMessage(group, { after: claim.mark, timeoutMs: 60_000 })).text).toMatch(/^Vigil is yours\./);
-    const arm = tg.send(alice, group, "/arm");
-    expect((await tg.nextMessage(group, { after: arm.mark, timeoutMs: 60_000 })).text).toBe("Armed: yard will alert here.");
+    expect(armed.text).toBe("Armed: yard will alert here.");
 
     // A person walks in: the photo alert arrives.
     let mark = tg.mark();
@@ -87,7 +61,7 @@ describe("vigil start", () => {
     // Started again, with Telegram back: the queued alert, once, then the notice.
     mark = tg.mark();
     await tg.acceptConnections();
-    const second = start();
+    const second = startVigil(env);
     const queued = await tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 120_000 });
     expect(queued.caption).toMatch(/^Person on yard/);
     const notice = await tg.nextMessage(group, { after: mark, method: "sendMessage", timeoutMs: 60_000 });

@@ -5,6 +5,7 @@ import { BlobStore, createStore, openStore } from "../../src/store/index.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
 import { jpegFrame } from "../support/video.js";
 import { footage } from "../support/rtsp-server.js";
+import { runInSmallFilesystem } from "../support/small-fs.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const PASS = "outbox passphrase";
@@ -91,6 +92,23 @@ describe("persistent outbox", () => {
     expect(photos.slice(0, 3).every((p) => typeof p === "string")).toBe(true);
     expect(photos.slice(3, 5)).toEqual([null, null]);
     expect(typeof photos[5]).toBe("string");
+  });
+
+  it("keeps alerts in memory while the disk takes no writes (a real full filesystem), sends them, and writes them when it does again", async () => {
+    const jpegFile = path.join(await tempDir(), "frame.jpg");
+    await fs.writeFile(jpegFile, frame);
+    const { code, result, stderr } = await runInSmallFilesystem<Record<string, unknown>>(2 * 1024 * 1024, "test/store/fixtures/outbox-disk-full.ts", [jpegFile]);
+    expect(code, stderr).toBe(0);
+    expect(result.fill).toBe("ENOSPC");
+    // Nothing was refused: the sender sees all three, with the photo, though none is on disk.
+    expect(result.whileFull).toEqual({ pending: 3, unsaved: 3, photo: true });
+    expect(result.onDiskWhileFull).toBe(0);
+    expect(result.completeWhileFull).toBe("ENOSPC");
+    expect(result.after).toEqual({ pending: 4, unsaved: 0 });
+    expect(result.reopened).toEqual(["alert-1", "notice", "alert-2", "alert-3"]);
+    expect(result.seqsInOrder).toBe(true);
+    expect(result.photos).toEqual([true, true, true]);
+    expect(result.jpegInClear).toBe(0);
   });
 
   it("follows a group that became a supergroup", async () => {
