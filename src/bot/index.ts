@@ -22,6 +22,7 @@ import { createArmFeature } from "./features/arm.js";
 import { createCamerasFeature } from "./features/cameras.js";
 import { createEventsFeature } from "./features/events.js";
 import { createClaimFeature, followMigration } from "./features/claim.js";
+import { createHeartbeat, createHeartbeatFeature } from "./features/heartbeat.js";
 import { createHelpFeature } from "./features/help.js";
 import { createMuteFeature } from "./features/mute.js";
 import { createSettingsFeature } from "./features/settings.js";
@@ -73,6 +74,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const { previousCrash: _crash, ...rest } = deps;
   const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map() };
+  const heartbeat = createHeartbeat(featureDeps);
 
   // --- API clients and their transformers --------------------------------------
   let downSince: number | undefined;
@@ -134,6 +136,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createCamerasFeature(featureDeps),
     createAdminsFeature(featureDeps),
     createEventsFeature(featureDeps),
+    createHeartbeatFeature(featureDeps, heartbeat),
   );
   guarded.use(createUnhandledFeature(featureDeps));
   bot.catch((error) => logger.error({ error: describeApiError(error.error, token) }, "update failed outside the error boundary"));
@@ -207,6 +210,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
         if (notice) await deps.outbox.enqueueNotice([chat], notice);
       }
       sender.start();
+      if (!polling) heartbeat.start(lifetime.signal);
       polling ??= poll().catch((error: unknown) => logger.error({ error: describeApiError(error, token) }, "the bot stopped"));
     },
     ready: () => ready,

@@ -64,10 +64,11 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
  * The message after an unclean restart. It is queued behind what was already
  * waiting for the chat, and a chat's messages go out in order, so by the time
  * it arrives the queued alerts have been sent. Undefined after a clean stop.
- * `crash` is what the data directory's lock file says (see `previousCrash`).
+ * `crash` is what the data directory's lock file says (see `previousCrash`):
+ * when the dead process was last seen alive, at most 30 s before it died.
  */
 export function restartNotice(crash: { lastSeenAt: number } | undefined, queuedAlerts: number, now: number, timeZone: string | undefined): string | undefined {
   if (!crash) return undefined;
   const queued = queuedAlerts === 0 ? "no alerts were waiting to be sent" : queuedAlerts === 1 ? "1 alert was queued and has been sent" : `${queuedAlerts} alerts were queued and have been sent`;
-  return `Vigil restarted after a crash at about ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
+  return `Vigil restarted after a crash at ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
 }
