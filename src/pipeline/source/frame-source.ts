@@ -173,6 +173,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
             if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
             downSince = undefined;
             previousSentence = undefined;
+            // Old news now: a later drop must not be explained by it.
+            lastError = undefined;
           }
           lastActivity = performance.now();
         }),
