@@ -29,7 +29,7 @@ import { createSettingsFeature } from "./features/settings.js";
 import { createSnapshotFeature } from "./features/snapshot.js";
 import { createStatusFeature } from "./features/status.js";
 import { createUnhandledFeature } from "./features/unhandled.js";
-import { createEventPublisher, restartNotice } from "./publisher.js";
+import { createEventPublisher, followUpOfflineCameras, restartNotice } from "./publisher.js";
 import { ChatRateLimiter, DEFAULT_RATE_LIMITS, type RateLimits } from "./rate-limit.js";
 import { createOutboxSender, type SenderOptions } from "./sender.js";
 import { sleep } from "./sleep.js";
@@ -210,7 +210,10 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
         if (notice) await deps.outbox.enqueueNotice([chat], notice);
       }
       sender.start();
-      if (!polling) heartbeat.start(lifetime.signal);
+      if (!polling) {
+        heartbeat.start(lifetime.signal);
+        followUpOfflineCameras({ outbox: deps.outbox, control: deps.control, publish, logger, now }, lifetime.signal);
+      }
       polling ??= poll().catch((error: unknown) => logger.error({ error: describeApiError(error, token) }, "the bot stopped"));
     },
     ready: () => ready,

@@ -85,6 +85,8 @@ const OutboxSchema = v.object({
   entries: v.optional(v.array(EntrySchema), () => []),
   /** Recent alert deliveries, newest last: the clip and `/events` find an alert's message here. */
   delivered: v.optional(v.array(DeliverySchema), () => []),
+  /** Cameras the chats were told are offline, by id, with their last picture (epoch ms): kept across restarts, so "back online" follows. */
+  offline: v.optional(v.record(v.string(), v.number()), () => ({})),
 });
 
 type OutboxData = v.InferOutput<typeof OutboxSchema>;
@@ -150,6 +152,8 @@ export class Outbox {
   readonly #unsavedPhotos = new Map<string, Buffer>();
   /** The next seq, whether the entry lands on disk or in memory. */
   #nextSeq: number;
+  /** Cameras announced offline (see the schema); written with every write of the document. */
+  readonly #offline: Map<string, number>;
 
   private constructor(doc: EncryptedDocument<OutboxData>, blobs: BlobStore, options: OutboxOptions) {
     this.#doc = doc;
@@ -159,6 +163,7 @@ export class Outbox {
     this.#maxPhotos = options.maxPhotosPerCamera ?? 20;
     this.#logger = options.logger ?? silentLogger;
     this.#nextSeq = doc.data.nextSeq;
+    this.#offline = new Map(Object.entries(doc.data.offline));
   }
 
   /** Opens (or creates) the outbox and removes photos no entry refers to (a crash between writing a photo and its entry). */
@@ -195,6 +200,37 @@ export class Outbox {
     return this.#serial(() => this.#append(chats, { type: "notice", text, silent: options.silent ?? false }));
   }
 
+  /**
+   * Queues a camera's offline notice (`offline` set: its last picture) or its
+   * back-online notice (`offline` null), once per change, even across restarts:
+   * an offline camera is announced once, and back online only if it was
+   * announced offline. Returns no entries when there was no change to tell.
+   */
+  enqueueCameraNotice(chats: readonly Chat[], cameraId: string, offline: { since: number } | null, text: string, options: { silent?: boolean } = {}): Promise<OutboxEntry[]> {
+    return this.#serial(async () => {
+      if (chats.length === 0 || this.#offline.has(cameraId) === (offline !== null)) return [];
+      if (offline) this.#offline.set(cameraId, offline.since);
+      else this.#offline.delete(cameraId);
+      return this.#append(chats, { type: "notice", text, silent: options.silent ?? false });
+    });
+  }
+
+  /** Cameras the chats were last told are offline, with their last picture (epoch ms). */
+  offlineCameras(): ReadonlyMap<string, number> {
+    return this.#offline;
+  }
+
+  /** Stops following a camera that was announced offline (it was removed). */
+  forgetOffline(cameraId: string): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#offline.delete(cameraId)) return;
+      await this.#saveUnsaved();
+      await this.#doc.update((d) => void (d.offline = Object.fromEntries(this.#offline))).catch((error: unknown) => {
+        if (!isWriteFailure(error)) throw error;
+      });
+    });
+  }
+
   async #append(chats: readonly Chat[], payload: OutboxEntry["payload"], jpeg?: Buffer): Promise<OutboxEntry[]> {
     await this.#saveUnsaved();
     const createdAt = this.#now();
@@ -205,6 +241,7 @@ export class Outbox {
       await this.#doc.update((d) => {
         d.entries.push(...added);
         d.nextSeq = this.#nextSeq;
+        d.offline = Object.fromEntries(this.#offline);
       });
     } catch (error) {
       if (!isWriteFailure(error)) throw error;
@@ -225,6 +262,7 @@ export class Outbox {
       await this.#doc.update((d) => {
         d.entries = [...d.entries, ...entries].sort((a, b) => a.seq - b.seq);
         d.nextSeq = this.#nextSeq;
+        d.offline = Object.fromEntries(this.#offline);
       });
     } catch (error) {
       if (!isWriteFailure(error)) throw error;

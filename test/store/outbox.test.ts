@@ -111,6 +111,23 @@ describe("persistent outbox", () => {
     expect(result.jpegInClear).toBe(0);
   });
 
+  it("announces a camera offline once and back online only after that, across a restart", async () => {
+    const { dir, vault } = await newVault();
+    const outbox = await Outbox.open(vault);
+    const texts = () => outbox.pending(GROUP.id).map((e) => (e.payload.type === "notice" ? e.payload.text : ""));
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", null, "front_door is back online.")).toEqual([]);
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", { since: 1000 }, "front_door is offline: the stream ended.")).toHaveLength(1);
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", { since: 2000 }, "front_door is offline: no picture for 60 s.")).toEqual([]);
+    // Restarted while the camera is still down: the new run reports it again, the chat hears nothing new.
+    const again = await Outbox.open((await openStore(dir, { passphrase: PASS })).vault);
+    expect(again.offlineCameras()).toEqual(new Map([["cam1id", 1000]]));
+    expect(await again.enqueueCameraNotice([GROUP], "cam1id", { since: 5000 }, "front_door is offline: the stream ended.")).toEqual([]);
+    expect(await again.enqueueCameraNotice([GROUP], "cam1id", null, "front_door is back online after 2 min offline.", { silent: true })).toHaveLength(1);
+    expect(again.pending(GROUP.id).map((e) => (e.payload.type === "notice" ? e.payload.text : ""))).toEqual(["front_door is offline: the stream ended.", "front_door is back online after 2 min offline."]);
+    expect(again.offlineCameras().size).toBe(0);
+    expect(texts()).toEqual(["front_door is offline: the stream ended."]);
+  });
+
   it("follows a group that became a supergroup", async () => {
     const { vault } = await newVault();
     const outbox = await Outbox.open(vault);
