@@ -1,18 +1,23 @@
 /**
- * A real small filesystem for disk-full tests: a tmpfs of a given size mounted
- * in a private mount namespace (`unshare --user --map-root-user --mount`, which
- * needs no root on Debian), with a script run inside it. The mount is gone when
- * the script exits. The script gets the mount point as its first argument and
- * prints its findings as JSON on stdout. Or, with {@link SmallFsShell}, a shell
- * in there that a test gives commands to (start Vigil on it, fill it up, free
- * it) while it plays the user from outside.
+ * Private namespaces for fault tests, made with `unshare --user --map-root-user`
+ * (no root needed on Debian):
+ *
+ * - a real small filesystem for disk-full tests: a tmpfs of a given size
+ *   mounted in a private mount namespace, gone when its processes exit;
+ * - a private network, where a test may take a camera's address away
+ *   (`ip route add unreachable ...`) and give it back.
+ *
+ * A script run inside gets its own arguments (after the mount point, for a
+ * small filesystem) and prints its findings as JSON on its last line. Or, with
+ * {@link SmallFsShell}, a shell in a small filesystem that a test gives commands
+ * to (start Vigil on it, fill it up, free it) while it plays the user from outside.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./cli.js";
 import { tempDir } from "./tmp.js";
 
-export interface SmallFsResult<T> {
+export interface NamespaceResult<T> {
   code: number | null;
   result: T;
   stderr: string;
@@ -24,9 +29,9 @@ function inSmallFilesystem(sizeBytes: number, mountPoint: string, command: strin
   return ["--user", "--map-root-user", "--mount", "sh", "-c", mount, "sh", String(sizeBytes), mountPoint, ...command];
 }
 
-export async function runInSmallFilesystem<T>(sizeBytes: number, script: string, args: string[] = [], timeoutMs = 120_000): Promise<SmallFsResult<T>> {
-  const mountPoint = await tempDir("vigil-small-fs-");
-  const child = spawn("unshare", inSmallFilesystem(sizeBytes, mountPoint, [process.execPath, "--import", "tsx", path.resolve(ROOT, script), mountPoint, ...args]), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs a TypeScript script with `unshare` `namespaceArgs`; its last stdout line is its JSON result. */
+async function runScript<T>(namespaceArgs: (command: string[]) => string[], script: string, args: string[], timeoutMs: number): Promise<NamespaceResult<T>> {
+  const child = spawn("unshare", namespaceArgs([process.execPath, "--import", "tsx", path.resolve(ROOT, script), ...args]), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -39,9 +44,20 @@ export async function runInSmallFilesystem<T>(sizeBytes: number, script: string,
   try {
     result = JSON.parse(last) as T;
   } catch {
-    throw new Error(`the script in the small filesystem printed no result (exit ${code}): ${stderr.slice(-3000)}`);
+    throw new Error(`${script} printed no result (exit ${code}): ${stderr.slice(-3000)}`);
   }
   return { code, result, stderr };
+}
+
+/** Runs `script <mount point> ...args` with a tmpfs of `sizeBytes` at the mount point. */
+export async function runInSmallFilesystem<T>(sizeBytes: number, script: string, args: string[] = [], timeoutMs = 120_000): Promise<NamespaceResult<T>> {
+  const mountPoint = await tempDir("vigil-small-fs-");
+  return runScript<T>((command) => inSmallFilesystem(sizeBytes, mountPoint, command), script, [mountPoint, ...args], timeoutMs);
+}
+
+/** Runs `script ...args` in a private network with only a loopback interface, up. */
+export function runInPrivateNetwork<T>(script: string, args: string[] = [], timeoutMs = 180_000): Promise<NamespaceResult<T>> {
+  return runScript<T>((command) => ["--user", "--map-root-user", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...command], script, args, timeoutMs);
 }
 
 /**
