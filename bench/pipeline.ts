@@ -32,7 +32,8 @@ import { YOLOX_LAYOUT } from "../src/pipeline/detect/yolox.js";
 import { wholeFrame } from "../src/pipeline/frame.js";
 import { bareSession, footageFrames, median, startBareDecoders } from "./floor.js";
 import { footage, idleClip, OUT_DIR } from "./footage.js";
-import { allStats, commandLine, readStat, type ProcStat } from "./proc.js";
+import { childProcesses } from "../test/support/process-info.js";
+import { readStat } from "./proc.js";
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "idle-worker.js");
 const WARMUP_MS = 4000;
@@ -48,7 +49,7 @@ async function totalCpu(pids: number[]): Promise<number> {
   return sum;
 }
 
-const childPids = async (pid: number) => (await allStats()).filter((s: ProcStat) => s.ppid === pid).map((s) => s.pid);
+const childPids = async (pid: number) => (await childProcesses(pid)).map((c) => c.pid);
 
 interface IdleResult {
   cameras: number;
@@ -116,10 +117,10 @@ async function measureActive(n: number): Promise<ActiveResult> {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      for (const pid of await childPids(process.pid)) {
-        if (!(await commandLine(pid)).includes("rawvideo")) continue;
-        const stat = await readStat(pid);
-        if (stat) decodeCpu.set(pid, stat.cpuSeconds);
+      for (const child of await childProcesses(process.pid)) {
+        if (!child.argv.includes("rawvideo")) continue;
+        const stat = await readStat(child.pid);
+        if (stat) decodeCpu.set(child.pid, stat.cpuSeconds);
       }
       await sleep(50);
     }

@@ -128,7 +128,7 @@ async function startSession(label: string): Promise<Session> {
     if (code !== 0) log(`vigil (${label}) exited with ${code}:\n${running.output().slice(-3000)}`);
   };
   cleanups.push(stop);
-  const code = await running.claimCode(60_000);
+  const code = await running.claimCode();
   const user = tg.user({ firstName: "Bench" });
   const chat = tg.privateChat(user);
   const drive = createChatDriver(tg, { timeoutMs: 90_000 });

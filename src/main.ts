@@ -63,7 +63,7 @@ export interface Vigil {
 export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const { store, pipeline, recorder, logger } = options;
   const now = options.now ?? Date.now;
-  const outbox = await Outbox.open(store.vault, { now });
+  const outbox = await Outbox.open(store.vault, { now, logger });
   const control = createControl({ store, pipeline, recorder, now });
   const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was

@@ -16,7 +16,13 @@ export const ALERT_MUTES = [
 
 /** An alert sent later than this says how late it is. */
 export const LATE_AFTER_MS = 60_000;
-const MAX_LISTED = 8;
+/**
+ * Most alerts folded into one message. Every folded alert is listed with its
+ * time and object, so the chat accounts for each one; this keeps that list
+ * within a photo caption (1024 characters), and a longer backlog becomes
+ * several messages.
+ */
+export const MAX_FOLDED = 15;
 
 export type AlertAction = "m30" | "m120" | "unmute" | "snapshot" | "disarm" | "arm";
 const ACTIONS: readonly AlertAction[] = ["m30", "m120", "unmute", "snapshot", "disarm", "arm"];
@@ -54,16 +60,16 @@ export function alertKeyboard(cameraId: string, state: AlertButtonState, now: nu
 }
 
 /**
- * The caption: what, where, how sure, when; then what was folded into it
- * (`+3 more on cam2: …`) and whether it is late.
+ * The caption: what, where, how sure, when; then every alert folded into it
+ * (`+2 more on cam2: 14:30:07 person, 14:30:22 car`) and whether it is late.
  */
 export function alertCaption(head: AlertPayload, folded: readonly AlertPayload[], now: number, timeZone?: string): Html {
   const when = formatClockSeconds(head.at, now, timeZone);
   const lines: Html[] = [head.motionOnly ? html`<b>Motion</b> on <b>${head.cameraName}</b> · ${when}` : html`<b>${capitalise(head.label)}</b> on <b>${head.cameraName}</b> · ${Math.round(head.score * 100)}% · ${when}`];
   if (head.motionOnly) lines.push(html`Motion only: the object detector is not working (see /status).`);
   if (folded.length) {
-    const times = folded.slice(-MAX_LISTED).map((a) => formatClockSeconds(a.at, now, timeZone));
-    lines.push(html`+${folded.length} more on ${head.cameraName}: ${folded.length > MAX_LISTED ? "…, " : ""}${times.join(", ")}`);
+    const each = folded.map((a) => `${formatClockSeconds(a.at, now, timeZone)} ${a.motionOnly ? "motion" : a.label}`);
+    lines.push(html`+${folded.length} more on ${head.cameraName}: ${each.join(", ")}`);
   }
   const late = now - head.at;
   if (late > LATE_AFTER_MS) lines.push(html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);

@@ -22,6 +22,7 @@ export const COMMANDS = [
   { command: "removecamera", description: "Remove a camera: /removecamera <camera>" },
   { command: "rename", description: "Rename a camera: /rename <camera> <new name>" },
   { command: "admins", description: "Who may control Vigil: /admins [add|remove]" },
+  { command: "heartbeat", description: "A silent message each day that Vigil is running: /heartbeat on|off" },
   { command: "cancel", description: "Stop adding a camera" },
 ] as const satisfies readonly BotCommand[];
 

@@ -14,7 +14,7 @@ export type BotContext = ConversationFlavor<Context> & {
   log: Logger;
 };
 
-/** The part of the store the bot manages itself: who may use it, where alerts go, the claim code. */
+/** The part of the store the bot manages itself: who may use it, where alerts go, the claim code, the heartbeat. */
 export interface BotAccess {
   chats(): readonly Chat[];
   isChat(id: number): boolean;
@@ -26,6 +26,11 @@ export interface BotAccess {
   removeAdmin(id: number): Promise<void>;
   hasPendingClaim(now: number): boolean;
   redeemClaim(code: string, now: number): Promise<boolean>;
+  /** The daily silent heartbeat message: on or off, and when the last one was queued. */
+  heartbeat(): boolean;
+  setHeartbeat(on: boolean): Promise<void>;
+  heartbeatSentAt(): number;
+  noteHeartbeat(at: number): Promise<void>;
 }
 
 export interface BotDeps {

@@ -22,13 +22,14 @@ import { createArmFeature } from "./features/arm.js";
 import { createCamerasFeature } from "./features/cameras.js";
 import { createEventsFeature } from "./features/events.js";
 import { createClaimFeature, followMigration } from "./features/claim.js";
+import { createHeartbeat, createHeartbeatFeature } from "./features/heartbeat.js";
 import { createHelpFeature } from "./features/help.js";
 import { createMuteFeature } from "./features/mute.js";
 import { createSettingsFeature } from "./features/settings.js";
 import { createSnapshotFeature } from "./features/snapshot.js";
 import { createStatusFeature } from "./features/status.js";
 import { createUnhandledFeature } from "./features/unhandled.js";
-import { createEventPublisher, restartNotice } from "./publisher.js";
+import { createEventPublisher, followUpOfflineCameras, restartNotice } from "./publisher.js";
 import { ChatRateLimiter, DEFAULT_RATE_LIMITS, type RateLimits } from "./rate-limit.js";
 import { createOutboxSender, type SenderOptions } from "./sender.js";
 import { sleep } from "./sleep.js";
@@ -73,6 +74,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const { previousCrash: _crash, ...rest } = deps;
   const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map() };
+  const heartbeat = createHeartbeat(featureDeps);
 
   // --- API clients and their transformers --------------------------------------
   let downSince: number | undefined;
@@ -134,6 +136,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createCamerasFeature(featureDeps),
     createAdminsFeature(featureDeps),
     createEventsFeature(featureDeps),
+    createHeartbeatFeature(featureDeps, heartbeat),
   );
   guarded.use(createUnhandledFeature(featureDeps));
   bot.catch((error) => logger.error({ error: describeApiError(error.error, token) }, "update failed outside the error boundary"));
@@ -207,6 +210,10 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
         if (notice) await deps.outbox.enqueueNotice([chat], notice);
       }
       sender.start();
+      if (!polling) {
+        heartbeat.start(lifetime.signal);
+        followUpOfflineCameras({ outbox: deps.outbox, control: deps.control, publish, logger, now }, lifetime.signal);
+      }
       polling ??= poll().catch((error: unknown) => logger.error({ error: describeApiError(error, token) }, "the bot stopped"));
     },
     ready: () => ready,

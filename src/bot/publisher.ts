@@ -3,6 +3,7 @@
  * to the persistent outbox for every alert chat before anything is sent, so a
  * crash or an outage after this point loses nothing.
  */
+import type { Control } from "../domain/control.js";
 import type { PipelineEvent } from "../domain/events.js";
 import type { Logger } from "../log.js";
 import type { Outbox } from "../store/outbox.js";
@@ -41,12 +42,17 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
         return;
       case "camera-offline": {
         const last = event.lastFrameAt > 0 ? ` Last picture at ${formatClock(event.lastFrameAt, now, deps.timeZone)}.` : "";
-        await outbox.enqueueNotice(chats, `${event.cameraName} is offline: ${event.reason}.${last}`);
+        // Once: after a restart the new pipeline reports a camera that is still down again.
+        await outbox.enqueueCameraNotice(chats, event.cameraId, { since: event.lastFrameAt || event.at }, `${event.cameraName} is offline: ${event.reason}.${last}`);
         return;
       }
-      case "camera-online":
-        await outbox.enqueueNotice(chats, `${event.cameraName} is back online${event.downtimeMs > 0 ? ` after ${formatDuration(event.downtimeMs)} offline` : ""}.`, { silent: true });
+      case "camera-online": {
+        // Down since before a restart: this run's pipeline only knows about its own part of it.
+        const since = outbox.offlineCameras().get(event.cameraId);
+        const downtimeMs = Math.max(event.downtimeMs, since === undefined ? 0 : event.at - since);
+        await outbox.enqueueCameraNotice(chats, event.cameraId, null, `${event.cameraName} is back online${downtimeMs > 0 ? ` after ${formatDuration(downtimeMs)} offline` : ""}.`, { silent: true });
         return;
+      }
       case "detector-status":
         await outbox.enqueueNotice(chats, event.ok ? "The object detector works again: alerts are confirmed by it." : `The object detector stopped${event.reason ? ` (${event.reason})` : ""}: alerts now come from motion alone and say so.`);
         return;
@@ -60,14 +66,54 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
   };
 }
 
+export interface FollowUpDeps {
+  outbox: Outbox;
+  control: Pick<Control, "cameras" | "status">;
+  publish: (event: PipelineEvent) => Promise<void>;
+  logger: Logger;
+  now: () => number;
+}
+
+/**
+ * Cameras the chat was told are offline before this start: this run's pipeline
+ * never saw them go down, so it will not say when they are back. They are
+ * followed here until they send pictures (then "back online" goes out through
+ * the publisher, once) or are removed. Checks every `everyMs` until `signal` aborts.
+ */
+export function followUpOfflineCameras(deps: FollowUpDeps, signal: AbortSignal, everyMs = 2000): void {
+  const waiting = new Set(deps.outbox.offlineCameras().keys());
+  if (waiting.size === 0) return;
+  const check = async () => {
+    const live = new Map((await deps.control.status()).cameras.map((c) => [c.camera.id, c]));
+    for (const id of waiting) {
+      const since = deps.outbox.offlineCameras().get(id);
+      const state = live.get(id);
+      if (since === undefined) waiting.delete(id); // this run's pipeline said it is back
+      else if (!state) {
+        waiting.delete(id);
+        await deps.outbox.forgetOffline(id);
+      } else if (state.live?.state === "online") {
+        waiting.delete(id);
+        const at = deps.now();
+        await deps.publish({ type: "camera-online", cameraId: id, cameraName: state.camera.name, at, downtimeMs: at - since });
+      }
+    }
+    if (waiting.size === 0) clearInterval(timer);
+  };
+  const timer = setInterval(() => void check().catch((error: unknown) => deps.logger.error({ err: error }, "could not follow up an offline camera")), everyMs);
+  timer.unref();
+  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+}
+
 /**
  * The message after an unclean restart. It is queued behind what was already
  * waiting for the chat, and a chat's messages go out in order, so by the time
  * it arrives the queued alerts have been sent. Undefined after a clean stop.
- * `crash` is what the data directory's lock file says (see `previousCrash`).
+ * `crash` is what the data directory's lock file says (see `previousCrash`):
+ * when the dead process was last seen alive, at most 30 s before it died.
  */
 export function restartNotice(crash: { lastSeenAt: number } | undefined, queuedAlerts: number, now: number, timeZone: string | undefined): string | undefined {
   if (!crash) return undefined;
   const queued = queuedAlerts === 0 ? "no alerts were waiting to be sent" : queuedAlerts === 1 ? "1 alert was queued and has been sent" : `${queuedAlerts} alerts were queued and have been sent`;
-  return `Vigil restarted after a crash at about ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
+  return `Vigil restarted after a crash at ${formatClock(crash.lastSeenAt, now, timeZone)}; ${queued}.`;
 }

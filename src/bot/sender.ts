@@ -6,8 +6,10 @@
  * - 429: the lane waits exactly `retry_after`.
  * - Network errors and 5xx: exponential backoff (1 s doubling to 15 s), so
  *   delivery resumes within seconds of Telegram coming back.
- * - A burst does not fall behind: when an alert goes out, every alert of the
- *   same camera still waiting in that chat is folded into it (`+3 more on cam2`).
+ * - A burst does not fall behind: when an alert goes out, the alerts of the
+ *   same camera still waiting in that chat (up to MAX_FOLDED) are folded into
+ *   it, each listed with its time and object (`+2 more on cam2: 14:30:07
+ *   person, 14:30:22 car`).
  * - A message Telegram rejects as such (400) is tried once more in its plainest
  *   form (text, no topic; a clip as a new video instead of an edit), then dropped
  *   with an error in the log: one broken message must not block every alert
@@ -21,7 +23,7 @@ import type { Logger } from "../log.js";
 import type { VideoClip } from "../domain/recorder.js";
 import type { AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
 import { classifyApiError, describeApiError } from "./api-errors.js";
-import { alertCaption, alertKeyboard, type AlertButtonState } from "./alert-view.js";
+import { alertCaption, alertKeyboard, MAX_FOLDED, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
 import { sleep } from "./sleep.js";
@@ -39,7 +41,7 @@ export function planDelivery(pending: readonly OutboxEntry[]): DeliveryPlan | un
   if (!head) return undefined;
   if (head.payload.type !== "alert") return { head, folded: [] };
   const cameraId = head.payload.cameraId;
-  return { head, folded: pending.slice(1).filter((e) => e.payload.type === "alert" && e.payload.cameraId === cameraId) };
+  return { head, folded: pending.slice(1).filter((e) => e.payload.type === "alert" && e.payload.cameraId === cameraId).slice(0, MAX_FOLDED) };
 }
 
 export interface SenderOptions {

@@ -166,7 +166,7 @@ function parseNumber(key: string, raw: string, bound: NumberBound): number {
   }
   const value = Number(text);
   if (bound.integer && !Number.isInteger(value)) throw new InputError(`${key} must be a whole number from ${bound.min} to ${bound.max}.`);
-  if (value < bound.min || value > bound.max) throw new InputError(`${key} must be from ${bound.min} to ${bound.max}; ${text} is out of range.`);
+  if (value < bound.min || value > bound.max) throw new InputError(`${key} must be from ${bound.min} to ${bound.max}; ${truncate(text)} is out of range.`);
   return value;
 }
 

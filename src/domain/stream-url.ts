@@ -41,13 +41,22 @@ export function parseStreamUrl(raw: string, options: { allowLocal?: boolean } = 
     throw new InputError(`Camera streams must be rtsp://, rtsps://, http:// or https:// URLs; ${parsed.protocol.replace(/:$/, "")}: is not allowed.`);
   }
   if (!parsed.hostname) throw new InputError("That URL has no host; camera streams look like rtsp://192.168.1.20:554/stream.");
-  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const username = parsed.username ? decode(parsed.username) : undefined;
+  const password = parsed.password ? decode(parsed.password) : undefined;
   parsed.username = "";
   parsed.password = "";
   const url = parsed.href;
-  if (FORBIDDEN.test(decodeURIComponent(url))) throw new InputError("That URL contains characters no camera URL has (spaces, quotes, `;`, `|`, `$`, ...).");
+  if (FORBIDDEN.test(decode(url))) throw new InputError("That URL contains characters no camera URL has (spaces, quotes, `;`, `|`, `$`, ...).");
   return { url, kind: parsed.protocol.startsWith("rtsp") ? "rtsp" : "http", ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+/** Percent-decoding that answers a broken escape (`%zz`, a lone `%`) with a sentence instead of a URIError. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new InputError("That URL has a broken %-escape (a % must be followed by two hex digits); give the URL as the camera's manual writes it.");
+  }
 }
 
 /** The URL ffmpeg opens: credentials percent-encoded into it. Never log the result; log {@link maskUrl} of it. */

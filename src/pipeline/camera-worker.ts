@@ -79,6 +79,8 @@ export interface CameraWorker {
 const OBJECTS_SHOWN_MS = 3000;
 /** A high-resolution still must arrive within this, or the detection frame is used. */
 const STILL_TIMEOUT_MS = 4000;
+/** /snapshot right after a start or /addcamera waits this long for the camera's first picture. */
+const FIRST_FRAME_WAIT_MS = 10_000;
 
 export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const { detection, emit, now, logger: parentLogger } = options;
@@ -108,6 +110,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   let motionState = INITIAL_MOTION_STATE;
   let alertState: AlertState = INITIAL_ALERT_STATE;
   let latest: Frame | undefined;
+  let firstFrameArrived: () => void = () => undefined;
+  const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
   let shown: { objects: DetectedObject[]; at: number } = { objects: [], at: 0 };
   let lastMotionAt = 0;
   let lastAlertAt = 0;
@@ -158,6 +162,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   async function handleFrame(frame: Frame): Promise<boolean> {
     const previousAt = latest?.at ?? 0;
     latest = frame;
+    firstFrameArrived();
     stats.frames++;
     const back = frameArrived(availability, frame.at, previousAt, startedAt);
     availability = back.state;
@@ -203,6 +208,12 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     if (decision.confirmed.length > 0) shown = { objects: decision.confirmed, at: frame.at };
     for (const object of decision.alerts) queueAlert(frame, object, decision.confirmed, motionOnly, motionState.active ? motionState.startedAt : frame.at);
     return true;
+  }
+
+  async function waitForFirstFrame(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([firstFrame, done.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_FRAME_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   function tick(): void {
@@ -271,6 +282,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
       return { ...stats, frameAges: ages.counts() };
     },
     async snapshot() {
+      if (!latest) await waitForFirstFrame();
       const frame = latest;
       if (!frame) {
         const { lastError } = source.status();

@@ -11,11 +11,17 @@
  * message again on the next start, because a lost alert is worse than a
  * repeated one.
  *
+ * A disk that takes no writes (full, or an SD card gone read-only) must not
+ * silence alerts: an entry that cannot be written is kept in memory with its
+ * photo, sent like any other, and written as soon as a write succeeds again.
+ * Only a crash while the disk is still failing loses it.
+ *
  * Nothing here knows about Telegram: the sender in `src/bot` decides when and
  * how to send; this keeps what must be sent, in order per chat.
  */
 import { randomBytes } from "node:crypto";
 import * as v from "valibot";
+import { silentLogger, type Logger } from "../log.js";
 import { BlobStore } from "./blob-store.js";
 import { EncryptedDocument, type DocumentSpec } from "./document.js";
 import type { Chat } from "./store.js";
@@ -79,6 +85,8 @@ const OutboxSchema = v.object({
   entries: v.optional(v.array(EntrySchema), () => []),
   /** Recent alert deliveries, newest last: the clip and `/events` find an alert's message here. */
   delivered: v.optional(v.array(DeliverySchema), () => []),
+  /** Cameras the chats were told are offline, by id, with their last picture (epoch ms): kept across restarts, so "back online" follows. */
+  offline: v.optional(v.record(v.string(), v.number()), () => ({})),
 });
 
 type OutboxData = v.InferOutput<typeof OutboxSchema>;
@@ -109,6 +117,14 @@ export interface OutboxOptions {
    * would only fill the disk during a long outage. Default 20.
    */
   maxPhotosPerCamera?: number;
+  /** Says when entries are kept in memory because the disk takes no writes. Default: silent. */
+  logger?: Logger;
+}
+
+/** A failed write of the filesystem (ENOSPC, EDQUOT, EROFS, EIO, ...), as opposed to a bug. */
+function isWriteFailure(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
 export type NewAlert = Omit<AlertPayload, "type" | "photo"> & { jpeg: Buffer };
@@ -126,9 +142,18 @@ export class Outbox {
   readonly #now: () => number;
   readonly #maxDelivered: number;
   readonly #maxPhotos: number;
+  readonly #logger: Logger;
   /** Every change is serialised: photo writes finishing out of order cannot reorder entries, and flush() waits for all. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #listeners = new Set<() => void>();
+  /** Entries the disk did not take, oldest first: sent like the others, written when it takes writes again. */
+  #unsaved: OutboxEntry[] = [];
+  /** Their photos, by blob name. */
+  readonly #unsavedPhotos = new Map<string, Buffer>();
+  /** The next seq, whether the entry lands on disk or in memory. */
+  #nextSeq: number;
+  /** Cameras announced offline (see the schema); written with every write of the document. */
+  readonly #offline: Map<string, number>;
 
   private constructor(doc: EncryptedDocument<OutboxData>, blobs: BlobStore, options: OutboxOptions) {
     this.#doc = doc;
@@ -136,6 +161,9 @@ export class Outbox {
     this.#now = options.now ?? Date.now;
     this.#maxDelivered = options.maxDelivered ?? 1000;
     this.#maxPhotos = options.maxPhotosPerCamera ?? 20;
+    this.#logger = options.logger ?? silentLogger;
+    this.#nextSeq = doc.data.nextSeq;
+    this.#offline = new Map(Object.entries(doc.data.offline));
   }
 
   /** Opens (or creates) the outbox and removes photos no entry refers to (a crash between writing a photo and its entry). */
@@ -158,8 +186,7 @@ export class Outbox {
       const { jpeg, ...fields } = alert;
       const full = chats.every((c) => this.#pendingPhotos(c.id, alert.cameraId) >= this.#maxPhotos);
       const photo = full ? null : `${PHOTO_PREFIX}${randomBytes(8).toString("hex")}`;
-      if (photo) await this.#blobs.put(photo, jpeg);
-      return this.#append(chats, { type: "alert", ...fields, photo });
+      return this.#append(chats, { type: "alert", ...fields, photo }, photo ? jpeg : undefined);
     });
   }
 
@@ -173,19 +200,77 @@ export class Outbox {
     return this.#serial(() => this.#append(chats, { type: "notice", text, silent: options.silent ?? false }));
   }
 
-  async #append(chats: readonly Chat[], payload: OutboxEntry["payload"]): Promise<OutboxEntry[]> {
-    const createdAt = this.#now();
-    const added = await this.#doc.update((d) => {
-      const out: OutboxEntry[] = [];
-      for (const chat of chats) {
-        const entry: OutboxEntry = { seq: d.nextSeq++, chatId: chat.id, ...(chat.threadId !== undefined ? { threadId: chat.threadId } : {}), createdAt, payload };
-        d.entries.push(entry);
-        out.push(entry);
-      }
-      return out;
+  /**
+   * Queues a camera's offline notice (`offline` set: its last picture) or its
+   * back-online notice (`offline` null), once per change, even across restarts:
+   * an offline camera is announced once, and back online only if it was
+   * announced offline. Returns no entries when there was no change to tell.
+   */
+  enqueueCameraNotice(chats: readonly Chat[], cameraId: string, offline: { since: number } | null, text: string, options: { silent?: boolean } = {}): Promise<OutboxEntry[]> {
+    return this.#serial(async () => {
+      if (chats.length === 0 || this.#offline.has(cameraId) === (offline !== null)) return [];
+      if (offline) this.#offline.set(cameraId, offline.since);
+      else this.#offline.delete(cameraId);
+      return this.#append(chats, { type: "notice", text, silent: options.silent ?? false });
     });
+  }
+
+  /** Cameras the chats were last told are offline, with their last picture (epoch ms). */
+  offlineCameras(): ReadonlyMap<string, number> {
+    return this.#offline;
+  }
+
+  /** Stops following a camera that was announced offline (it was removed). */
+  forgetOffline(cameraId: string): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#offline.delete(cameraId)) return;
+      await this.#saveUnsaved();
+      await this.#doc.update((d) => void (d.offline = Object.fromEntries(this.#offline))).catch((error: unknown) => {
+        if (!isWriteFailure(error)) throw error;
+      });
+    });
+  }
+
+  async #append(chats: readonly Chat[], payload: OutboxEntry["payload"], jpeg?: Buffer): Promise<OutboxEntry[]> {
+    await this.#saveUnsaved();
+    const createdAt = this.#now();
+    const added = chats.map((chat): OutboxEntry => ({ seq: this.#nextSeq++, chatId: chat.id, ...(chat.threadId !== undefined ? { threadId: chat.threadId } : {}), createdAt, payload }));
+    const photo = payload.type === "alert" ? payload.photo : null;
+    try {
+      if (photo && jpeg) await this.#blobs.put(photo, jpeg);
+      await this.#doc.update((d) => {
+        d.entries.push(...added);
+        d.nextSeq = this.#nextSeq;
+        d.offline = Object.fromEntries(this.#offline);
+      });
+    } catch (error) {
+      if (!isWriteFailure(error)) throw error;
+      if (this.#unsaved.length === 0) this.#logger.error({ err: error }, "the outbox cannot be written (disk full or failing): messages are kept in memory and sent; a crash before the disk takes writes again would lose them");
+      this.#unsaved.push(...added);
+      if (photo && jpeg) this.#unsavedPhotos.set(photo, jpeg);
+    }
     for (const listener of this.#listeners) listener();
     return added;
+  }
+
+  /** Writes the entries kept in memory, once the disk takes writes again. */
+  async #saveUnsaved(): Promise<void> {
+    if (this.#unsaved.length === 0) return;
+    const entries = this.#unsaved;
+    try {
+      for (const [name, jpeg] of this.#unsavedPhotos) await this.#blobs.put(name, jpeg);
+      await this.#doc.update((d) => {
+        d.entries = [...d.entries, ...entries].sort((a, b) => a.seq - b.seq);
+        d.nextSeq = this.#nextSeq;
+        d.offline = Object.fromEntries(this.#offline);
+      });
+    } catch (error) {
+      if (!isWriteFailure(error)) throw error;
+      return; // still failing: they stay in memory, and are still sent
+    }
+    this.#unsaved = [];
+    this.#unsavedPhotos.clear();
+    this.#logger.info({ entries: entries.length }, "the outbox can be written again: the messages kept in memory are on disk");
   }
 
   #serial<R>(task: () => Promise<R>): Promise<R> {
@@ -195,24 +280,30 @@ export class Outbox {
   }
 
   #pendingPhotos(chatId: number, cameraId: string): number {
-    return this.#doc.data.entries.filter((e) => e.chatId === chatId && e.payload.type === "alert" && e.payload.cameraId === cameraId && e.payload.photo !== null).length;
+    return this.pending(chatId).filter((e) => e.payload.type === "alert" && e.payload.cameraId === cameraId && e.payload.photo !== null).length;
   }
 
-  /** Pending entries, oldest first; of one chat when `chatId` is given. */
+  /** Pending entries (on disk or, while the disk takes no writes, in memory), oldest first; of one chat when `chatId` is given. */
   pending(chatId?: number): readonly OutboxEntry[] {
-    const entries = this.#doc.data.entries;
+    const stored = this.#doc.data.entries;
+    const entries = this.#unsaved.length ? [...stored, ...this.#unsaved].sort((a, b) => a.seq - b.seq) : stored;
     return chatId === undefined ? entries : entries.filter((e) => e.chatId === chatId);
   }
 
   /** Chats that have something pending. */
   chatsWithPending(): number[] {
-    return [...new Set(this.#doc.data.entries.map((e) => e.chatId))];
+    return [...new Set(this.pending().map((e) => e.chatId))];
+  }
+
+  /** How many pending entries exist only in memory because the disk takes no writes. */
+  unsavedCount(): number {
+    return this.#unsaved.length;
   }
 
   /** The decrypted photo of an alert entry, or undefined when it has none. */
   async photo(entry: OutboxEntry): Promise<Buffer | undefined> {
     if (entry.payload.type !== "alert" || entry.payload.photo === null) return undefined;
-    return this.#blobs.get(entry.payload.photo);
+    return this.#unsavedPhotos.get(entry.payload.photo) ?? this.#blobs.get(entry.payload.photo);
   }
 
   /**
@@ -231,9 +322,11 @@ export class Outbox {
 
   #remove(seqs: readonly number[], delivery: Delivered | undefined): Promise<void> {
     return this.#serial(async () => {
+      await this.#saveUnsaved();
       const sentAt = this.#now();
+      const inMemory = this.#unsaved.filter((e) => seqs.includes(e.seq));
       const photos = await this.#doc.update((d) => {
-        const done = d.entries.filter((e) => seqs.includes(e.seq));
+        const done = [...d.entries.filter((e) => seqs.includes(e.seq)), ...inMemory].sort((a, b) => a.seq - b.seq);
         d.entries = d.entries.filter((e) => !seqs.includes(e.seq));
         const alerts = done.filter((e) => e.payload.type === "alert").map((e) => e.payload as AlertPayload);
         const head = alerts[0];
@@ -244,20 +337,25 @@ export class Outbox {
           }
         }
         if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
-        const stillUsed = new Set(d.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
+        const remaining = [...d.entries, ...this.#unsaved.filter((e) => !seqs.includes(e.seq))];
+        const stillUsed = new Set(remaining.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
         return alerts.map((a) => a.photo).filter((p): p is string => p !== null && !stillUsed.has(p));
       });
+      // Written: what was kept in memory is done too. (A failed write throws above and the sender records it later.)
+      this.#unsaved = this.#unsaved.filter((e) => !seqs.includes(e.seq));
+      for (const name of photos) this.#unsavedPhotos.delete(name);
       await Promise.all([...new Set(photos)].map((name) => this.#blobs.delete(name)));
     });
   }
 
   /** Moves a chat's pending entries to a new chat id (a group that became a supergroup). */
   async retarget(fromChatId: number, toChatId: number): Promise<void> {
-    await this.#serial(() =>
-      this.#doc.update((d) => {
+    await this.#serial(async () => {
+      for (const entry of this.#unsaved) if (entry.chatId === fromChatId) entry.chatId = toChatId;
+      await this.#doc.update((d) => {
         for (const entry of d.entries) if (entry.chatId === fromChatId) entry.chatId = toChatId;
-      }),
-    );
+      });
+    });
     for (const listener of this.#listeners) listener();
   }
 
@@ -269,10 +367,11 @@ export class Outbox {
     return this.#doc.data.delivered.filter((d) => d.alertId === alertId);
   }
 
-  /** Waits for every write (before a clean stop, or to read the files). */
+  /** Waits for every write and tries once more to write what is kept in memory (before a clean stop, or to read the files). */
   async flush(): Promise<void> {
-    await this.#tail;
+    await this.#serial(() => this.#saveUnsaved());
     await this.#doc.flush();
+    if (this.#unsaved.length) this.#logger.error({ entries: this.#unsaved.length }, "the disk still takes no writes: messages kept in memory are lost when Vigil stops");
   }
 
   async #removeOrphanPhotos(): Promise<void> {

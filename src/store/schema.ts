@@ -81,6 +81,8 @@ export const StoreSchema = v.object({
   retention: v.optional(RetentionSchema, () => ({})),
   /** Send a silent "still here" message once a day. */
   heartbeat: v.optional(v.boolean(), false),
+  /** Epoch ms of the last heartbeat message, so a restart neither repeats nor skips one. */
+  heartbeatSentAt: v.optional(v.number(), 0),
 });
 
 export type StoreData = v.InferOutput<typeof StoreSchema>;

@@ -280,6 +280,17 @@ export class Store {
     });
   }
 
+  /** When the last heartbeat message was queued (epoch ms; 0: never). */
+  heartbeatSentAt(): number {
+    return this.#doc.data.heartbeatSentAt;
+  }
+
+  noteHeartbeat(at: number): Promise<void> {
+    return this.#update("chats", (d) => {
+      d.heartbeatSentAt = at;
+    });
+  }
+
   /** Every secret value in the store, for the log scrubber. */
   secrets(): string[] {
     const out = [this.#doc.data.telegram.token];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { alertButtonData, alertCaption, alertKeyboard, parseAlertButton } from "../../src/bot/alert-view.js";
+import { alertButtonData, alertCaption, alertKeyboard, MAX_FOLDED, parseAlertButton } from "../../src/bot/alert-view.js";
 import { planDelivery } from "../../src/bot/sender.js";
 import type { AlertPayload, OutboxEntry } from "../../src/store/outbox.js";
 import { parseTelegramHtml } from "../support/bot-api/index.js";
@@ -20,13 +20,20 @@ describe("alert captions and buttons", () => {
     }
   });
 
-  it("says what was folded in, and that it is late, and marks motion-only alerts", () => {
+  it("lists every alert folded in with its time and object, says that it is late, and marks motion-only alerts", () => {
     const head = payload("cam2", { at: NOW - 10 * 60_000 });
-    const folded = [payload("cam2", { at: NOW - 9 * 60_000 }), payload("cam2", { at: NOW - 8 * 60_000 })];
-    expect(parseTelegramHtml(alertCaption(head, folded, NOW, TZ).value).text).toBe("Person on cam2 · 91% · 13:50:00\n+2 more on cam2: 13:51:00, 13:52:00\nSent 10 min late: Telegram could not be reached until now.");
-    const many = Array.from({ length: 12 }, (_, i) => payload("cam2", { at: NOW - 60_000 + i * 1000 }));
-    expect(parseTelegramHtml(alertCaption(payload("cam2"), many, NOW, TZ).value).text).toMatch(/^Person on cam2 · 91% · 13:59:55\n\+12 more on cam2: …, 13:59:04, (\d\d:\d\d:\d\d, ){6}13:59:11$/);
+    const folded = [payload("cam2", { at: NOW - 9 * 60_000 }), payload("cam2", { at: NOW - 8 * 60_000, label: "car" }), payload("cam2", { at: NOW - 7 * 60_000, label: "motion", motionOnly: true })];
+    expect(parseTelegramHtml(alertCaption(head, folded, NOW, TZ).value).text).toBe("Person on cam2 · 91% · 13:50:00\n+3 more on cam2: 13:51:00 person, 13:52:00 car, 13:53:00 motion\nSent 10 min late: Telegram could not be reached until now.");
     expect(parseTelegramHtml(alertCaption(payload("cam3", { motionOnly: true, label: "motion" }), [], NOW, TZ).value).text).toBe("Motion on cam3 · 13:59:55\nMotion only: the object detector is not working (see /status).");
+  });
+
+  it("keeps the longest folded caption within Telegram's 1024 characters for a photo", () => {
+    const name = "a".repeat(32);
+    const dayAgo = NOW - 26 * 3600_000;
+    const folded = Array.from({ length: MAX_FOLDED }, (_, i) => payload(name, { at: dayAgo + i * 1000, label: "baseball glove", motionOnly: i % 2 === 0 }));
+    const text = parseTelegramHtml(alertCaption(payload(name, { at: dayAgo, motionOnly: true, label: "motion" }), folded, NOW, TZ).value).text;
+    expect(text.split(", ")).toHaveLength(MAX_FOLDED);
+    expect(text.length).toBeLessThanOrEqual(1024);
   });
 
   it("draws the mute and disarm state, and its undo, into the buttons", () => {
@@ -52,10 +59,12 @@ describe("what the sender sends next", () => {
   const alert = (seq: number, cameraId: string) => entry(seq, { ...payload("x"), alertId: `a${seq}`, cameraId });
   const notice = (seq: number) => entry(seq, { type: "notice", text: "n", silent: false });
 
-  it("folds every waiting alert of the head's camera into it, and nothing else", () => {
+  it("folds the waiting alerts of the head's camera into it, at most MAX_FOLDED, and nothing else", () => {
     const plan = planDelivery([alert(1, "cam2"), alert(2, "cam1"), notice(3), alert(4, "cam2"), alert(5, "cam2")])!;
     expect(plan.head.seq).toBe(1);
     expect(plan.folded.map((e) => e.seq)).toEqual([4, 5]);
+    const backlog = Array.from({ length: 40 }, (_, i) => alert(i + 1, "cam2"));
+    expect(planDelivery(backlog)!.folded.map((e) => e.seq)).toEqual(Array.from({ length: MAX_FOLDED }, (_, i) => i + 2));
     expect(planDelivery([notice(1), alert(2, "cam1")])).toMatchObject({ head: { seq: 1 }, folded: [] });
     expect(planDelivery([])).toBeUndefined();
   });

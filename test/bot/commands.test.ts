@@ -73,6 +73,24 @@ describe("claiming Vigil", () => {
 });
 
 describe("commands", () => {
+  // First: the flood limits (20 messages a minute in a group) would hold the heartbeat back behind the other replies.
+  it("/heartbeat on sends the first silent heartbeat at once and keeps the day; off stops it; anything else gets one line", async () => {
+    expect((await say("/heartbeat")).text).toBe("The daily heartbeat is off. /heartbeat on sends a silent message each day that Vigil is running.");
+    const mark = h.tg.mark();
+    const [on, beat] = await h.askAll(alice, group, "/heartbeat on", 2, { threadId: topic });
+    expect(on!.text).toBe("Heartbeat on: a silent message each day at this time says Vigil is running; the first comes now.");
+    expect(beat!.text).toMatch(/^Daily heartbeat: Vigil is running, disarmed; [12] of 2 cameras online.*; the detector works\. \/heartbeat off stops these\.$/);
+    expect(beat!.message_thread_id).toBe(topic);
+    const request = h.tg.outputs(group, mark).find((r) => (r.result as Message).message_id === beat!.message_id)!;
+    expect(request.params.disable_notification).toBe(true);
+    expect(h.store.heartbeat()).toBe(true);
+    expect(Date.now() - h.store.heartbeatSentAt()).toBeLessThan(60_000);
+    expect((await say("/heartbeat on")).text).toBe("The daily heartbeat is already on.");
+    expect((await say("/heartbeat off")).text).toBe("Heartbeat off.");
+    expect((await say("/heartbeat sometimes")).text).toBe("Use /heartbeat on or /heartbeat off.");
+    expect(h.store.heartbeat()).toBe(false);
+  });
+
   it("/arm and /disarm switch the system, addressed plainly or as /cmd@bot", async () => {
     expect((await say("/arm")).text).toBe("Armed: cam1, cam2 will alert here.");
     expect(h.store.isArmed()).toBe(true);

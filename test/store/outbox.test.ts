@@ -5,6 +5,7 @@ import { BlobStore, createStore, openStore } from "../../src/store/index.js";
 import { Outbox, type NewAlert } from "../../src/store/outbox.js";
 import { jpegFrame } from "../support/video.js";
 import { footage } from "../support/rtsp-server.js";
+import { runInSmallFilesystem } from "../support/small-fs.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const PASS = "outbox passphrase";
@@ -91,6 +92,40 @@ describe("persistent outbox", () => {
     expect(photos.slice(0, 3).every((p) => typeof p === "string")).toBe(true);
     expect(photos.slice(3, 5)).toEqual([null, null]);
     expect(typeof photos[5]).toBe("string");
+  });
+
+  it("keeps alerts in memory while the disk takes no writes (a real full filesystem), sends them, and writes them when it does again", async () => {
+    const jpegFile = path.join(await tempDir(), "frame.jpg");
+    await fs.writeFile(jpegFile, frame);
+    const { code, result, stderr } = await runInSmallFilesystem<Record<string, unknown>>(2 * 1024 * 1024, "test/store/fixtures/outbox-disk-full.ts", [jpegFile]);
+    expect(code, stderr).toBe(0);
+    expect(result.fill).toBe("ENOSPC");
+    // Nothing was refused: the sender sees all three, with the photo, though none is on disk.
+    expect(result.whileFull).toEqual({ pending: 3, unsaved: 3, photo: true });
+    expect(result.onDiskWhileFull).toBe(0);
+    expect(result.completeWhileFull).toBe("ENOSPC");
+    expect(result.after).toEqual({ pending: 4, unsaved: 0 });
+    expect(result.reopened).toEqual(["alert-1", "notice", "alert-2", "alert-3"]);
+    expect(result.seqsInOrder).toBe(true);
+    expect(result.photos).toEqual([true, true, true]);
+    expect(result.jpegInClear).toBe(0);
+  });
+
+  it("announces a camera offline once and back online only after that, across a restart", async () => {
+    const { dir, vault } = await newVault();
+    const outbox = await Outbox.open(vault);
+    const texts = () => outbox.pending(GROUP.id).map((e) => (e.payload.type === "notice" ? e.payload.text : ""));
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", null, "front_door is back online.")).toEqual([]);
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", { since: 1000 }, "front_door is offline: the stream ended.")).toHaveLength(1);
+    expect(await outbox.enqueueCameraNotice([GROUP], "cam1id", { since: 2000 }, "front_door is offline: no picture for 60 s.")).toEqual([]);
+    // Restarted while the camera is still down: the new run reports it again, the chat hears nothing new.
+    const again = await Outbox.open((await openStore(dir, { passphrase: PASS })).vault);
+    expect(again.offlineCameras()).toEqual(new Map([["cam1id", 1000]]));
+    expect(await again.enqueueCameraNotice([GROUP], "cam1id", { since: 5000 }, "front_door is offline: the stream ended.")).toEqual([]);
+    expect(await again.enqueueCameraNotice([GROUP], "cam1id", null, "front_door is back online after 2 min offline.", { silent: true })).toHaveLength(1);
+    expect(again.pending(GROUP.id).map((e) => (e.payload.type === "notice" ? e.payload.text : ""))).toEqual(["front_door is offline: the stream ended.", "front_door is back online after 2 min offline."]);
+    expect(again.offlineCameras().size).toBe(0);
+    expect(texts()).toEqual(["front_door is offline: the stream ended."]);
   });
 
   it("follows a group that became a supergroup", async () => {

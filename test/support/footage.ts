@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Frame } from "../../src/pipeline/frame.js";
 import { yuv420Size } from "../../src/pipeline/frame.js";
 import { ROOT } from "./cli.js";
+import { childProcesses } from "./process-info.js";
 import { footage } from "./rtsp-server.js";
 
 export { FOOTAGE_DIR, footage } from "./rtsp-server.js";
@@ -24,18 +24,6 @@ export async function grabFrames(name: string, width: number, height: number, op
 
 /** Pipeline ffmpeg children of this process (decoding to rawvideo), with their state: `Z` is a zombie. */
 export async function pipelineFfmpegs(): Promise<{ pid: number; state: string }[]> {
-  const found: { pid: number; state: string }[] = [];
-  for (const entry of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8");
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-      if (!match || match[1] !== "ffmpeg" || Number(match[3]) !== process.pid) continue;
-      const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, "utf8");
-      if (cmdline.includes("rawvideo")) found.push({ pid: Number(entry), state: match[2]! });
-    } catch {
-      // The process ended while we looked: not a child any more.
-    }
-  }
-  return found;
+  const children = await childProcesses(process.pid);
+  return children.filter((c) => c.name === "ffmpeg" && c.argv.includes("rawvideo")).map(({ pid, state }) => ({ pid, state }));
 }

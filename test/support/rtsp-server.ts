@@ -112,6 +112,8 @@ export interface RtspServerOptions {
   auth?: { user: string; password: string };
   /** Fixed port; default: any free port. */
   port?: number;
+  /** The address it listens on (a test in a network namespace can make it unreachable). Default 127.0.0.1. */
+  address?: string;
 }
 
 export class RtspTestServer {
@@ -136,7 +138,7 @@ export class RtspTestServer {
   url(name: string, credentials?: { user: string; password: string } | null): string {
     const creds = credentials === undefined ? this.options.auth : credentials;
     const userinfo = creds ? `${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@` : "";
-    return `rtsp://${userinfo}127.0.0.1:${this.port}/${name}`;
+    return `rtsp://${userinfo}${this.options.address ?? "127.0.0.1"}:${this.port}/${name}`;
   }
 
   clip(name: string): PreparedClip {
@@ -204,6 +206,7 @@ export class RtspTestServer {
   private async startServer(port = this.options.port ?? 0): Promise<void> {
     const args = [SERVER_SCRIPT, "--port", String(port), ...[...this.#mounts.values()].flatMap((m) => ["--mount", `${m.name}=${m.udpPort}`])];
     if (this.options.auth) args.push("--user", this.options.auth.user, "--password", this.options.auth.password);
+    if (this.options.address) args.push("--address", this.options.address);
     const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#server = child;
     let stderr = "";

@@ -5,7 +5,7 @@ Each mount relays H.264 RTP arriving on a local UDP port (fed by an ffmpeg that
 loops a clip in real time), so cameras can be killed, stalled and restarted
 independently of the server. Run with Debian's /usr/bin/python3 (python3-gi).
 
-  rtsp_server.py --port 0 --mount cam1=5004 --mount cam2=5006 [--user U --password P]
+  rtsp_server.py --port 0 --mount cam1=5004 --mount cam2=5006 [--user U --password P] [--address A]
 
 Prints "READY <port>" on stdout once it accepts connections.
 """
@@ -28,11 +28,12 @@ def main() -> None:
     parser.add_argument("--mount", action="append", default=[], help="name=udp_port")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args()
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.address)
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
 

@@ -12,7 +12,7 @@ import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
 import type { Logger } from "../../log.js";
 import { maskUrl, redact } from "../../redact.js";
-import { backoffDelay, canConnect, pause, streamEndpoint, type BackoffOptions } from "../source/backoff.js";
+import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "../source/backoff.js";
 import { spawnFfmpeg } from "../source/ffmpeg-child.js";
 import { explainFfmpegFailure, inputOptions, inputUrl } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
@@ -68,7 +68,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean; connectFailure: boolean }> {
+  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure }> {
     run += 1;
     const thisRun = run;
     const reader = new TsReader();
@@ -126,7 +126,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       lastError = sentence;
       log.warn({ code: exit.code, signal: exit.signal, reason: sentence, detail: redact(exit.stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }
-    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS, connectFailure: !stalled && ["refused", "unreachable", "timeout"].includes(explained.reason) };
+    const failure: AttemptFailure = exit.spawnError ? "rejected" : stalled ? "silent" : exit.stderr.trim() ? failureOf(explained.reason) : "ended";
+    return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS, failure };
   }
 
   const loop = (async () => {
@@ -137,9 +138,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       state = "offline";
       restarts += 1;
       failures = result.healthy ? 1 : failures + 1;
-      // A camera that refused the connection is watched with a TCP connect: back as soon as its port opens.
-      const endpoint = result.connectFailure ? streamEndpoint(options.url) : undefined;
-      await pause(backoffDelay(failures, options.backoff), controller.signal, endpoint ? () => canConnect(endpoint) : undefined);
+      // The same waits as the detection stream (source/backoff.ts): back within seconds of the camera.
+      await waitBeforeRetry(options.url, retryPlan(result.failure, failures, options.backoff), controller.signal, options.backoff);
       if (!controller.signal.aborted) state = "starting";
     }
     state = "stopped";

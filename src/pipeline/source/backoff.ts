@@ -1,17 +1,68 @@
 /**
- * Waiting between ffmpeg attempts. The delay doubles from 0.5 s to 30 s so a dead
- * camera costs almost nothing; but a camera that was refusing connections is
- * watched with a cheap TCP connect every second, and the wait ends as soon as its
- * port opens again, so a rebooted camera is back within seconds, not half a minute.
+ * Waiting between ffmpeg attempts, so that a camera is back within seconds of
+ * coming back, whatever took it away, without hammering one that is broken:
+ *
+ * - It did not take the connection (refused, unreachable, timed out): the delay
+ *   doubles from 0.5 s to 30 s, but its port is tried with a cheap TCP connect
+ *   every second and the wait ends as soon as it opens (a rebooted camera, a
+ *   restarted RTSP server, a cable plugged back in).
+ * - It took the connection but sent no picture, or stopped sending (a stalled
+ *   encoder, a dropped Wi-Fi link): the port is open, so watching it tells
+ *   nothing; the next attempt starts after at most 1 s and waits connected for
+ *   the first picture, which costs one idle ffmpeg start per start timeout.
+ * - Its stream ended (ffmpeg exits 0 when an RTSP server goes away): at most 1 s,
+ *   then the cases above.
+ * - It refused what was asked (wrong password, no such path, not a video): the
+ *   plain doubling to 30 s, because retrying faster cannot help and many cameras
+ *   lock an account after a few failed logins.
  */
 import net from "node:net";
 import { streamKind } from "../../domain/stream-url.js";
+import type { FfmpegFailureReason } from "./input-options.js";
 
 export interface BackoffOptions {
   /** First delay. Default 500 ms. */
   initialMs?: number;
   /** Longest delay. Default 30 s. */
   maxMs?: number;
+  /** Longest delay after a camera went silent or its stream ended. Default 1000 ms. */
+  quickMs?: number;
+  /** How often a camera that did not take the connection is tried with a TCP connect. Default 1000 ms. */
+  watchMs?: number;
+}
+
+/** Why an attempt ended, as far as waiting for the next one goes (see the top of this file). */
+export type AttemptFailure = "connect" | "silent" | "ended" | "rejected";
+
+/** The retry kind of a failure ffmpeg explained on stderr. */
+export function failureOf(reason: FfmpegFailureReason): AttemptFailure {
+  return reason === "refused" || reason === "unreachable" || reason === "timeout" ? "connect" : "rejected";
+}
+
+export interface RetryPlan {
+  delayMs: number;
+  /** Ends the wait early as soon as the camera's port takes a TCP connection. */
+  watchPort: boolean;
+}
+
+/** How long to wait after `failures` consecutive attempts without a picture (at least 1) that ended with `failure`. Pure. */
+export function retryPlan(failure: AttemptFailure, failures: number, options: BackoffOptions = {}): RetryPlan {
+  const delay = backoffDelay(Math.max(1, failures), options);
+  switch (failure) {
+    case "connect":
+      return { delayMs: delay, watchPort: true };
+    case "silent":
+    case "ended":
+      return { delayMs: Math.min(delay, options.quickMs ?? 1000), watchPort: false };
+    case "rejected":
+      return { delayMs: delay, watchPort: false };
+  }
+}
+
+/** Waits as `plan` says for a camera at `url`; resolves early when `signal` aborts. */
+export function waitBeforeRetry(url: string, plan: RetryPlan, signal: AbortSignal, options: BackoffOptions = {}): Promise<void> {
+  const endpoint = plan.watchPort ? streamEndpoint(url) : undefined;
+  return pause(plan.delayMs, signal, endpoint ? () => canConnect(endpoint) : undefined, options.watchMs ?? 1000);
 }
 
 /** The delay after `failures` consecutive attempts without a frame (1 → initial). Pure. */

@@ -4,15 +4,17 @@
  * tied to the generator (leaving the loop stops it). Supervision follows what
  * ffmpeg really does (../shared/RECIPES.md): it exits with code 0 when an RTSP
  * server dies and hangs forever on a stalled TCP source, so every exit is
- * followed by a respawn and a no-frame watchdog kills a silent child. Between
- * attempts the delay backs off from 0.5 s to 30 s and resets on the first frame.
+ * followed by a respawn and a no-frame watchdog kills a silent child. How long
+ * to wait between attempts depends on why the last one ended (backoff.ts): a
+ * camera is picked up again within seconds of coming back, and a camera that
+ * rejects the login is not hammered.
  */
 import { Writable } from "node:stream";
 import { CameraConnectError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../log.js";
 import { maskUrl } from "../../redact.js";
 import { yuv420Size, type Frame } from "../frame.js";
-import { backoffDelay, canConnect, pause, streamEndpoint, type BackoffOptions } from "./backoff.js";
+import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "./backoff.js";
 import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
@@ -70,14 +72,14 @@ export interface FrameSource {
   status(): SourceStatus;
 }
 
-/** What the last attempt's exit means, for the log, /status and the offline message. */
-function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number): { sentence: string; connectFailure: boolean } {
-  if (exit.spawnError) return { sentence: `ffmpeg could not be started (${exit.spawnError})`, connectFailure: false };
-  if (stalled === "gap") return { sentence: "the stream stopped sending pictures", connectFailure: false };
-  if (stalled === "start") return { sentence: `no picture within ${Math.round(startTimeoutMs / 1000)} s of connecting`, connectFailure: false };
-  if (exit.code === 0) return { sentence: "the stream ended", connectFailure: false };
+/** What the last attempt's exit means, for the log, /status and the offline message, and for the wait before the next one. */
+function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number): { sentence: string; failure: AttemptFailure } {
+  if (exit.spawnError) return { sentence: `ffmpeg could not be started (${exit.spawnError})`, failure: "rejected" };
+  if (stalled === "gap") return { sentence: "the stream stopped sending pictures", failure: "silent" };
+  if (stalled === "start") return { sentence: `no picture within ${Math.round(startTimeoutMs / 1000)} s of connecting`, failure: "silent" };
+  if (exit.code === 0) return { sentence: "the stream ended", failure: "ended" };
   const { reason, sentence } = explainFfmpegFailure(exit.stderr);
-  return { sentence, connectFailure: reason === "refused" || reason === "unreachable" || reason === "timeout" };
+  return { sentence, failure: failureOf(reason) };
 }
 
 /** What the source runs: ffmpeg's input, options and the effective frame rate. The benchmark's floor runs exactly this. */
@@ -157,6 +159,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   async function supervise(signal: AbortSignal): Promise<void> {
     let failures = 0;
     let previousSentence: string | undefined;
+    /** The last picture before the stream broke off; undefined while it flows. */
+    let downSince: number | undefined;
     while (!signal.aborted) {
       let attemptFrames = 0;
       let lastActivity = performance.now();
@@ -166,7 +170,15 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         inputOptions: inputArgs,
         outputOptions: outputArgs,
         output: frameWriter(() => {
-          if (attemptFrames++ === 0) failures = 0;
+          if (attemptFrames++ === 0) {
+            failures = 0;
+            // The soak measures how soon a camera is back from this line.
+            if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
+            downSince = undefined;
+            previousSentence = undefined;
+            // Old news now: a later drop must not be explained by it.
+            lastError = undefined;
+          }
           lastActivity = performance.now();
         }),
         ffmpegPath: options.ffmpegPath ?? "ffmpeg",
@@ -194,7 +206,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
-      const { sentence, connectFailure } = describeExit(exit, stalled, startTimeoutMs);
+      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs);
       if (replay) {
         state = "ended";
         if (exit.code === 0 && !exit.spawnError) return;
@@ -204,13 +216,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       }
       lastError = sentence;
       if (attemptFrames === 0) failures++;
-      const delay = backoffDelay(Math.max(1, failures), options.backoff);
+      else downSince = lastFrameAt;
+      const plan = retryPlan(failure, failures, options.backoff);
       const log = sentence === previousSentence ? logger.debug.bind(logger) : logger.warn.bind(logger);
-      log({ camera: options.camera, url: masked, code: exit.code, signal: exit.signal, stderr: exit.stderr || undefined, frames: attemptFrames, retryInMs: delay }, `camera stream: ${sentence}`);
+      log({ camera: options.camera, url: masked, code: exit.code, signal: exit.signal, stderr: exit.stderr || undefined, frames: attemptFrames, retryInMs: plan.delayMs, watchPort: plan.watchPort || undefined }, `camera stream: ${sentence}`);
       previousSentence = sentence;
       state = "retrying";
-      const endpoint = connectFailure ? streamEndpoint(options.url) : undefined;
-      await pause(delay, signal, endpoint ? () => canConnect(endpoint) : undefined);
+      await waitBeforeRetry(options.url, plan, signal, options.backoff);
       restarts++;
     }
   }

@@ -71,15 +71,18 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   }
 }
 
+export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown";
+
 /** Turns ffmpeg's stderr into one sentence a person understands, and a reason code. */
-export function explainFfmpegFailure(stderr: string): { reason: "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown"; sentence: string } {
+export function explainFfmpegFailure(stderr: string): { reason: FfmpegFailureReason; sentence: string } {
   const text = stderr.toLowerCase();
   if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
   if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };
   // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
   if (/\b404\b|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
-  if (/timed out|timeout|operation not permitted|resource temporarily unavailable/.test(text)) return { reason: "timeout", sentence: "the camera did not answer in time" };
   if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return { reason: "unreachable", sentence: "the camera's address cannot be reached from this machine" };
+  // Not "timeout=": ffmpeg quotes the URL it tried, `tcp://host:554?timeout=5000000`, in every connect error.
+  if (/timed out|timeout(?!=)|operation not permitted|resource temporarily unavailable/.test(text)) return { reason: "timeout", sentence: "the camera did not answer in time" };
   if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return { reason: "invalid", sentence: "that URL does not give a video stream Vigil can read" };
   return { reason: "unknown", sentence: "the stream could not be opened" };
 }

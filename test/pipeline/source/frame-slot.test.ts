@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Frame } from "../../../src/pipeline/frame.js";
-import { backoffDelay, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
+import { backoffDelay, failureOf, retryPlan, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
 import { createFrameSlot } from "../../../src/pipeline/source/frame-slot.js";
-import { inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
+import { explainFfmpegFailure, inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
 
 const frame = (seq: number): Frame => ({ width: 2, height: 2, data: Buffer.alloc(6), at: seq, seq });
 
@@ -43,6 +43,24 @@ describe("frame slot", () => {
 describe("backoff and input options", () => {
   it("doubles from 0.5 s to 30 s", () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n))).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+
+  it("retries within a second after a camera went silent or its stream ended, watches the port of one that refused, and backs off from one that rejects the login", () => {
+    const plans = (failure: Parameters<typeof retryPlan>[0]) => [1, 3, 10].map((n) => retryPlan(failure, n));
+    expect(plans("silent")).toEqual([500, 1000, 1000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(plans("ended")).toEqual([500, 1000, 1000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(plans("connect")).toEqual([500, 2000, 30_000].map((delayMs) => ({ delayMs, watchPort: true })));
+    expect(plans("rejected")).toEqual([500, 2000, 30_000].map((delayMs) => ({ delayMs, watchPort: false })));
+    expect(["refused", "unreachable", "timeout"].map((r) => failureOf(r as "refused"))).toEqual(["connect", "connect", "connect"]);
+    expect(["unauthorized", "not-found", "invalid", "unknown"].map((r) => failureOf(r as "unauthorized"))).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+  });
+
+  it("explains what ffmpeg says when a camera cannot be reached, refuses, or does not answer", () => {
+    // ffmpeg 5's own lines: the URL it tried carries ?timeout=, which is not what went wrong.
+    expect(explainFfmpegFailure("[tcp @ 0x5617] Connection to tcp://10.77.0.5:8554?timeout=5000000 failed: No route to host\nrtsp://10.77.0.5:8554/x: No route to host")).toEqual({ reason: "unreachable", sentence: "the camera's address cannot be reached from this machine" });
+    expect(explainFfmpegFailure("[tcp @ 0x55ad] Connection to tcp://192.0.2.1:8554?timeout=2000000 failed: Network is unreachable").reason).toBe("unreachable");
+    expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://127.0.0.1:8554?timeout=5000000 failed: Connection refused").reason).toBe("refused");
+    expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://10.0.0.9:554?timeout=5000000 failed: Connection timed out").reason).toBe("timeout");
   });
 
   it("knows the port a camera answers on", () => {
