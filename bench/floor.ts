@@ -11,6 +11,7 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import { PROJECT_ROOT } from "../src/env.js";
 import { silentLogger } from "../src/log.js";
 import { findModel, readManifest } from "../src/models.js";
+import { burstRate } from "../src/pipeline/camera-worker.js";
 import { frameToTensor } from "../src/pipeline/detect/tensor.js";
 import { YOLOX_LAYOUT } from "../src/pipeline/detect/yolox.js";
 import { wholeFrame, yuv420Size, type Frame } from "../src/pipeline/frame.js";
@@ -28,9 +29,13 @@ export function quantile(values: readonly number[], p: number): number | undefin
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
-/** One bare decoder per source, with the pipeline's own ffmpeg arguments, discarding the frames. */
+/**
+ * One bare decoder per source, with the pipeline's own ffmpeg arguments for a
+ * camera analysed at `fps` (decoded at its burst rate, as a camera worker does),
+ * discarding the frames.
+ */
 export function startBareDecoders(sources: Pick<FrameSourceOptions, "url" | "width" | "height" | "fps" | "realtimeFile">[]): { children: FfmpegChild[]; stop(): Promise<void> } {
-  const children = sources.map((source) => spawnFfmpeg({ ...decodeArgs(source), output: new Writable({ write: (_chunk: Buffer, _encoding, callback) => callback() }), logger: silentLogger }));
+  const children = sources.map((source) => spawnFfmpeg({ ...decodeArgs({ ...source, fps: burstRate(source.fps) }), output: new Writable({ write: (_chunk: Buffer, _encoding, callback) => callback() }), logger: silentLogger }));
   return { children, stop: async () => void (await Promise.all(children.map((c) => c.stop()))) };
 }
 
