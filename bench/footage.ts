@@ -28,3 +28,21 @@ export async function idleClip(): Promise<string> {
   await fs.rm(`${file}.png`);
   return file;
 }
+
+/**
+ * The same loop seen from another starting point: the clip from `startS` to its
+ * end, then its beginning up to `startS`. Looped, it shows exactly the frames the
+ * original shows, in the same order; only where each loop starts changes (so the
+ * benchmark can place each camera's events where it needs them without waiting).
+ * Encoded losslessly at the clip's size; the RTSP server's preparation scales it.
+ */
+export async function rotatedClip(name: string, startS: number): Promise<string> {
+  const file = path.join(OUT_DIR, `${path.basename(name).replace(/\.\w+$/, "")}-from-${startS.toFixed(1)}s.mkv`);
+  if (await fs.stat(file).catch(() => undefined)) return file;
+  await fs.mkdir(OUT_DIR, { recursive: true });
+  const graph = `[0:v]trim=start=${startS},setpts=PTS-STARTPTS[tail];[0:v]trim=end=${startS},setpts=PTS-STARTPTS[head];[tail][head]concat=n=2:v=1:a=0[out]`;
+  const tmp = `${file}.${process.pid}.tmp.mkv`;
+  await run("ffmpeg", ["-v", "error", "-y", "-i", footage(name), "-filter_complex", graph, "-map", "[out]", "-an", "-c:v", "libx264", "-qp", "0", "-preset", "veryfast", tmp]);
+  await fs.rename(tmp, file);
+  return file;
+}
