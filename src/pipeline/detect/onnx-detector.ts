@@ -14,6 +14,7 @@ import { nms } from "./nms.js";
 import type { DetectOptions, ObjectDetector } from "./object-detector.js";
 import { decodePicodet, PICODET_LAYOUT } from "./picodet.js";
 import { frameToTensor, type TensorLayout, type TensorMapping } from "./tensor.js";
+import { createWorkerDetector } from "./worker-detector.js";
 import { decodeYolox, YOLOX_LAYOUT } from "./yolox.js";
 
 export interface OnnxDetectorOptions {
@@ -99,6 +100,12 @@ export interface LoadDetectorOptions {
   entry: ModelEntry;
   modelsDir: string;
   threads?: number;
+  /**
+   * Where inference runs. Default `worker`: a worker thread (worker-detector.ts),
+   * because onnxruntime-node runs a session on the calling thread and would stop
+   * Vigil's main thread for every inference. `main`: in the calling thread.
+   */
+  thread?: "worker" | "main";
 }
 
 /**
@@ -110,5 +117,6 @@ export async function loadDetector(options: LoadDetectorOptions): Promise<Object
   const state = await checkModel(entry, modelsDir);
   if (state.state === "missing") throw new ModelError(`The detector model ${entry.name} is missing from ${modelsDir}; run \`npm run models\` to install it.`);
   if (state.state === "mismatch") throw new ModelError(`The detector model ${state.path} is damaged (its checksum does not match); delete it and run \`npm run models\`.`);
-  return createOnnxDetector({ path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize, ...(options.threads ? { threads: options.threads } : {}) });
+  const onnx: OnnxDetectorOptions = { path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize, ...(options.threads ? { threads: options.threads } : {}) };
+  return options.thread === "main" ? createOnnxDetector(onnx) : createWorkerDetector(onnx);
 }

@@ -6,6 +6,7 @@ import { ModelError } from "../../../src/errors.js";
 import { findModel, readManifest } from "../../../src/models.js";
 import { createOnnxDetector, loadDetector } from "../../../src/pipeline/detect/onnx-detector.js";
 import type { ObjectDetector } from "../../../src/pipeline/detect/object-detector.js";
+import { createWorkerDetector } from "../../../src/pipeline/detect/worker-detector.js";
 import type { Frame } from "../../../src/pipeline/frame.js";
 import { grabFrames, MODELS_DIR } from "../../support/footage.js";
 import { tempDir } from "../../support/tmp.js";
@@ -74,6 +75,36 @@ describe("YOLOX-Nano detector on the footage samples of MODEL.md", () => {
     expect(person, JSON.stringify(found)).toBeDefined();
     // Nothing outside the crop is reported.
     expect(found.every((o) => o.box[0] >= 250 && o.box[1] >= 60 && o.box[2] <= 450 && o.box[3] <= 260)).toBe(true);
+  });
+});
+
+describe("inference in a worker thread (loadDetector's default)", () => {
+  it("finds exactly what the same model finds in the calling thread", async () => {
+    const inThread = await loadDetector({ entry: findModel(await readManifest(), "yolox-nano-416"), modelsDir: MODELS_DIR, thread: "main" });
+    try {
+      for (const [frame, options] of [[vtest, { minScore: 0.3 }], [wallflower, { minScore: 0.3 }], [vtest, { minScore: 0.4, region: { x: 250, y: 60, width: 200, height: 200 } }]] as const) {
+        expect(await yolox.detect(frame, options)).toEqual(await inThread.detect(frame, options));
+      }
+    } finally {
+      await inThread.close();
+    }
+  });
+
+  it("rejects a run that fails in the worker, keeps answering, and refuses work once closed", async () => {
+    const wrong = await createWorkerDetector({ path: path.join(MODELS_DIR, "yolox-nano-416.onnx"), format: "yolox", inputSize: 320 });
+    await expect(wrong.detect(vtest)).rejects.toThrow(/dimension|shape|Got invalid/i);
+    await expect(wrong.detect(vtest)).rejects.toThrow(/dimension|shape|Got invalid/i);
+    await wrong.close();
+    await expect(wrong.detect(vtest)).rejects.toThrow("the detector is closed");
+  });
+
+  it("reports a model that cannot be loaded as a ModelError with the fix", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "broken.onnx");
+    await fs.writeFile(file, Buffer.alloc(1000, 7));
+    const error = await createWorkerDetector({ path: file, format: "yolox" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelError);
+    expect((error as Error).message).toMatch(/could not be loaded .*run `npm run models` to reinstall it\.$/);
   });
 });
 
