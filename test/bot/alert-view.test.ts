@@ -68,4 +68,11 @@ describe("what the sender sends next", () => {
     expect(planDelivery([notice(1), alert(2, "cam1")])).toMatchObject({ head: { seq: 1 }, folded: [] });
     expect(planDelivery([])).toBeUndefined();
   });
+
+  it("sends waiting alerts and notices before clips, and a clip once nothing else waits", () => {
+    const clip = (seq: number, alertId: string) => entry(seq, { type: "clip", alertId, cameraId: "cam1", cameraName: "x" });
+    expect(planDelivery([clip(1, "a0"), clip(2, "a9"), alert(3, "cam1"), notice(4), alert(5, "cam1")])).toMatchObject({ head: { seq: 3 }, folded: [{ seq: 5 }] });
+    expect(planDelivery([clip(1, "a0"), notice(2)])).toMatchObject({ head: { seq: 2 } });
+    expect(planDelivery([clip(1, "a0"), clip(2, "a9")])).toMatchObject({ head: { seq: 1 }, folded: [] });
+  });
 });
