@@ -88,7 +88,8 @@ function program(): Command {
   cli
     .command("start")
     .description("run the bot and the camera pipeline")
-    .action(async () => {
+    .option("--stats-file <path>", "write the pipeline's live figures (frames, frame ages, detector) to this file every second")
+    .action(async (opts: { statsFile?: string }) => {
       await ensureSystemPackages(env.ffmpegPath, (line) => logger.warn(line));
       if (!(await storeExists(env.dataDir))) {
         // First start: set up from the environment when it has everything (Docker, systemd), else ask on a terminal.
@@ -108,7 +109,7 @@ function program(): Command {
       };
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
-      await runVigil({ env, store, logger, signal: controller.signal, print: out });
+      await runVigil({ env, store, logger, signal: controller.signal, print: out, statsFile: opts.statsFile });
     });
 
   const config = cli.command("config").description("inspect and maintain the store");

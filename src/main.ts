@@ -3,6 +3,7 @@
  * receives what it needs as arguments.
  */
 import { createControl, type OwnedControl } from "./app/control.js";
+import { startStatsFile } from "./app/stats-file.js";
 import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
 import type { PipelineEvent } from "./domain/events.js";
 import type { PipelineHandle } from "./domain/pipeline.js";
@@ -24,6 +25,8 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Where user-facing lines go (the claim code). Default stdout. */
   print?: (line: string) => void;
+  /** Write the pipeline's live figures here every second (`vigil start --stats-file`). */
+  statsFile?: string | undefined;
 }
 
 export interface AssembleOptions {
@@ -110,9 +113,12 @@ export async function runVigil(options: RunOptions): Promise<void> {
   let pipeline: PipelineHandle | undefined;
   let recorder: RecorderHandle | undefined;
   let vigil: Vigil | undefined;
+  let stats: { stop(): Promise<void> } | undefined;
   try {
     if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
-    pipeline = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath });
+    const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath });
+    pipeline = created;
+    if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
     recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
     vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
     logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
@@ -121,6 +127,7 @@ export async function runVigil(options: RunOptions): Promise<void> {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
   } finally {
     await systemd.stopping();
+    await stats?.stop();
     await pipeline?.stop();
     await recorder?.stop();
     await vigil?.stop();

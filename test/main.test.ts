@@ -10,10 +10,9 @@ import path from "node:path";
 import type { Message } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "./support/bot-api/index.js";
-import { vigil } from "./support/cli.js";
+import { claimAndArm, killAllVigils, startVigil, vigil } from "./support/cli.js";
 import { footage, startRtspServer, type RtspTestServer } from "./support/rtsp-server.js";
 import { filesContaining, tempDir } from "./support/tmp.js";
-import { claimAndArm, killAllVigils, startVigil } from "./support/vigil-process.js";
 
 const PASSPHRASE = "process test passphrase";
 const CAMERA_PASSWORD = "Yard-Cam-pw-31x";

@@ -13,6 +13,7 @@ import { streamKind, withCredentials } from "../domain/stream-url.js";
 import { CameraConnectError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { maskUrl } from "../redact.js";
+import { createAgeHistogram } from "./age-histogram.js";
 import { detectionRegions } from "./detect/crops.js";
 import type { DetectionService } from "./detect/detection-service.js";
 import { canAlert, decideAlerts, INITIAL_ALERT_STATE, type AlertState } from "./events/alert-decision.js";
@@ -41,6 +42,10 @@ export interface CameraStats {
   /** Total milliseconds building annotated snapshots, and how many. */
   snapshotMs: number;
   snapshots: number;
+  /** Frames whose detection was replaced by a newer frame of the camera while they waited for the shared detector. */
+  superseded: number;
+  /** Live cameras: how old frames were when their decision was made, per bucket of AGE_BUCKETS_MS (age-histogram.ts). */
+  frameAges: number[];
 }
 
 export interface CameraWorkerOptions {
@@ -74,6 +79,8 @@ export interface CameraWorker {
 const OBJECTS_SHOWN_MS = 3000;
 /** A high-resolution still must arrive within this, or the detection frame is used. */
 const STILL_TIMEOUT_MS = 4000;
+/** /snapshot right after a start or /addcamera waits this long for the camera's first picture. */
+const FIRST_FRAME_WAIT_MS = 10_000;
 
 export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const { detection, emit, now, logger: parentLogger } = options;
@@ -103,12 +110,15 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   let motionState = INITIAL_MOTION_STATE;
   let alertState: AlertState = INITIAL_ALERT_STATE;
   let latest: Frame | undefined;
+  let firstFrameArrived: () => void = () => undefined;
+  const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
   let shown: { objects: DetectedObject[]; at: number } = { objects: [], at: 0 };
   let lastMotionAt = 0;
   let lastAlertAt = 0;
   let stopped = false;
   let alertChain: Promise<void> = Promise.resolve();
-  const stats: CameraStats = { cameraId: camera.id, frames: 0, framesDropped: 0, motionFrames: 0, detectorRuns: 0, alerts: 0, motionMs: 0, detectMs: 0, snapshotMs: 0, snapshots: 0 };
+  const stats: Omit<CameraStats, "frameAges"> = { cameraId: camera.id, frames: 0, framesDropped: 0, motionFrames: 0, detectorRuns: 0, alerts: 0, motionMs: 0, detectMs: 0, snapshotMs: 0, snapshots: 0, superseded: 0 };
+  const ages = createAgeHistogram();
 
   const base = () => ({ cameraId: camera.id, cameraName: camera.name });
 
@@ -148,9 +158,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     });
   }
 
-  async function handleFrame(frame: Frame): Promise<void> {
+  /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
+  async function handleFrame(frame: Frame): Promise<boolean> {
     const previousAt = latest?.at ?? 0;
     latest = frame;
+    firstFrameArrived();
     stats.frames++;
     const back = frameArrived(availability, frame.at, previousAt, startedAt);
     availability = back.state;
@@ -170,8 +182,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     const { settings: s } = camera;
     const armed = systemArmed && camera.armed;
     // Disarmed or muted: motion still runs (for the recorder and snapshots); the detector does not.
-    if (!canAlert(armed, camera.mutedUntil, frame.at)) return;
-    if (!motion.motion && !motion.calibrating) return;
+    if (!canAlert(armed, camera.mutedUntil, frame.at)) return true;
+    if (!motion.motion && !motion.calibrating) return true;
 
     // Right after (re)calibration the scene is unknown: someone may already be standing there.
     const regions = motion.calibrating ? [wholeFrame(frame)] : detectionRegions(motion.boxes, frame, { inputSize: detection.inputSize() });
@@ -180,9 +192,12 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     stats.detectMs += performance.now() - t1;
     let objects: DetectedObject[];
     const motionOnly = outcome.status === "unavailable";
-    if (outcome.status === "superseded") return;
+    if (outcome.status === "superseded") {
+      stats.superseded++;
+      return false;
+    }
     if (outcome.status === "unavailable") {
-      if (!motion.motion) return;
+      if (!motion.motion) return true;
       objects = motion.boxes.map((box) => ({ label: MOTION_LABEL, score: 1, box }));
     } else {
       stats.detectorRuns++;
@@ -192,6 +207,13 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     alertState = decision.state;
     if (decision.confirmed.length > 0) shown = { objects: decision.confirmed, at: frame.at };
     for (const object of decision.alerts) queueAlert(frame, object, decision.confirmed, motionOnly, motionState.active ? motionState.startedAt : frame.at);
+    return true;
+  }
+
+  async function waitForFirstFrame(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([firstFrame, done.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_FRAME_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   function tick(): void {
@@ -212,7 +234,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     try {
       for await (const frame of source.frames(controller.signal)) {
         try {
-          await handleFrame(frame);
+          // Replayed frames carry video time, not arrival time: their age means nothing.
+          if ((await handleFrame(frame)) && options.mode === "live") ages.record(now() - frame.at);
         } catch (error) {
           // One bad frame must not end a camera.
           logger.error({ err: error }, "frame handling failed");
@@ -256,9 +279,10 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     },
     stats() {
       stats.framesDropped = source.status().framesDropped;
-      return { ...stats };
+      return { ...stats, frameAges: ages.counts() };
     },
     async snapshot() {
+      if (!latest) await waitForFirstFrame();
       const frame = latest;
       if (!frame) {
         const { lastError } = source.status();

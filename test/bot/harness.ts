@@ -17,13 +17,14 @@ import { createRecorder } from "../../src/pipeline/record/index.js";
 import { EventHistory } from "../../src/store/event-history.js";
 import { createStore, type Store } from "../../src/store/index.js";
 import type { Outbox } from "../../src/store/outbox.js";
-import { BotApiStandIn, type InjectedMessage } from "../support/bot-api/index.js";
+import { BotApiStandIn } from "../support/bot-api/index.js";
+import { createChatDriver, type ChatDriver } from "../support/chat.js";
 import { until } from "../support/wait.js";
 import { tempDir } from "../support/tmp.js";
 
 export const PASSPHRASE = "bot session passphrase";
 
-export interface Harness {
+export interface Harness extends ChatDriver {
   tg: BotApiStandIn;
   dir: string;
   store: Store;
@@ -34,14 +35,6 @@ export interface Harness {
   bot: VigilBot;
   /** The code printed on a first start. */
   claimCode: string;
-  /** A user writes in a chat and the bot answers: resolves with the bot's next message there. */
-  ask(user: User, chat: Chat, text: string, options?: { threadId?: number; replyTo?: Message | number }): Promise<Message>;
-  /** A user writes and the bot answers with `count` messages: resolves with them, in order. */
-  askAll(user: User, chat: Chat, text: string, count: number, options?: { threadId?: number; replyTo?: Message | number }): Promise<Message[]>;
-  /** The first `count` messages the bot sent to a chat since `mark`, once there are that many. */
-  sentSince(chat: Chat, mark: number, count: number): Promise<Message[]>;
-  /** The bot's last message in a chat (for replying to its question). */
-  lastBotMessage(chat: Chat): Message;
   stop(): Promise<void>;
 }
 
@@ -60,32 +53,6 @@ export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promis
   const { control, outbox, bot } = vigil;
   await bot.ready();
 
-  const ask = async (user: User, chat: Chat, text: string, opts: { threadId?: number; replyTo?: Message | number } = {}): Promise<Message> => {
-    const sent: InjectedMessage = tg.send(user, chat, text, opts);
-    if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
-    return tg.nextMessage(chat, { after: sent.mark, timeoutMs: 60_000 });
-  };
-  const sentSince = async (chat: Chat, mark: number, count: number): Promise<Message[]> => {
-    const sends = () => tg.outputs(chat, mark).filter((r) => r.method.startsWith("send"));
-    await until(() => sends().length >= count, 60_000, `the bot sent ${count} message(s) to ${chat.id}`);
-    return sends()
-      .slice(0, count)
-      .map((r) => {
-        const first = (Array.isArray(r.result) ? r.result[0] : r.result) as Message;
-        return tg.message(chat.id, first.message_id) ?? first;
-      });
-  };
-  const askAll = (user: User, chat: Chat, text: string, count: number, opts: { threadId?: number; replyTo?: Message | number } = {}) => {
-    const sent = tg.send(user, chat, text, opts);
-    if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
-    return sentSince(chat, sent.mark, count);
-  };
-  const lastBotMessage = (chat: Chat) => {
-    const mine = tg.messages(chat).filter((m) => m.from?.id === tg.bot.id);
-    const last = mine[mine.length - 1];
-    if (!last) throw new Error("the bot has not written in this chat");
-    return last;
-  };
   return {
     tg,
     dir,
@@ -96,10 +63,7 @@ export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promis
     control,
     bot,
     claimCode,
-    ask,
-    askAll,
-    sentSince,
-    lastBotMessage,
+    ...createChatDriver(tg),
     async stop() {
       await vigil.stop();
       await pipeline.stop();

@@ -14,12 +14,11 @@ import path from "node:path";
 import type { Chat, User } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "../support/bot-api/index.js";
-import { vigil } from "../support/cli.js";
 import { footage, RtspTestServer, startRtspServer } from "../support/rtsp-server.js";
 import { runInPrivateNetwork } from "../support/small-fs.js";
 import { tempDir } from "../support/tmp.js";
 import { until } from "../support/wait.js";
-import { claimAndArm, killAllVigils, startVigil, type VigilProcess } from "../support/vigil-process.js";
+import { claimAndArm, killAllVigils, startVigil, vigil, type RunningVigil } from "../support/cli.js";
 import { childProcesses, logLines, openFiles } from "../support/process-info.js";
 
 /** Footage without people: no alert interrupts what the chat is told. */
@@ -43,7 +42,7 @@ async function server(options: Parameters<typeof startRtspServer>[0]): Promise<R
 }
 
 /** A store with these cameras, and Vigil started on it (logging at debug level), claimed from a new group. */
-async function startWith(cameras: { name: string; url: string; password?: string }[]): Promise<{ vigil: VigilProcess; env: Record<string, string>; alice: User; group: Chat }> {
+async function startWith(cameras: { name: string; url: string; password?: string }[]): Promise<{ vigil: RunningVigil; env: Record<string, string>; alice: User; group: Chat }> {
   const env = { VIGIL_DATA_DIR: path.join(await tempDir(), "data"), VIGIL_PASSPHRASE: "camera drops", VIGIL_TELEGRAM_API_ROOT: tg.apiRoot, VIGIL_LOG_LEVEL: "debug" };
   expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], { ...env, VIGIL_BOT_TOKEN: tg.token })).code).toBe(0);
   for (const camera of cameras) {

@@ -13,7 +13,7 @@ import { BotApiStandIn } from "../support/bot-api/index.js";
 import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { SmallFsShell } from "../support/small-fs.js";
 import { tempDir } from "../support/tmp.js";
-import { claimAndArm, logFileOutput } from "../support/vigil-process.js";
+import { claimAndArm, logFileOutput } from "../support/cli.js";
 
 const VIGIL = "node --import tsx src/cli.ts";
 

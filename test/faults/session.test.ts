@@ -21,12 +21,11 @@ import path from "node:path";
 import type { Chat, Message, User } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "../support/bot-api/index.js";
-import { vigil } from "../support/cli.js";
 import { NotifySocket } from "../support/notify-socket.js";
 import { childProcesses } from "../support/process-info.js";
 import { footage, prepareClip, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
-import { claimAndArm, killAllVigils, startVigil, type VigilProcess } from "../support/vigil-process.js";
+import { claimAndArm, killAllVigils, startVigil, vigil, type RunningVigil } from "../support/cli.js";
 
 const CHAT_PASSWORD = "Yard'pw $(x) 9%";
 const CLI_PASSWORD = "drive-Pw-7731";
@@ -78,7 +77,7 @@ async function ffmpegRuns(): Promise<string[][]> {
 }
 
 describe("a whole session", () => {
-  const runs: VigilProcess[] = [];
+  const runs: RunningVigil[] = [];
   let alice: User;
   let group: Chat;
 
@@ -98,7 +97,7 @@ describe("a whole session", () => {
   });
 
   it("starts as systemd expects, and answers hostile URLs and absurd values in the chat in one sentence each", async () => {
-    const run = startVigil(env, { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: "2000000" });
+    const run = startVigil(env, { extraEnv: { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: "2000000" } });
     runs.push(run);
     expect(await notify.waitFor("READY=1", 120_000)).toContain("STATUS=1 camera(s)");
     await notify.waitFor("WATCHDOG=1", 10_000);

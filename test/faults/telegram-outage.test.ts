@@ -12,11 +12,10 @@ import type { Message } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_FOLDED } from "../../src/bot/alert-view.js";
 import { BotApiStandIn } from "../support/bot-api/index.js";
-import { vigil } from "../support/cli.js";
 import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
 import { sleepUntil, until } from "../support/wait.js";
-import { claimAndArm, killAllVigils, startVigil } from "../support/vigil-process.js";
+import { claimAndArm, killAllVigils, startVigil, vigil } from "../support/cli.js";
 
 /** The person enters wallflower_wavingtrees at 24.2 s of each loop and stays to its end: alerts come in the next 4.5 s. */
 const ENTRY_SECONDS = 24.2;

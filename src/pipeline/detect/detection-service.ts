@@ -42,7 +42,9 @@ export interface DetectionServiceOptions {
 }
 
 export interface DetectionStats {
+  /** Requests answered (one per processed frame), and model runs (one per region of a frame). */
   runs: number;
+  inferences: number;
   superseded: number;
   failures: number;
   /** Total time inside detector.detect, ms. */
@@ -73,7 +75,7 @@ export async function createDetectionService(options: DetectionServiceOptions): 
   const pending = new Map<string, Pending>();
   let draining: Promise<void> | undefined;
   let closed = false;
-  const stats: DetectionStats = { runs: 0, superseded: 0, failures: 0, busyMs: 0 };
+  const stats: DetectionStats = { runs: 0, inferences: 0, superseded: 0, failures: 0, busyMs: 0 };
 
   const setStatus = (next: DetectorStatus) => {
     if (next.ok === status.ok && next.reason === status.reason) return;
@@ -102,7 +104,10 @@ export async function createDetectionService(options: DetectionServiceOptions): 
     const started = performance.now();
     try {
       const found: DetectedObject[] = [];
-      for (const region of request.regions) found.push(...(await detector.detect(request.frame, { region, minScore: request.minScore })));
+      for (const region of request.regions) {
+        found.push(...(await detector.detect(request.frame, { region, minScore: request.minScore })));
+        stats.inferences++;
+      }
       const ms = performance.now() - started;
       stats.runs++;
       stats.busyMs += ms;

@@ -1,0 +1,76 @@
+/**
+ * Playing Vigil's users through the Bot API stand-in: write, wait for the bot's
+ * answers, walk through the add-camera conversation. Works the same whether
+ * Vigil runs in the test's process (test/bot/harness.ts) or as `vigil start`
+ * (test/main.test.ts, test/end-to-end.test.ts, bench/vigil.ts).
+ */
+import type { Chat, Message, User } from "grammy/types";
+import type { BotApiStandIn, InjectedMessage } from "./bot-api/index.js";
+import { until } from "./wait.js";
+
+export interface ChatOptions {
+  threadId?: number;
+  replyTo?: Message | number;
+}
+
+export interface ChatDriver {
+  /** A user writes in a chat and the bot answers: resolves with the bot's next message there. */
+  ask(user: User, chat: Chat, text: string, options?: ChatOptions): Promise<Message>;
+  /** A user writes and the bot answers with `count` messages: resolves with them, in order. */
+  askAll(user: User, chat: Chat, text: string, count: number, options?: ChatOptions): Promise<Message[]>;
+  /** The first `count` messages the bot sent to a chat since `mark`, once there are that many. */
+  sentSince(chat: Chat, mark: number, count: number): Promise<Message[]>;
+  /** The bot's last message in a chat (for replying to its question). */
+  lastBotMessage(chat: Chat): Message;
+}
+
+export function createChatDriver(tg: BotApiStandIn, options: { timeoutMs?: number } = {}): ChatDriver {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deliver = (user: User, chat: Chat, text: string, opts: ChatOptions): InjectedMessage => {
+    const sent = tg.send(user, chat, text, opts);
+    if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
+    return sent;
+  };
+  const sentSince = async (chat: Chat, mark: number, count: number): Promise<Message[]> => {
+    const sends = () => tg.outputs(chat, mark).filter((r) => r.method.startsWith("send"));
+    await until(() => sends().length >= count, timeoutMs, `the bot sent ${count} message(s) to ${chat.id}`);
+    return sends()
+      .slice(0, count)
+      .map((r) => {
+        const first = (Array.isArray(r.result) ? r.result[0] : r.result) as Message;
+        return tg.message(chat.id, first.message_id) ?? first;
+      });
+  };
+  return {
+    ask: async (user, chat, text, opts = {}) => tg.nextMessage(chat, { after: deliver(user, chat, text, opts).mark, timeoutMs }),
+    askAll: (user, chat, text, count, opts = {}) => sentSince(chat, deliver(user, chat, text, opts).mark, count),
+    sentSince,
+    lastBotMessage(chat) {
+      const mine = tg.messages(chat).filter((m) => m.from?.id === tg.bot.id);
+      const last = mine[mine.length - 1];
+      if (!last) throw new Error("the bot has not written in this chat");
+      return last;
+    },
+  };
+}
+
+/**
+ * The /addcamera conversation, answered as a user would (each answer replies to
+ * the bot's question), up to pressing Save on the first picture. Resolves with
+ * the bot's "Saved …" message.
+ */
+export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user: User, room: Chat, camera: { name: string; url: string; username?: string; password?: string }, timeoutMs = 60_000): Promise<Message> {
+  const answer = (text: string) => chat.askAll(user, room, text, 1, { replyTo: chat.lastBotMessage(room) });
+  await chat.askAll(user, room, "/addcamera", 2);
+  await answer(camera.name);
+  await answer(camera.url);
+  const login = camera.username === undefined ? ["-"] : [camera.username, camera.password ?? ""];
+  for (const text of login.slice(0, -1)) await answer(text);
+  // The last answer starts the connection: the picture comes after "Connecting…" (and, in a group where
+  // the bot may not delete the password, a request to delete it).
+  const last = tg.send(user, room, login.at(-1)!, { replyTo: chat.lastBotMessage(room) });
+  const probe = await tg.nextMessage(room, { after: last.mark, method: "sendPhoto", timeoutMs });
+  const save = tg.press(user, probe, "Save");
+  const [saved] = await chat.sentSince(room, save.mark, 1);
+  return saved!;
+}
