@@ -28,7 +28,8 @@ describe("generated updates", () => {
     const { h, alice, group } = world;
     const mark = h.tg.mark();
     // Not /addcamera and /clip: they wait for cameras and answers by design (add-camera.test.ts and commands.test.ts).
-    sendFuzz(h, { seed: SEED + 1, count: 2000, users: [alice], groups: [group], alertChat: group, exclude: ["/addcamera", "/clip"] });
+    // Not Alice removing herself once she has made Mallory an admin: she may, and would then rightly get no answers.
+    sendFuzz(h, { seed: SEED + 1, count: 2000, users: [alice], groups: [group], alertChat: group, exclude: ["/addcamera", "/clip", "/admins remove @alice_x"] });
     // The fuzz never names this camera: its answer is the last of each chat, so everything before it is done.
     for (const chat of [group, h.tg.privateChat(alice)]) {
       const barrier = h.tg.send(alice, chat, "/rename zz_barrier_zz x");
