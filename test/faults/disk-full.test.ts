@@ -14,6 +14,7 @@ import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-s
 import { SmallFsShell } from "../support/small-fs.js";
 import { tempDir } from "../support/tmp.js";
 import { claimAndArm, logFileOutput } from "../support/cli.js";
+import { until } from "../support/wait.js";
 
 const VIGIL = "node --import tsx src/cli.ts";
 
@@ -67,6 +68,9 @@ describe("a full data disk", () => {
     expect(whileFull.caption).toMatch(/^Person on yard/);
     expect(await sharp(tg.media(whileFull)).metadata()).toMatchObject({ format: "jpeg", width: 640, height: 360 });
     expect(await output()).toContain("the outbox cannot be written (disk full or failing)");
+    // The alert's own snapshot may still find room (retention frees the oldest event for it, before the other
+    // program takes that space too); its clip, written after the post-roll, cannot. Once that has failed, /status.
+    await until(async () => /disk full: clip not kept|the alert is not in the history \(disk full\)/.test(await output()), 120_000, "the clip of the alert hits the full disk");
     const status = tg.send(alice, group, "/status");
     expect((await tg.nextMessage(group, { after: status.mark, timeoutMs: 60_000 })).text).toMatch(/Clips paused: .*(disk|space)/i);
 

@@ -59,6 +59,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   let restarts = 0;
   let lastError: string | undefined;
   let run = 0;
+  /** Whether this URL has ever given video (then a missing stream is a stalled source, not a wrong URL: backoff.ts). */
+  let hadVideo = false;
 
   const outputOptions = [
     "-map", "0:v:0", "-c", "copy",
@@ -126,7 +128,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       lastError = sentence;
       log.warn({ code: exit.code, signal: exit.signal, reason: sentence, detail: redact(exit.stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }
-    const failure: AttemptFailure = exit.spawnError ? "rejected" : stalled ? "silent" : exit.stderr.trim() ? failureOf(explained.reason) : "ended";
+    if (firstData > 0) hadVideo = true;
+    const failure: AttemptFailure = exit.spawnError ? "rejected" : stalled ? "silent" : exit.stderr.trim() ? failureOf(explained.reason, hadVideo) : "ended";
     return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS, failure };
   }
 

@@ -7,9 +7,12 @@
  *   every second and the wait ends as soon as it opens (a rebooted camera, a
  *   restarted RTSP server, a cable plugged back in).
  * - It took the connection but sent no picture, or stopped sending (a stalled
- *   encoder, a dropped Wi-Fi link): the port is open, so watching it tells
- *   nothing; the next attempt starts after at most 1 s and waits connected for
- *   the first picture, which costs one idle ffmpeg start per start timeout.
+ *   encoder, a dropped Wi-Fi link), or, having sent pictures from this URL
+ *   before, now answers without a usable stream (a server whose source stalled
+ *   says "invalid data" or offers no stream): the port is open, so watching it
+ *   tells nothing; the next attempt starts after at most 1 s and waits
+ *   connected for the first picture, which costs one idle ffmpeg start per
+ *   start timeout.
  * - Its stream ended (ffmpeg exits 0 when an RTSP server goes away): at most 1 s,
  *   then the cases above.
  * - It refused what was asked (wrong password, no such path, not a video): the
@@ -34,9 +37,16 @@ export interface BackoffOptions {
 /** Why an attempt ended, as far as waiting for the next one goes (see the top of this file). */
 export type AttemptFailure = "connect" | "silent" | "ended" | "rejected";
 
-/** The retry kind of a failure ffmpeg explained on stderr. */
-export function failureOf(reason: FfmpegFailureReason): AttemptFailure {
-  return reason === "refused" || reason === "unreachable" || reason === "timeout" ? "connect" : "rejected";
+/**
+ * The retry kind of a failure ffmpeg explained on stderr. `hadPictures`: this
+ * URL has given pictures before, so a stream that is not there or not readable
+ * is a stalled source, not a wrong URL. A rejected login or a missing path
+ * stays rejected either way.
+ */
+export function failureOf(reason: FfmpegFailureReason, hadPictures = false): AttemptFailure {
+  if (reason === "refused" || reason === "unreachable" || reason === "timeout") return "connect";
+  if (hadPictures && (reason === "invalid" || reason === "unknown")) return "silent";
+  return "rejected";
 }
 
 export interface RetryPlan {

@@ -102,13 +102,15 @@ export function regularFrames(fps: number): (at: number) => boolean {
 }
 
 /** What the last attempt's exit means, for the log, /status and the offline message, and for the wait before the next one. */
-function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number): { sentence: string; failure: AttemptFailure } {
+function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number, hadPictures: boolean): { sentence: string; failure: AttemptFailure } {
   if (exit.spawnError) return { sentence: `ffmpeg could not be started (${exit.spawnError})`, failure: "rejected" };
   if (stalled === "gap") return { sentence: "the stream stopped sending pictures", failure: "silent" };
   if (stalled === "start") return { sentence: `no picture within ${Math.round(startTimeoutMs / 1000)} s of connecting`, failure: "silent" };
   if (exit.code === 0) return { sentence: "the stream ended", failure: "ended" };
   const { reason, sentence } = explainFfmpegFailure(exit.stderr);
-  return { sentence, failure: failureOf(reason) };
+  const failure = failureOf(reason, hadPictures);
+  // This URL gave pictures before: "not a video Vigil can read" would send the user to check a URL that is right.
+  return { sentence: failure === "silent" ? "the camera answers but sends no pictures" : sentence, failure };
 }
 
 /** What the source runs: ffmpeg's input, options and the effective frame rate. The benchmark's floor runs exactly this. */
@@ -196,6 +198,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
 
   async function supervise(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    /** Whether this URL has ever given a picture (then a missing stream is a stalled source, not a wrong URL). */
+    let hadPictures = false;
     let previousSentence: string | undefined;
     /** The last picture before the stream broke off; undefined while it flows. */
     let downSince: number | undefined;
@@ -210,6 +214,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         output: frameWriter(() => {
           if (attemptFrames++ === 0) {
             failures = 0;
+            hadPictures = true;
             // The soak measures how soon a camera is back from this line.
             if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
             downSince = undefined;
@@ -244,7 +249,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
-      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs);
+      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs, hadPictures);
       if (replay) {
         state = "ended";
         if (exit.code === 0 && !exit.spawnError) return;

@@ -53,6 +53,8 @@ describe("backoff and input options", () => {
     expect(plans("rejected")).toEqual([500, 2000, 30_000].map((delayMs) => ({ delayMs, watchPort: false })));
     expect(["refused", "unreachable", "timeout"].map((r) => failureOf(r as "refused"))).toEqual(["connect", "connect", "connect"]);
     expect(["unauthorized", "not-found", "invalid", "unknown"].map((r) => failureOf(r as "unauthorized"))).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+    // A URL that gave pictures before and now has no readable stream: its source stalled behind a server that stays up.
+    expect(["unauthorized", "not-found", "invalid", "unknown"].map((r) => failureOf(r as "unauthorized", true))).toEqual(["rejected", "rejected", "silent", "silent"]);
   });
 
   it("explains what ffmpeg says when a camera cannot be reached, refuses, or does not answer", () => {
