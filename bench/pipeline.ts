@@ -17,14 +17,11 @@
  * runs only part 1. Other engineers share this machine: the load average is printed with the
  * results; re-run when it is quiet. Results: a table on stdout, JSON in bench/out/.
  */
-import { spawn, execFile } from "node:child_process";
-import { Writable } from "node:stream";
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { InferenceSession, Tensor } from "onnxruntime-node";
 import { defaultSettings, type Camera } from "../src/domain/camera.js";
 import { silentLogger } from "../src/log.js";
 import { findModel, readManifest } from "../src/models.js";
@@ -32,55 +29,27 @@ import { PROJECT_ROOT } from "../src/env.js";
 import { createPipeline, loadDetector, type CameraStats } from "../src/pipeline/index.js";
 import { frameToTensor } from "../src/pipeline/detect/tensor.js";
 import { YOLOX_LAYOUT } from "../src/pipeline/detect/yolox.js";
-import { wholeFrame, yuv420Size, type Frame } from "../src/pipeline/frame.js";
-import { decodeArgs } from "../src/pipeline/source/frame-source.js";
-import { spawnFfmpeg } from "../src/pipeline/source/ffmpeg-child.js";
-import { footage, OUT_DIR } from "./footage.js";
+import { wholeFrame } from "../src/pipeline/frame.js";
+import { bareSession, footageFrames, median, startBareDecoders } from "./floor.js";
+import { footage, idleClip, OUT_DIR } from "./footage.js";
+import { childProcesses } from "../test/support/process-info.js";
+import { readStat } from "./proc.js";
 
-const run = promisify(execFile);
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "idle-worker.js");
-const TICK = 100; // /proc clock ticks per second (sysconf(_SC_CLK_TCK) on Linux)
 const WARMUP_MS = 4000;
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
 const WINDOWS = 3;
 const MANY = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
-/** CPU seconds (user + system) of a process, all threads. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICK;
-}
-
-async function childPids(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (ppid === pid) out.push(Number(entry));
-  }
-  return out;
-}
-
+/** CPU seconds (user + system, all threads) of the given processes. */
 async function totalCpu(pids: number[]): Promise<number> {
   let sum = 0;
-  for (const pid of pids) sum += await cpuSeconds(pid).catch(() => 0);
+  for (const pid of pids) sum += (await readStat(pid))?.cpuSeconds ?? 0;
   return sum;
 }
 
-/** A static scene with sensor noise, H.264 640x360 at 15 fps: what an idle camera's sub-stream looks like. */
-async function idleClip(): Promise<string> {
-  const file = path.join(OUT_DIR, "idle-640x360-15fps.mp4");
-  if (await fs.stat(file).catch(() => undefined)) return file;
-  await fs.mkdir(OUT_DIR, { recursive: true });
-  await run("ffmpeg", ["-v", "error", "-y", "-ss", "3", "-i", footage("opencv-vtest_480x360_10fps.mp4"), "-frames:v", "1", "-f", "image2", `${file}.png`]);
-  await run("ffmpeg", ["-v", "error", "-y", "-loop", "1", "-i", `${file}.png`, "-vf", "scale=640:360,noise=alls=5:allf=t", "-r", "15", "-t", "60", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p", file]);
-  await fs.rm(`${file}.png`);
-  return file;
-}
+const childPids = async (pid: number) => (await childProcesses(pid)).map((c) => c.pid);
 
 interface IdleResult {
   cameras: number;
@@ -98,8 +67,7 @@ interface IdleResult {
  * measured side by side, so both see the same load from the rest of the machine.
  */
 async function measureIdle(n: number, clip: string): Promise<IdleResult> {
-  const args = decodeArgs({ url: clip, width: 640, height: 360, fps: 5, realtimeFile: true });
-  const bare = Array.from({ length: n }, () => spawnFfmpeg({ ...args, output: new Writable({ write: (_chunk: Buffer, _e, cb) => cb() }), logger: silentLogger }));
+  const bare = startBareDecoders(Array.from({ length: n }, () => ({ url: clip, width: 640, height: 360, fps: 5, realtimeFile: true })));
   const worker = spawn(process.execPath, [WORKER, String(n), clip], { stdio: ["ignore", "pipe", "inherit"], cwd: PROJECT_ROOT });
   let out = "";
   worker.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -107,7 +75,7 @@ async function measureIdle(n: number, clip: string): Promise<IdleResult> {
     while (!out.includes("ready")) await sleep(100);
     await sleep(WARMUP_MS);
     const pipelinePids = async () => [worker.pid!, ...(await childPids(worker.pid!))];
-    const barePids = bare.map((c) => c.pid()!);
+    const barePids = bare.children.map((c) => c.pid()!);
     const samples: { pipeline: number; ffmpeg: number }[] = [];
     for (let w = 0; w < WINDOWS; w++) {
       const [p0, f0] = [await totalCpu(await pipelinePids()), await totalCpu(barePids)];
@@ -120,7 +88,7 @@ async function measureIdle(n: number, clip: string): Promise<IdleResult> {
   } finally {
     worker.kill("SIGTERM");
     await new Promise((resolve) => worker.once("exit", resolve));
-    await Promise.all(bare.map((c) => c.stop()));
+    await bare.stop();
   }
 }
 
@@ -149,9 +117,10 @@ async function measureActive(n: number): Promise<ActiveResult> {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      for (const pid of await childPids(process.pid)) {
-        const cmd = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmd.includes("rawvideo")) decodeCpu.set(pid, await cpuSeconds(pid).catch(() => decodeCpu.get(pid) ?? 0));
+      for (const child of await childProcesses(process.pid)) {
+        if (!child.argv.includes("rawvideo")) continue;
+        const stat = await readStat(child.pid);
+        if (stat) decodeCpu.set(child.pid, stat.cpuSeconds);
       }
       await sleep(50);
     }
@@ -184,16 +153,9 @@ async function measureActive(n: number): Promise<ActiveResult> {
 /** Bare session.run on tensors made from the same frames the pipeline sees, and the detector's own time on them. */
 async function measureInference(): Promise<{ bareRunMs: number; detectorMs: number; tensorMs: number }> {
   const entry = findModel(await readManifest());
-  const modelPath = path.join(PROJECT_ROOT, "models", entry.file);
-  const { stdout } = await run("ffmpeg", ["-v", "error", "-i", footage("opencv-vtest_480x360_10fps.mp4"), "-vf", "fps=1,scale=640:360", "-frames:v", "30", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-"], { encoding: "buffer", maxBuffer: 1 << 28 });
-  const size = yuv420Size(640, 360);
-  const frames: Frame[] = Array.from({ length: stdout.length / size }, (_, i) => ({ width: 640, height: 360, data: stdout.subarray(i * size, (i + 1) * size), at: i, seq: i }));
-  const tensors = frames.map((frame) => {
-    const data = new Float32Array(3 * 416 * 416);
-    frameToTensor(frame, wholeFrame(frame), YOLOX_LAYOUT, data);
-    return new Tensor("float32", data, [1, 3, 416, 416]);
-  });
-  const session = await InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+  const frames = await footageFrames(footage("opencv-vtest_480x360_10fps.mp4"));
+  const { session, tensors: toTensors } = await bareSession();
+  const tensors = toTensors(frames);
   const detector = await loadDetector({ entry, modelsDir: path.join(PROJECT_ROOT, "models") });
   const bare: number[] = [];
   const inDetector: number[] = [];

@@ -12,6 +12,7 @@ import { ConfigError } from "./errors.js";
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const optionalString = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
+const THREADS_MESSAGE = "VIGIL_DETECTOR_THREADS must be a whole number from 1 to 16.";
 
 const EnvSchema = v.object({
   /** Where the encrypted store, event history and media live. Default `./data`. */
@@ -33,6 +34,11 @@ const EnvSchema = v.object({
   /** The ffmpeg and ffprobe binaries. Default: found on PATH. */
   VIGIL_FFMPEG: v.optional(v.pipe(v.string(), v.minLength(1)), "ffmpeg"),
   VIGIL_FFPROBE: v.optional(v.pipe(v.string(), v.minLength(1)), "ffprobe"),
+  /**
+   * onnxruntime threads for the detector. Default 1: on a busy 2-core box one beat
+   * two (../shared/RECIPES.md); a 4-core Raspberry Pi with many cameras may gain from 2.
+   */
+  VIGIL_DETECTOR_THREADS: v.optional(v.pipe(v.string(), v.regex(/^([1-9]|1[0-6])$/, THREADS_MESSAGE), v.transform(Number))),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   VIGIL_LOG_LEVEL: v.optional(v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
 });
@@ -48,6 +54,8 @@ export interface Env {
   modelsDir: string;
   ffmpegPath: string;
   ffprobePath: string;
+  /** onnxruntime threads for the detector (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, 1. */
+  detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Set by systemd for `Type=notify` units (NOTIFY_SOCKET, WATCHDOG_USEC). */
   systemd: { notifySocket: string | undefined; watchdogMs: number | undefined };
@@ -76,6 +84,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     modelsDir: e.VIGIL_MODELS_DIR ? path.resolve(cwd, e.VIGIL_MODELS_DIR) : path.join(PROJECT_ROOT, "models"),
     ffmpegPath: e.VIGIL_FFMPEG,
     ffprobePath: e.VIGIL_FFPROBE,
+    detectorThreads: e.VIGIL_DETECTOR_THREADS,
     logLevel: e.VIGIL_LOG_LEVEL,
     systemd: {
       notifySocket: source.NOTIFY_SOCKET || undefined,

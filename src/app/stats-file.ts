@@ -21,6 +21,8 @@ export interface StatsSnapshot {
     state: string;
     fps: number;
     framesIn: number;
+    /** Frames in between the regular ones, analysed while something was being confirmed. */
+    extraFrames: number;
     /** Frames ffmpeg delivered while the camera was still busy with an older one (the newest wins). */
     framesDropped: number;
     /** Frames that waited for the shared detector until a newer frame of the camera replaced them. */
@@ -56,6 +58,7 @@ export function readStats(pipeline: StatsFileOptions["pipeline"], now: () => num
         state: live?.state ?? "stopped",
         fps: live?.fps ?? 0,
         framesIn: s.frames,
+        extraFrames: s.extraFrames,
         framesDropped: s.framesDropped,
         superseded: s.superseded,
         motionFrames: s.motionFrames,

@@ -15,6 +15,8 @@ export interface Frame {
   at: number;
   /** Frame number since the source started (0-based), across ffmpeg restarts. */
   seq: number;
+  /** Between the regular frames of the camera's rate: delivered only during a burst (FrameSource.burst). */
+  extra?: boolean;
 }
 
 /** A rectangle in frame pixels: x, y of the top-left corner, width, height. */

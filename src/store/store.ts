@@ -30,15 +30,7 @@ export interface Retention {
   perCameraBytes: Record<string, number>;
 }
 
-export interface NewCamera {
-  name: string;
-  url: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  recordUrl?: string | undefined;
-  snapshotUrl?: string | undefined;
-  settings?: Partial<CameraSettings>;
-}
+export type NewCamera = Pick<Camera, "name" | "url" | "username" | "password" | "recordUrl" | "snapshotUrl"> & { settings?: Partial<CameraSettings> };
 
 export type StoreChange = "cameras" | "armed" | "chats" | "admins" | "retention" | "token";
 

@@ -5,7 +5,7 @@
  * (test/main.test.ts, test/end-to-end.test.ts, bench/vigil.ts).
  */
 import type { Chat, Message, User } from "grammy/types";
-import type { BotApiStandIn, InjectedMessage } from "./bot-api/index.js";
+import { inlineButtons, type BotApiStandIn, type InjectedMessage, type RecordedRequest } from "./bot-api/index.js";
 import { until } from "./wait.js";
 
 export interface ChatOptions {
@@ -24,15 +24,26 @@ export interface ChatDriver {
   lastBotMessage(chat: Chat): Message;
 }
 
-export function createChatDriver(tg: BotApiStandIn, options: { timeoutMs?: number } = {}): ChatDriver {
+export interface ChatDriverOptions {
+  /** How long to wait for an answer. Default 60 s. */
+  timeoutMs?: number;
+  /**
+   * Messages that are not answers, which the driver skips (alerts arriving while
+   * someone talks to the bot, as they do on an armed system). Default: none.
+   */
+  ignore?: (request: RecordedRequest) => boolean;
+}
+
+export function createChatDriver(tg: BotApiStandIn, options: ChatDriverOptions = {}): ChatDriver {
   const timeoutMs = options.timeoutMs ?? 60_000;
+  const ignore = options.ignore ?? (() => false);
   const deliver = (user: User, chat: Chat, text: string, opts: ChatOptions): InjectedMessage => {
     const sent = tg.send(user, chat, text, opts);
     if (!sent.update) throw new Error(`Telegram would not deliver ${JSON.stringify(text)} to the bot (privacy mode)`);
     return sent;
   };
   const sentSince = async (chat: Chat, mark: number, count: number): Promise<Message[]> => {
-    const sends = () => tg.outputs(chat, mark).filter((r) => r.method.startsWith("send"));
+    const sends = () => tg.outputs(chat, mark).filter((r) => r.method.startsWith("send") && !ignore(r));
     await until(() => sends().length >= count, timeoutMs, `the bot sent ${count} message(s) to ${chat.id}`);
     return sends()
       .slice(0, count)
@@ -42,11 +53,12 @@ export function createChatDriver(tg: BotApiStandIn, options: { timeoutMs?: numbe
       });
   };
   return {
-    ask: async (user, chat, text, opts = {}) => tg.nextMessage(chat, { after: deliver(user, chat, text, opts).mark, timeoutMs }),
+    ask: async (user, chat, text, opts = {}) => (await sentSince(chat, deliver(user, chat, text, opts).mark, 1))[0]!,
     askAll: (user, chat, text, count, opts = {}) => sentSince(chat, deliver(user, chat, text, opts).mark, count),
     sentSince,
     lastBotMessage(chat) {
-      const mine = tg.messages(chat).filter((m) => m.from?.id === tg.bot.id);
+      const skipped = new Set(tg.outputs(chat).filter(ignore).map((r) => (r.result as Message).message_id));
+      const mine = tg.messages(chat).filter((m) => m.from?.id === tg.bot.id && !skipped.has(m.message_id));
       const last = mine[mine.length - 1];
       if (!last) throw new Error("the bot has not written in this chat");
       return last;
@@ -69,8 +81,11 @@ export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user:
   // The last answer starts the connection: the picture comes after "Connecting…" (and, in a group where
   // the bot may not delete the password, a request to delete it).
   const last = tg.send(user, room, login.at(-1)!, { replyTo: chat.lastBotMessage(room) });
-  const probe = await tg.nextMessage(room, { after: last.mark, method: "sendPhoto", timeoutMs });
+  // The picture with Save (an alert photo may arrive first on an armed system).
+  const request = await tg.waitFor((r) => r.ok === true && r.method === "sendPhoto" && Number(r.params.chat_id) === room.id && inlineButtons(r.result as Message).some((b) => b.text === "Save"), { after: last.mark, timeoutMs });
+  const probe = tg.message(room.id, (request.result as Message).message_id) ?? (request.result as Message);
   const save = tg.press(user, probe, "Save");
   const [saved] = await chat.sentSince(room, save.mark, 1);
   return saved!;
 }
+

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import readline from "node:readline";
 
 const RECEIVER = `
 import socket, sys
@@ -26,15 +27,9 @@ export class NotifySocket {
     const child = spawn("python3", ["-c", RECEIVER, socketPath], { stdio: ["ignore", "pipe", "inherit"] });
     const socket = new NotifySocket(socketPath, child);
     await new Promise<void>((resolve, reject) => {
-      let buffered = "";
-      child.stdout.on("data", (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) {
-          if (line === "BOUND") resolve();
-          else socket.messages.push(line);
-        }
+      readline.createInterface({ input: child.stdout }).on("line", (line) => {
+        if (line === "BOUND") resolve();
+        else socket.messages.push(line);
       });
       child.on("exit", (code) => reject(new Error(`notify socket receiver exited with ${code}`)));
     });

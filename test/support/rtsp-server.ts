@@ -93,6 +93,8 @@ export interface MountSpec {
   /** A clip file; prepared with {@link prepareClip}. */
   clip: string;
   clipOptions?: ClipOptions;
+  /** The camera sends nothing until {@link RtspTestServer.resume} (a benchmark starts cameras when it needs them, at chosen times). */
+  paused?: boolean;
 }
 
 interface Mount {
@@ -128,7 +130,7 @@ export class RtspTestServer {
       server.#mounts.set(spec.name, { name: spec.name, udpPort: await freeUdpPort(), clip: await prepareClip(spec.clip, spec.clipOptions), runStarts: [] });
     }
     await server.startServer();
-    for (const mount of server.#mounts.values()) server.startFeeder(mount);
+    for (const spec of options.mounts) if (!spec.paused) server.startFeeder(server.mount(spec.name));
     return server;
   }
 
@@ -183,7 +185,7 @@ export class RtspTestServer {
     mount.feeder = undefined;
   }
 
-  /** The camera sends again, from the start of its clip. */
+  /** The camera sends (again, or for the first time when it was `paused`), from the start of its clip. */
   resume(name: string): void {
     const mount = this.mount(name);
     if (!mount.feeder) this.startFeeder(mount);

@@ -35,6 +35,8 @@ export interface AlertDecision {
   alerts: DetectedObject[];
   /** Every confirmed object of this frame (drawn on the snapshot). */
   confirmed: DetectedObject[];
+  /** Something that may alert was seen but nothing is confirmed yet: the next frames decide (the worker analyses them all). */
+  pending: boolean;
 }
 
 /** Disarmed or muted cameras keep their frames flowing but never alert. */
@@ -43,7 +45,7 @@ export function canAlert(armed: boolean, mutedUntil: number | null, at: number):
 }
 
 export function decideAlerts(state: AlertState, input: AlertInput, rule: ConfirmationRule = DEFAULT_CONFIRMATION): AlertDecision {
-  if (!canAlert(input.armed, input.mutedUntil, input.at)) return { state, alerts: [], confirmed: [] };
+  if (!canAlert(input.armed, input.mutedUntil, input.at)) return { state, alerts: [], confirmed: [], pending: false };
   const candidates = alertCandidates(input.objects, input.settings, input.frame);
   const { state: confirmation, confirmed } = confirm(state.confirmation, { at: input.at, objects: candidates }, rule);
   const lastAlertAt = { ...state.lastAlertAt };
@@ -55,5 +57,5 @@ export function decideAlerts(state: AlertState, input: AlertInput, rule: Confirm
     lastAlertAt[family] = input.at;
     alerts.push(object);
   }
-  return { state: { confirmation, lastAlertAt }, alerts, confirmed };
+  return { state: { confirmation, lastAlertAt }, alerts, confirmed, pending: candidates.length > 0 && confirmed.length === 0 };
 }

@@ -27,7 +27,15 @@ export interface FrameSourceOptions {
   url: string;
   width: number;
   height: number;
+  /** Frames per second delivered: the regular rate. */
   fps: number;
+  /**
+   * Decode up to this rate, and deliver the frames between the regular ones only
+   * while {@link FrameSource.burst} is on (while something is being confirmed).
+   * Costs ffmpeg next to nothing: it decodes every frame of the stream anyway.
+   * Default: `fps` (no frames in between).
+   */
+  burstFps?: number;
   transport?: "tcp" | "udp";
   /** Default "ffmpeg" on PATH. */
   ffmpegPath?: string;
@@ -69,7 +77,28 @@ export interface SourceStatus {
 export interface FrameSource {
   /** The frames. One consumer; leaving the loop (or `signal`) stops ffmpeg before the generator returns. */
   frames(signal?: AbortSignal): AsyncGenerator<Frame, void, undefined>;
+  /** On: the frames between the regular ones (`burstFps`) are delivered too, marked `extra`. Off by default. */
+  burst(on: boolean): void;
   status(): SourceStatus;
+}
+
+/**
+ * Which frames fall on the regular grid of `fps`: the rate filter's rule
+ * (rate-filter.ts), on the frames' times. A frame is regular when it is nearer to
+ * the next due time than the frame after it would be; the grid restarts after a
+ * gap or a jump back of more than 2 s.
+ */
+export function regularFrames(fps: number): (at: number) => boolean {
+  const interval = 1000 / fps;
+  let due: number | undefined;
+  let previous: number | undefined;
+  return (at) => {
+    const halfGap = previous === undefined ? 0 : (at - previous) / 2;
+    previous = at;
+    if (due !== undefined && at + halfGap < due && at >= due - 2000) return false;
+    due = due === undefined || Math.abs(at - due) > interval ? at + interval : due + interval;
+    return true;
+  };
 }
 
 /** What the last attempt's exit means, for the log, /status and the offline message, and for the wait before the next one. */
@@ -105,7 +134,9 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const now = options.now ?? Date.now;
   const masked = maskUrl(options.url);
   const { width, height } = options;
-  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs(options);
+  // Decoded at the burst rate; a snapshot URL's polling rate is capped (decodeArgs) and never bursts.
+  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
+  const isRegular = regularFrames(Math.min(options.fps, fps));
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
@@ -114,6 +145,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const slot = createFrameSlot({ lossless: replay });
   let state: SourceStatus["state"] = "starting";
   let framesIn = 0;
+  let framesDecoded = 0;
+  let burst = false;
   let restarts = 0;
   let lastFrameAt = 0;
   let lastError: string | undefined;
@@ -122,13 +155,18 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const startedAt = now();
 
   function publish(data: Buffer, ready?: () => void): void {
-    const seq = framesIn++;
+    const seq = framesDecoded++;
     const at = replay ? startedAt + (seq * 1000) / fps : now();
     lastFrameAt = at;
     state = "running";
+    const extra = !isRegular(at);
+    // Live: a frame in between that nobody asked for never takes the slot from a regular one. Replay
+    // delivers them all and the consumer's side decides (below), so a replay does not depend on timing.
+    if (extra && !burst && !replay) return ready?.();
+    framesIn++;
     arrivals.push(performance.now());
     if (arrivals.length > 16) arrivals.shift();
-    slot.put({ width, height, data, at, seq }, ready);
+    slot.put({ width, height, data, at, seq, ...(extra ? { extra } : {}) }, ready);
   }
 
   /** Cuts stdout into frames. Live: never makes ffmpeg wait. Replay: waits for the consumer. */
@@ -250,6 +288,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         for (;;) {
           const frame = await slot.take();
           if (!frame) return;
+          if (frame.extra && !burst) continue;
           yield frame;
         }
       } finally {
@@ -258,6 +297,9 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         await supervisor;
         if (state !== "ended") state = "stopped";
       }
+    },
+    burst(on) {
+      burst = on;
     },
     status() {
       const recent = arrivals.length > 1 && performance.now() - arrivals[arrivals.length - 1]! < 5000;

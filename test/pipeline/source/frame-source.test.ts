@@ -7,7 +7,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/log.js";
 import type { Frame } from "../../../src/pipeline/frame.js";
-import { createFrameSource, type FrameSource, type FrameSourceOptions } from "../../../src/pipeline/source/frame-source.js";
+import { createFrameSource, regularFrames, type FrameSource, type FrameSourceOptions } from "../../../src/pipeline/source/frame-source.js";
 import { footage, grabFrames, pipelineFfmpegs } from "../../support/footage.js";
 import { startRtspServer, type RtspTestServer } from "../../support/rtsp-server.js";
 import { tempDir } from "../../support/tmp.js";
@@ -64,6 +64,40 @@ describe("frame source on files", () => {
     const seqs = reader.frames.map((f) => f.seq);
     expect(seqs.slice(1).some((s, i) => s - seqs[i]! > 1)).toBe(true);
     expect(await pipelineFfmpegs()).toEqual([]);
+  });
+
+  it("delivers the frames between the regular ones only during a burst, marked extra", async () => {
+    // A live camera at 10 fps, analysed at 5, decoded at 10 for bursts.
+    const source = createFrameSource({ camera: "burst", url: footage("opencv-vtest_480x360_10fps.mp4"), width: 320, height: 240, fps: 5, burstFps: 10, realtimeFile: true, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
+    const regular = reader.frames.length;
+    source.burst(true);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    source.burst(false);
+    const during = reader.frames.slice(regular);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = reader.frames.slice(regular + during.length);
+    await reader.stop();
+    expect(reader.frames.slice(0, regular).every((f) => !f.extra)).toBe(true);
+    // 2 s at 10 fps, half of them in between; then back to 5 fps.
+    expect(during.length).toBeGreaterThanOrEqual(16);
+    expect(during.filter((f) => f.extra).length).toBeGreaterThanOrEqual(7);
+    expect(after.filter((f) => f.extra).length).toBeLessThanOrEqual(1);
+    expect(after.length).toBeLessThanOrEqual(7);
+    expect(source.status().framesDropped).toBe(0);
+  });
+
+  it("finds the regular frames of a rate by their times, as the rate filter does", () => {
+    const at5of10 = regularFrames(5);
+    // 10 fps with arrival jitter: every other frame.
+    expect([0, 104, 197, 301, 399, 502, 598].map(at5of10)).toEqual([true, false, true, false, true, false, true]);
+    // 12.5 fps: 5 a second on average.
+    const at5of12 = regularFrames(5);
+    expect(Array.from({ length: 25 }, (_, i) => at5of12(i * 80)).filter(Boolean)).toHaveLength(10);
+    // A gap restarts the grid at the next frame.
+    const gap = regularFrames(5);
+    expect([0, 100, 5000, 5100, 5200].map(gap)).toEqual([true, false, true, false, true]);
   });
 
   it("respawns after ffmpeg exits with code 0 (a file that ends), and frames keep coming", async () => {
