@@ -33,7 +33,8 @@
  * Also judged: each camera's alerts reach the chat in time order.
  *
  * Prints one line a minute (RSS and open files of Vigil and of its ffmpeg
- * children, from /proc) and the totals; writes everything to bench/out/soak.json.
+ * children, from /proc) and the totals; writes everything to bench/out/soak.json,
+ * and Vigil's log to bench/out/soak-vigil.log.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -435,12 +436,15 @@ async function main(): Promise<number> {
       openFiles: { vigilStart: first.vigilFds, vigilEnd: last.vigilFds, vigilMax: Math.max(...samples.map((s) => s.vigilFds)), ffmpegStart: first.ffmpegFds, ffmpegEnd: last.ffmpegFds, zombiesMax: Math.max(...samples.map((s) => s.zombies)) },
       faults,
       samples,
-      loggedErrors: errors.map((e) => e.msg),
+      // With what went wrong (an errno code, a message), so a failure can be told from the machine's trouble.
+      loggedErrors: errors.map((e) => ({ minute: minuteOf(e.time), msg: e.msg, ...(e.err ? { err: e.err } : {}), ...(e.error ? { error: e.error } : {}) })),
       exitCode,
       failures,
     };
     await fs.writeFile(path.join(OUT_DIR, "soak.json"), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`Written to ${path.relative(process.cwd(), path.join(OUT_DIR, "soak.json"))}.`);
+    // Vigil's own log (scrubbed of secrets as always; the token is the stand-in's), to read after a failure.
+    await fs.writeFile(path.join(OUT_DIR, "soak-vigil.log"), output);
+    console.log(`Written to ${path.relative(process.cwd(), path.join(OUT_DIR, "soak.json"))}, Vigil's log to soak-vigil.log beside it.`);
     return failures.length ? 1 : 0;
   } finally {
     if (run) await run.stop(5000);
