@@ -42,7 +42,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Message } from "grammy/types";
 import { BotApiStandIn, type RecordedRequest } from "../test/support/bot-api/index.js";
-import { claimAndArm, startVigil, vigil, type RunningVigil } from "../test/support/cli.js";
+import { claimAndArm, listEvents, startVigil, vigil, type RunningVigil } from "../test/support/cli.js";
 import { childProcesses, logLines, openFiles, residentBytes } from "../test/support/process-info.js";
 import { footage, startRtspServer, type RtspTestServer } from "../test/support/rtsp-server.js";
 import { sleepUntil, until } from "../test/support/wait.js";
@@ -286,19 +286,8 @@ async function main(): Promise<number> {
     await command("/disarm", "Disarmed", 5 * MINUTE);
 
     // Every alert Vigil recorded, as its event history lists them.
-    const history = async (): Promise<ChatAlert[]> => {
-      const { stdout, code, stderr } = await vigil(["events", "list", "--since", `${Math.ceil(minutes / 60) + 1}h`], env, undefined, { compiled: true });
-      if (code !== 0) throw new Error(stderr);
-      return stdout
-        .split("\n")
-        .slice(2)
-        .filter(Boolean)
-        .map((row) => row.split(/\s{2,}/))
-        .map(([time = "", camera = "", object = ""]) => {
-          const clockTime = time.split(" ")[1]!;
-          return { camera, time: clockTime, label: object === "motion only" ? "motion" : object, at: clockToEpoch(clockTime, Date.now()) };
-        });
-    };
+    const history = async (): Promise<ChatAlert[]> =>
+      (await listEvents(env, `${Math.ceil(minutes / 60) + 1}h`, { compiled: true })).map((e) => ({ ...e, at: clockToEpoch(e.time, Date.now()) }));
     const key = (a: ChatAlert) => `${a.camera} ${a.time} ${a.label}`;
     const sameAlerts = (a: ChatAlert[], b: ChatAlert[]) => JSON.stringify(a.map(key).sort()) === JSON.stringify(b.map(key).sort());
     let recorded: ChatAlert[] = [];

@@ -15,7 +15,7 @@ import { BotApiStandIn } from "../support/bot-api/index.js";
 import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
 import { sleepUntil, until } from "../support/wait.js";
-import { claimAndArm, killAllVigils, startVigil, vigil } from "../support/cli.js";
+import { claimAndArm, killAllVigils, listEvents, startVigil, vigil } from "../support/cli.js";
 
 /** The person enters wallflower_wavingtrees at 24.2 s of each loop and stays to its end: alerts come in the next 4.5 s. */
 const ENTRY_SECONDS = 24.2;
@@ -64,16 +64,7 @@ afterAll(async () => {
 });
 
 /** Every alert in Vigil's event history, from the CLI, as the chat would show it. */
-async function history(): Promise<Alert[]> {
-  const { stdout, code, stderr } = await vigil(["events", "list", "--since", "1h"], env);
-  if (code !== 0) throw new Error(stderr);
-  return stdout
-    .split("\n")
-    .slice(2)
-    .filter(Boolean)
-    .map((row) => row.split(/\s{2,}/))
-    .map(([time = "", camera = "", object = ""]) => ({ camera, time: time.split(" ")[1]!, label: object === "motion only" ? "motion" : object }));
-}
+const history = (): Promise<Alert[]> => listEvents(env, "1h");
 
 describe("Telegram unreachable while alerts happen", () => {
   it("refused (with a SIGKILL and restart), then 500s, then 429: every alert delivered after recovery, in order, none twice", async () => {

@@ -132,3 +132,22 @@ async function waitForClaimCode(output: () => string | Promise<string>): Promise
   await until(async () => (code = /\/claim (\S+)/.exec(await output())?.[1]) !== undefined, 120_000, "the claim line is printed");
   return code!;
 }
+
+/** One alert of Vigil's event history as `vigil events list` prints it (camera, local clock time, label). */
+export interface ListedEvent {
+  camera: string;
+  time: string;
+  label: string;
+}
+
+/** Every alert in Vigil's event history since `since` (e.g. "1h"), read with `vigil events list`. */
+export async function listEvents(env: Record<string, string>, since: string, options: VigilRunOptions = {}): Promise<ListedEvent[]> {
+  const { stdout, code, stderr } = await vigil(["events", "list", "--since", since], env, undefined, options);
+  if (code !== 0) throw new Error(stderr);
+  return stdout
+    .split("\n")
+    .slice(2)
+    .filter(Boolean)
+    .map((row) => row.split(/\s{2,}/))
+    .map(([time = "", camera = "", object = ""]) => ({ camera, time: time.split(" ")[1]!, label: object === "motion only" ? "motion" : object }));
+}
