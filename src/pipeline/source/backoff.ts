@@ -4,7 +4,7 @@
  *
  * - It did not take the connection (refused, unreachable, timed out): the delay
  *   doubles from 0.5 s to 30 s, but its port is tried with a cheap TCP connect
- *   every second and the wait ends as soon as it opens (a rebooted camera, a
+ *   four times a second and the wait ends as soon as it opens (a rebooted camera, a
  *   restarted RTSP server, a cable plugged back in).
  * - It took the connection but sent no picture, or stopped sending (a stalled
  *   encoder, a dropped Wi-Fi link), or, having sent pictures from this URL
@@ -30,7 +30,7 @@ export interface BackoffOptions {
   maxMs?: number;
   /** Longest delay after a camera went silent or its stream ended. Default 1000 ms. */
   quickMs?: number;
-  /** How often a camera that did not take the connection is tried with a TCP connect. Default 1000 ms. */
+  /** How often a camera that did not take the connection is tried with a TCP connect. Default 250 ms. */
   watchMs?: number;
 }
 
@@ -72,7 +72,7 @@ export function retryPlan(failure: AttemptFailure, failures: number, options: Ba
 /** Waits as `plan` says for a camera at `url`; resolves early when `signal` aborts. */
 export function waitBeforeRetry(url: string, plan: RetryPlan, signal: AbortSignal, options: BackoffOptions = {}): Promise<void> {
   const endpoint = plan.watchPort ? streamEndpoint(url) : undefined;
-  return pause(plan.delayMs, signal, endpoint ? () => canConnect(endpoint) : undefined, options.watchMs ?? 1000);
+  return pause(plan.delayMs, signal, endpoint ? () => canConnect(endpoint) : undefined, options.watchMs ?? 250);
 }
 
 /** The delay after `failures` consecutive attempts without a frame (1 → initial). Pure. */
