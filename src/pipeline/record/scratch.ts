@@ -37,7 +37,7 @@ export async function isRamFilesystem(dir: string): Promise<boolean> {
 export async function createScratchDir(candidates = ramCandidates()): Promise<string | undefined> {
   for (const base of candidates) {
     if (!(await isRamFilesystem(base))) continue;
-    await removeStale(base);
+    await removeStaleFolders(base, PREFIX);
     try {
       return await fs.mkdtemp(path.join(base, `${PREFIX}${process.pid}-`));
     } catch {
@@ -47,11 +47,13 @@ export async function createScratchDir(candidates = ramCandidates()): Promise<st
   return undefined;
 }
 
-async function removeStale(base: string): Promise<void> {
+/** Removes the `<prefix><pid>-…` folders in `base` whose process is gone. */
+export async function removeStaleFolders(base: string, prefix: string): Promise<void> {
   const names = await fs.readdir(base).catch(() => [] as string[]);
   for (const name of names) {
-    const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-    if (match && Number(match[1]) !== process.pid && !alive(Number(match[1]))) await fs.rm(path.join(base, name), { recursive: true, force: true });
+    const match = new RegExp(`^${prefix}(\\d+)-`).exec(name);
+    // Another account's folder cannot be removed, and is not ours to remove.
+    if (match && Number(match[1]) !== process.pid && !alive(Number(match[1]))) await fs.rm(path.join(base, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -27,8 +27,11 @@ export interface FfmpegChildOptions {
   input: string;
   inputOptions: string[];
   outputOptions: string[];
-  /** Receives stdout. Never ended by the child: attempts come and go, the consumer stays. */
-  output: Writable;
+  /**
+   * Receives stdout (never ended by the child: attempts come and go, the consumer
+   * stays), or a target ffmpeg opens itself (a URL such as `unix:PATH`).
+   */
+  output: Writable | string;
   ffmpegPath?: string;
   logger: Logger;
   /** Grace period for each step of the stop sequence. Default 1000 ms. */
@@ -101,7 +104,8 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
       // Exits are read from the process; this only matters when it never started.
       if (proc?.pid === undefined) finish({ code: null, signal: null, spawnError: maskUrl(error.message) });
     });
-  command.pipe(options.output, { end: false });
+  if (typeof options.output === "string") command.save(options.output);
+  else command.pipe(options.output, { end: false });
 
   const wait = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
 

@@ -9,7 +9,6 @@
  * camera is picked up again within seconds of coming back, and a camera that
  * rejects the login is not hammered.
  */
-import { Writable } from "node:stream";
 import { CameraConnectError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../log.js";
 import { maskUrl } from "../../redact.js";
@@ -17,6 +16,7 @@ import { yuv420Size, type Frame } from "../frame.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "./backoff.js";
 import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
+import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
 import { explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
 import { rateFilter } from "./rate-filter.js";
 
@@ -154,46 +154,36 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   let started = false;
   const startedAt = now();
 
-  function publish(data: Buffer, ready?: () => void): void {
+  /**
+   * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
+   * that nobody asked for is skipped here, never taking the slot from a regular one;
+   * replay delivers them all and the consumer's side decides (below), so a replay
+   * does not depend on timing. Returns false when ffmpeg must wait (replay, the
+   * consumer is behind): `resume` is called once it has caught up.
+   */
+  function publish(raw: Buffer, resume: () => void): boolean {
     const seq = framesDecoded++;
     const at = replay ? startedAt + (seq * 1000) / fps : now();
     lastFrameAt = at;
     state = "running";
     const extra = !isRegular(at);
-    // Live: a frame in between that nobody asked for never takes the slot from a regular one. Replay
-    // delivers them all and the consumer's side decides (below), so a replay does not depend on timing.
-    if (extra && !burst && !replay) return ready?.();
+    if (extra && !burst && !replay) return true;
     framesIn++;
     arrivals.push(performance.now());
     if (arrivals.length > 16) arrivals.shift();
-    slot.put({ width, height, data, at, seq, ...(extra ? { extra } : {}) }, ready);
-  }
-
-  /** Cuts stdout into frames. Live: never makes ffmpeg wait. Replay: waits for the consumer. */
-  function frameWriter(onFrame: () => void): Writable {
-    let current = Buffer.allocUnsafe(frameBytes);
-    let filled = 0;
-    return new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        let offset = 0;
-        let completed: Buffer | undefined;
-        while (offset < chunk.length) {
-          const n = Math.min(frameBytes - filled, chunk.length - offset);
-          chunk.copy(current, filled, offset, offset + n);
-          filled += n;
-          offset += n;
-          if (filled === frameBytes) {
-            if (completed) publish(completed);
-            completed = current;
-            current = Buffer.allocUnsafe(frameBytes);
-            filled = 0;
-            onFrame();
-          }
-        }
-        if (completed) publish(completed, () => callback());
-        else callback();
-      },
+    const frame: Frame = { width, height, data: Buffer.from(raw), at, seq, ...(extra ? { extra } : {}) };
+    if (!replay) {
+      slot.put(frame);
+      return true;
+    }
+    let waiting = true;
+    let caughtUp = false;
+    slot.put(frame, () => {
+      caughtUp = true;
+      if (!waiting) resume();
     });
+    waiting = false;
+    return caughtUp;
   }
 
   async function supervise(signal: AbortSignal): Promise<void> {
@@ -207,28 +197,36 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       let attemptFrames = 0;
       let lastActivity = performance.now();
       let stalled: "start" | "gap" | undefined;
+      const socket = await frameSocketPath();
+      if (signal.aborted) return;
+      const output = socketOutput(socket);
+      const receiver = receiveFrames(socket, frameBytes, (raw) => {
+        if (attemptFrames++ === 0) {
+          failures = 0;
+          hadPictures = true;
+          // The soak measures how soon a camera is back from this line.
+          if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
+          downSince = undefined;
+          previousSentence = undefined;
+          // Old news now: a later drop must not be explained by it.
+          lastError = undefined;
+        }
+        lastActivity = performance.now();
+        return publish(raw, () => receiver.resume());
+      });
       const child = spawnFfmpeg({
         input,
         inputOptions: inputArgs,
-        outputOptions: outputArgs,
-        output: frameWriter(() => {
-          if (attemptFrames++ === 0) {
-            failures = 0;
-            hadPictures = true;
-            // The soak measures how soon a camera is back from this line.
-            if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
-            downSince = undefined;
-            previousSentence = undefined;
-            // Old news now: a later drop must not be explained by it.
-            lastError = undefined;
-          }
-          lastActivity = performance.now();
-        }),
+        outputOptions: [...outputArgs, ...output.options],
+        output: output.target,
         ffmpegPath: options.ffmpegPath ?? "ffmpeg",
         logger,
         graceMs: options.graceMs ?? 1000,
       });
-      const onAbort = () => void child.stop();
+      const onAbort = () => {
+        receiver.close();
+        void child.stop();
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       // Replay never stalls on its own: a slow consumer pauses ffmpeg on purpose.
       const watchdog = replay
@@ -244,7 +242,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       let exit: FfmpegExit;
       try {
         exit = await child.exited;
+        // What ffmpeg wrote before it exited may still be on its way (the end of a replayed file).
+        await receiver.finish();
       } finally {
+        receiver.close();
         clearInterval(watchdog);
         signal.removeEventListener("abort", onAbort);
       }
