@@ -104,6 +104,13 @@ describe("vigil replay errors read like the chat's", () => {
     expect(bogus.stderr.trim()).toBe("notes.mp4 is not a video ffmpeg can read.");
   });
 
+  it("says what to do when the temp folder, where ffmpeg hands over the frames, cannot be used", async () => {
+    const missing = path.join(await tempDir(), "gone");
+    const result = await vigil(["replay", footage("wallflower_wavingtrees_10fps.mp4"), "--json"], { TMPDIR: missing });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`Vigil cannot create a private folder in ${missing} for reading its cameras (ENOENT); set TMPDIR to a writable folder.`);
+  });
+
   it("warns that alerts come from motion alone when the model is missing, and still reports them", async () => {
     const dir = await tempDir();
     const result = await vigil(["replay", footage("wallflower_wavingtrees_10fps.mp4"), "--json"], { VIGIL_MODELS_DIR: dir });

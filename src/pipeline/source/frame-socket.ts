@@ -14,6 +14,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ConfigError } from "../../errors.js";
 import { removeStaleFolders } from "../record/scratch.js";
 
 const PREFIX = "vigil-frames-";
@@ -23,15 +24,21 @@ let count = 0;
 async function createFolder(): Promise<string> {
   await removeStaleFolders(os.tmpdir(), PREFIX);
   const created = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`)).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`Vigil cannot create a private folder in ${os.tmpdir()} for reading its cameras (${error.code ?? error.message}); set TMPDIR to a writable folder.`);
+    throw new ConfigError(`Vigil cannot create a private folder in ${os.tmpdir()} for reading its cameras (${error.code ?? error.message}); set TMPDIR to a writable folder.`, "TMPDIR");
   });
   process.once("exit", () => fs.rmSync(created, { recursive: true, force: true }));
+  // A Unix socket's path has at most 107 bytes.
+  if (Buffer.byteLength(created) > 90) throw new ConfigError(`The temp folder ${os.tmpdir()} has too long a path for Vigil's frame sockets; set TMPDIR to a shorter one, such as /tmp.`, "TMPDIR");
   return created;
 }
 
 /** A fresh socket path for one ffmpeg attempt. */
 export async function frameSocketPath(): Promise<string> {
-  folder ??= createFolder();
+  // A failure is not kept: the next attempt tries again.
+  folder ??= createFolder().catch((error: unknown) => {
+    folder = undefined;
+    throw error;
+  });
   return path.join(await folder, `${++count}.sock`);
 }
 

@@ -9,6 +9,7 @@
  * camera is picked up again within seconds of coming back, and a camera that
  * rejects the login is not hammered.
  */
+import { streamKind } from "../../domain/stream-url.js";
 import { CameraConnectError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../log.js";
 import { maskUrl } from "../../redact.js";
@@ -17,7 +18,7 @@ import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type Backof
 import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
-import { explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+import { explainDeviceFailure, explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
 import { rateFilter } from "./rate-filter.js";
 
 export interface FrameSourceOptions {
@@ -102,11 +103,12 @@ export function regularFrames(fps: number): (at: number) => boolean {
 }
 
 /** What the last attempt's exit means, for the log, /status and the offline message, and for the wait before the next one. */
-function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number, hadPictures: boolean): { sentence: string; failure: AttemptFailure } {
+function describeExit(exit: FfmpegExit, stalled: "start" | "gap" | undefined, startTimeoutMs: number, hadPictures: boolean, device: string | undefined): { sentence: string; failure: AttemptFailure } {
   if (exit.spawnError) return { sentence: `ffmpeg could not be started (${exit.spawnError})`, failure: "rejected" };
   if (stalled === "gap") return { sentence: "the stream stopped sending pictures", failure: "silent" };
   if (stalled === "start") return { sentence: `no picture within ${Math.round(startTimeoutMs / 1000)} s of connecting`, failure: "silent" };
   if (exit.code === 0) return { sentence: "the stream ended", failure: "ended" };
+  if (device) return { sentence: explainDeviceFailure(exit.stderr, device), failure: "rejected" };
   const { reason, sentence } = explainFfmpegFailure(exit.stderr);
   const failure = failureOf(reason, hadPictures);
   // This URL gave pictures before: "not a video Vigil can read" would send the user to check a URL that is right.
@@ -176,13 +178,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       slot.put(frame);
       return true;
     }
-    let waiting = true;
+    let returned = false;
     let caughtUp = false;
     slot.put(frame, () => {
       caughtUp = true;
-      if (!waiting) resume();
+      if (returned) resume();
     });
-    waiting = false;
+    returned = true;
     return caughtUp;
   }
 
@@ -197,7 +199,18 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       let attemptFrames = 0;
       let lastActivity = performance.now();
       let stalled: "start" | "gap" | undefined;
-      const socket = await frameSocketPath();
+      let socket: string;
+      try {
+        socket = await frameSocketPath();
+      } catch (error) {
+        if (replay) throw error;
+        // Not the camera's fault, and nothing a camera setting can fix: said in /status and the log, tried again.
+        lastError = error instanceof Error ? error.message.replace(/\.$/, "") : String(error);
+        state = "retrying";
+        logger.error({ camera: options.camera }, lastError);
+        await waitBeforeRetry(options.url, retryPlan("rejected", ++failures, options.backoff), signal, options.backoff);
+        continue;
+      }
       if (signal.aborted) return;
       const output = socketOutput(socket);
       const receiver = receiveFrames(socket, frameBytes, (raw) => {
@@ -250,7 +263,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
-      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs, hadPictures);
+      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs, hadPictures, streamKind(options.url) === "device" ? options.url : undefined);
       if (replay) {
         state = "ended";
         if (exit.code === 0 && !exit.spawnError) return;

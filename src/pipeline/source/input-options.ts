@@ -86,3 +86,13 @@ export function explainFfmpegFailure(stderr: string): { reason: FfmpegFailureRea
   if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return { reason: "invalid", sentence: "that URL does not give a video stream Vigil can read" };
   return { reason: "unknown", sentence: "the stream could not be opened" };
 }
+
+/** The same for a local video device (V4L2): a USB camera unplugged, the wrong number, or no camera at all. */
+export function explainDeviceFailure(stderr: string, device: string): string {
+  const text = stderr.toLowerCase();
+  if (/no such file or directory|no such device/.test(text)) return `there is no video device at ${device} (is the camera plugged in?)`;
+  if (/permission denied/.test(text)) return `Vigil may not open ${device} (add its user to the video group)`;
+  if (/device or resource busy/.test(text)) return `${device} is in use by another program`;
+  if (/inappropriate ioctl|not a video capture device/.test(text)) return `${device} is not a video camera`;
+  return `${device} could not be opened as a camera`;
+}

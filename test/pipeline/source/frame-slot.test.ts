@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Frame } from "../../../src/pipeline/frame.js";
 import { backoffDelay, failureOf, retryPlan, streamEndpoint } from "../../../src/pipeline/source/backoff.js";
 import { createFrameSlot } from "../../../src/pipeline/source/frame-slot.js";
-import { explainFfmpegFailure, inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
+import { explainDeviceFailure, explainFfmpegFailure, inputOptions, isSnapshotUrl } from "../../../src/pipeline/source/input-options.js";
 
 const frame = (seq: number): Frame => ({ width: 2, height: 2, data: Buffer.alloc(6), at: seq, seq });
 
@@ -63,6 +63,14 @@ describe("backoff and input options", () => {
     expect(explainFfmpegFailure("[tcp @ 0x55ad] Connection to tcp://192.0.2.1:8554?timeout=2000000 failed: Network is unreachable").reason).toBe("unreachable");
     expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://127.0.0.1:8554?timeout=5000000 failed: Connection refused").reason).toBe("refused");
     expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://10.0.0.9:554?timeout=5000000 failed: Connection timed out").reason).toBe("timeout");
+  });
+
+  it("explains what ffmpeg says when a local video device cannot be opened", () => {
+    // ffmpeg's v4l2 lines, as Linux words them.
+    expect(explainDeviceFailure("[video4linux2,v4l2 @ 0x55] Cannot open video device /dev/video0: Permission denied", "/dev/video0")).toBe("Vigil may not open /dev/video0 (add its user to the video group)");
+    expect(explainDeviceFailure("[video4linux2,v4l2 @ 0x55] ioctl(VIDIOC_STREAMON): Device or resource busy", "/dev/video0")).toBe("/dev/video0 is in use by another program");
+    expect(explainDeviceFailure("[video4linux2,v4l2 @ 0x55] ioctl(VIDIOC_QUERYCAP): Inappropriate ioctl for device", "/dev/video1")).toBe("/dev/video1 is not a video camera");
+    expect(explainDeviceFailure("[video4linux2,v4l2 @ 0x55] The v4l2 frame is 0 bytes, but 614400 bytes are expected", "/dev/video0")).toBe("/dev/video0 could not be opened as a camera");
   });
 
   it("knows the port a camera answers on", () => {

@@ -136,6 +136,18 @@ describe("frame source without ffmpeg", () => {
   });
 });
 
+describe("frame source on a local video device (V4L2)", () => {
+  // No camera is attached to the build machine: what a user sees when theirs is unplugged.
+  it("says there is no camera at the device path, and keeps trying", async () => {
+    const source = createFrameSource({ camera: "usb", url: "/dev/video9", width: 160, height: 120, fps: 5, backoff: { initialMs: 100, maxMs: 100 } });
+    const reader = consume(source);
+    await expect.poll(() => source.status().restarts, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await reader.stop();
+    expect(source.status().lastError).toBe("there is no video device at /dev/video9 (is the camera plugged in?)");
+    expect(reader.frames).toHaveLength(0);
+  });
+});
+
 describe("frame source on HTTP cameras", () => {
   let server: http.Server;
   let port = 0;
