@@ -63,6 +63,10 @@ def main() -> None:
             factory.set_permissions(permissions)
         mounts.add_factory(f"/{name}", factory)
 
+    # Every client in its own thread: with the default single thread, a DESCRIBE that waits
+    # for its mount's next keyframe (up to 1 s) holds up every other camera's, which no real
+    # camera does (each has its own server). Measured: 8 mounts answered over 4.2 s, not 1.
+    server.get_thread_pool().set_max_threads(64)
     server.attach(None)
     print(f"READY {server.get_bound_port()}", flush=True)
     loop = GLib.MainLoop()
