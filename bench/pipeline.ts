@@ -13,7 +13,7 @@
  * 3. Bare `session.run` on tensors made from the same frames, against the time
  *    the pipeline's detector takes per run. Target: within 1.5x.
  *
- * BENCH_WINDOW_MS sets each of the three idle windows (default 10 s); BENCH_ONLY=idle
+ * BENCH_WINDOW_MS sets each of the three idle windows (default 20 s); BENCH_ONLY=idle
  * runs only part 1. Other engineers share this machine: the load average is printed with the
  * results; re-run when it is quiet. Results: a table on stdout, JSON in bench/out/.
  */
@@ -38,7 +38,7 @@ import { readStat } from "./proc.js";
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "idle-worker.js");
 // Long enough for V8 to have compiled the per-frame code: a camera runs for days, its first seconds are not its cost.
 const WARMUP_MS = 15_000;
-const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 20_000);
 const WINDOWS = 3;
 const MANY = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
