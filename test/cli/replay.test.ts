@@ -106,7 +106,8 @@ describe("vigil replay errors read like the chat's", () => {
 
   it("says what to do when the temp folder, where ffmpeg hands over the frames, cannot be used", async () => {
     const missing = path.join(await tempDir(), "gone");
-    const result = await vigil(["replay", footage("wallflower_wavingtrees_10fps.mp4"), "--json"], { TMPDIR: missing });
+    // Compiled: tsx (which runs the sources) would create the folder for its own cache.
+    const result = await vigil(["replay", footage("wallflower_wavingtrees_10fps.mp4"), "--json"], { TMPDIR: missing }, undefined, { compiled: true });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(`Vigil cannot create a private folder in ${missing} for reading its cameras (ENOENT); set TMPDIR to a writable folder.`);
   });
