@@ -89,7 +89,8 @@ export function receiveFrames(socketPath: string, frameBytes: number, onFrame: (
       socket = attempt;
       fs.rm(socketPath, { force: true }, () => undefined);
     });
-    attempt.once("error", () => undefined);
+    // Every error ends in "close", which decides; `on`, since a connected socket can fail later too.
+    attempt.on("error", () => undefined);
     attempt.once("close", () => {
       if (socket === attempt) return ended();
       // Not listening yet (or ffmpeg is gone): try again, until told to stop.
