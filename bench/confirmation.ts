@@ -1,10 +1,11 @@
 /**
  * Which confirmation rule? Replays the footage once per clip through the real
- * pipeline with a recording wrapper around the real detector, then applies each
- * candidate rule (the pure decideAlerts) to the recorded detections, at several
- * minimum scores. Prints nuisance alerts (on clips or stretches without the
- * object) beside the latency of the true alerts; DEFAULT_CONFIRMATION and the
- * README's trade-off come from this table.
+ * pipeline with a recording wrapper around the real detector, then runs the
+ * recorded detections through the tracker (the pure updateTracks) with each
+ * candidate rule, at several minimum scores. Prints nuisance confirmations
+ * (tracks confirmed on clips or stretches without a person) beside the latency
+ * of the first true one; DEFAULT_CONFIRMATION and the README's trade-off come
+ * from this table.
  *
  *   npx tsx bench/confirmation.ts
  */
@@ -15,7 +16,8 @@ import type { DetectedObject } from "../src/domain/events.js";
 import { findModel, readManifest } from "../src/models.js";
 import { PROJECT_ROOT } from "../src/env.js";
 import { createPipeline, loadDetector, type ConfirmationRule, type ObjectDetector } from "../src/pipeline/index.js";
-import { decideAlerts, INITIAL_ALERT_STATE } from "../src/pipeline/events/alert-decision.js";
+import type { Region } from "../src/pipeline/frame.js";
+import { DEFAULT_TRACKER_OPTIONS, INITIAL_TRACKER_STATE, updateTracks } from "../src/pipeline/track/tracker.js";
 import { footage, OUT_DIR } from "./footage.js";
 
 interface Clip {
@@ -45,9 +47,15 @@ const RULES: [string, ConfirmationRule][] = [
 const SCORES = [0.5, 0.4, 0.3];
 const LOWEST = Math.min(...SCORES);
 
-/** Every processed frame of the clip: its time (s) and everything the detector found at ≥ LOWEST. */
-async function record(clip: Clip, detector: ObjectDetector): Promise<{ frames: { t: number; objects: DetectedObject[] }[]; size: { width: number; height: number } }> {
-  const byFrame = new Map<number, DetectedObject[]>();
+interface RecordedFrame {
+  t: number;
+  objects: DetectedObject[];
+  looked: Region[];
+}
+
+/** Every processed frame of the clip: its time (s), where the detector looked and everything it found at ≥ LOWEST. */
+async function record(clip: Clip, detector: ObjectDetector): Promise<{ frames: RecordedFrame[]; size: { width: number; height: number } }> {
+  const byFrame = new Map<number, { objects: DetectedObject[]; looked: Region[] }>();
   let size = { width: 0, height: 0 };
   const recording: ObjectDetector = {
     model: detector.model,
@@ -55,7 +63,10 @@ async function record(clip: Clip, detector: ObjectDetector): Promise<{ frames: {
     async detect(frame, options) {
       const found = await detector.detect(frame, options);
       size = { width: frame.width, height: frame.height };
-      byFrame.set(frame.at, [...(byFrame.get(frame.at) ?? []), ...found]);
+      const seen = byFrame.get(frame.at) ?? { objects: [], looked: [] };
+      seen.objects.push(...found);
+      seen.looked.push(options?.region ?? { x: 0, y: 0, width: frame.width, height: frame.height });
+      byFrame.set(frame.at, seen);
       return found;
     },
     close: () => Promise.resolve(),
@@ -69,7 +80,7 @@ async function record(clip: Clip, detector: ObjectDetector): Promise<{ frames: {
   } finally {
     await pipeline.stop();
   }
-  return { frames: [...byFrame].map(([at, objects]) => ({ t: (at - start) / 1000, objects })).sort((a, b) => a.t - b.t), size };
+  return { frames: [...byFrame].map(([at, seen]) => ({ t: (at - start) / 1000, ...seen })).sort((a, b) => a.t - b.t), size };
 }
 
 const detector = await loadDetector({ entry: findModel(await readManifest()), modelsDir: path.join(PROJECT_ROOT, "models") });
@@ -83,14 +94,14 @@ for (const score of SCORES) {
     let nuisance = 0;
     const latencies: string[] = [];
     for (const { clip, frames, size } of recorded) {
-      // Timeout 0: every confirmed frame alerts, so the count measures how often the rule lets a mistake through.
-      let state = INITIAL_ALERT_STATE;
+      // Every track the rule confirms would open a visit: the count measures how often it lets a mistake through.
+      let state = INITIAL_TRACKER_STATE;
       const times: number[] = [];
-      for (const { t, objects } of frames) {
-        const settings = { ...defaultSettings(), classes: ["person"], score, timeout: 0 };
-        const decision = decideAlerts(state, { objects, at: t * 1000, frame: size, settings, armed: true, mutedUntil: null }, rule);
-        state = decision.state;
-        if (decision.alerts.length) times.push(t);
+      for (const { t, objects, looked } of frames) {
+        const before = new Set(state.tracks.filter((tr) => tr.confirmed).map((tr) => tr.id));
+        const people = objects.filter((o) => o.label === "person");
+        state = updateTracks(state, { at: t * 1000, frame: size, objects: people, looked, survey: false, minScore: score }, { ...DEFAULT_TRACKER_OPTIONS, confirmation: rule }).state;
+        for (const tr of state.tracks) if (tr.confirmed && !before.has(tr.id)) times.push(t);
       }
       const limit = clip.appearsAt === undefined ? Infinity : (clip.nuisanceBefore ?? -1);
       nuisance += times.filter((t) => t < limit).length;
@@ -99,8 +110,8 @@ for (const score of SCORES) {
         latencies.push(`${clip.file.split(/[_-]/)[0]} +${first === undefined ? "none" : (first - clip.appearsAt).toFixed(1)} s`);
       }
     }
-    rows.push({ score, rule: name, nuisanceAlertFrames: nuisance, firstTrueAlert: latencies });
-    console.log(`score ${score}  ${name}  nuisance frames that would alert: ${String(nuisance).padStart(3)}   first true alert: ${latencies.join(", ")}`);
+    rows.push({ score, rule: name, nuisanceConfirmations: nuisance, firstTrueAlert: latencies });
+    console.log(`score ${score}  ${name}  nuisance tracks confirmed: ${String(nuisance).padStart(3)}   first true alert: ${latencies.join(", ")}`);
   }
 }
 await fs.mkdir(OUT_DIR, { recursive: true });

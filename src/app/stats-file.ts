@@ -29,7 +29,10 @@ export interface StatsSnapshot {
     superseded: number;
     motionFrames: number;
     detectorRuns: number;
+    /** Frames whose motion lay only on stationary objects, so the detector was spared. */
+    stationarySkips: number;
     alerts: number;
+    visits: number;
     /** Cumulative counts of frame ages at decision time (see pipeline/age-histogram.ts). */
     frameAges: number[];
   }[];
@@ -63,7 +66,9 @@ export function readStats(pipeline: StatsFileOptions["pipeline"], now: () => num
         superseded: s.superseded,
         motionFrames: s.motionFrames,
         detectorRuns: s.detectorRuns,
+        stationarySkips: s.stationarySkips,
         alerts: s.alerts,
+        visits: s.visits,
         frameAges: s.frameAges,
       };
     }),

@@ -4,7 +4,8 @@
  * thing from the same state.
  */
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from "grammy/types";
-import type { AlertPayload } from "../store/outbox.js";
+import { countsText } from "../domain/labels.js";
+import type { AlertPayload, VisitPayload } from "../store/outbox.js";
 import { capitalise, formatClock, formatClockSeconds, formatDuration } from "./format.js";
 import { html, joinHtml, type Html } from "./html.js";
 
@@ -74,4 +75,23 @@ export function alertCaption(head: AlertPayload, folded: readonly AlertPayload[]
   const late = now - head.at;
   if (late > LATE_AFTER_MS) lines.push(html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);
   return joinHtml(lines);
+}
+
+/**
+ * The line a visit adds under its alert's caption: how long, how many of what
+ * (when more than one object), whether it stands still, and how it ended.
+ * `Still there after 2 min · 2 people`, `Left at 14:33:10 after 3 min`.
+ */
+export function visitLine(visit: Omit<VisitPayload, "type">, now: number, timeZone?: string): Html {
+  const counts = countsText(visit.counts);
+  const many = Object.values(visit.counts).reduce((a, b) => a + b, 0) > 1;
+  const what = many ? ` · ${counts}` : "";
+  if (visit.ended === undefined) {
+    const still = visit.stationary ? (visit.motionOnly ? "" : ", not moving") : "";
+    return html`Still there after ${formatDuration(visit.at - visit.startedAt)}${still}${what}`;
+  }
+  const lasted = formatDuration(visit.lastSeenAt - visit.startedAt);
+  if (visit.ended === "left") return html`${visit.motionOnly ? "Motion ended" : "Left"} at ${formatClockSeconds(visit.lastSeenAt, now, timeZone)} after ${lasted}${what}`;
+  const why = visit.ended === "disarmed" ? "the camera was disarmed or muted" : "Vigil stopped watching the camera";
+  return html`Seen for ${lasted}, until ${formatClockSeconds(visit.at, now, timeZone)}: ${why}${what}`;
 }

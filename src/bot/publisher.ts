@@ -22,8 +22,8 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
   const { outbox, access, logger } = deps;
   return async (event) => {
     const chats = access.chats();
-    if (chats.length === 0 && (event.type === "alert" || event.type === "camera-offline")) {
-      logger.info({ event: event.type }, "no alert chat yet (send the /claim code): event not sent");
+    if (chats.length === 0 && (event.type === "alert" || event.type === "visit" || event.type === "camera-offline")) {
+      if (event.type !== "visit") logger.info({ event: event.type }, "no alert chat yet (send the /claim code): event not sent");
       return;
     }
     const now = deps.now();
@@ -38,6 +38,21 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
           at: event.at,
           motionOnly: event.motionOnly,
           jpeg: event.snapshot,
+        });
+        return;
+      case "visit":
+        await outbox.enqueueVisit(chats, {
+          alertId: event.id,
+          cameraId: event.cameraId,
+          cameraName: event.cameraName,
+          label: event.label,
+          at: event.at,
+          startedAt: event.startedAt,
+          lastSeenAt: event.lastSeenAt,
+          counts: event.counts,
+          stationary: event.stationary,
+          motionOnly: event.motionOnly,
+          ...(event.phase === "end" ? { ended: event.reason ?? "left" } : {}),
         });
         return;
       case "camera-offline": {

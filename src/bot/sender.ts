@@ -21,9 +21,9 @@ import { InputFile, type Api } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import type { Logger } from "../log.js";
 import type { VideoClip } from "../domain/recorder.js";
-import type { AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
-import { classifyApiError, describeApiError } from "./api-errors.js";
-import { alertCaption, alertKeyboard, MAX_FOLDED, type AlertButtonState } from "./alert-view.js";
+import type { AlertDelivery, AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
+import { classifyApiError, describeApiError, isNotModified } from "./api-errors.js";
+import { alertCaption, alertKeyboard, MAX_FOLDED, visitLine, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
 import { sleep } from "./sleep.js";
@@ -37,19 +37,27 @@ export interface DeliveryPlan {
 
 /**
  * What the next message of a chat is, given its pending entries (oldest first). Pure.
- * Alerts and notices go in order; a clip (an edit of an alert already sent, uploading
- * up to two minutes of video) waits until none of them does, so a queued video never
- * keeps the next alert waiting. Measured with `npm run bench` (two-minute clips of
- * swaying trees): alerts queued behind clip uploads arrived 1.2 to 7.8 s late; now
- * only an alert that meets an upload already under way waits for it (0.6 s there).
+ * Alerts and notices go in order; a visit's news (a small edit of an alert already
+ * sent) waits until none of them does, and a clip (an edit uploading up to two
+ * minutes of video) until neither does, so no edit keeps the next alert waiting.
+ * Measured with `npm run bench` (two-minute clips of swaying trees): alerts queued
+ * behind clip uploads arrived 1.2 to 7.8 s late; now only an alert that meets an
+ * upload already under way waits for it (0.6 s there).
  */
 export function planDelivery(pending: readonly OutboxEntry[]): DeliveryPlan | undefined {
-  const index = Math.max(0, pending.findIndex((e) => e.payload.type !== "clip"));
+  const rank = (e: OutboxEntry) => (e.payload.type === "clip" ? 2 : e.payload.type === "visit" ? 1 : 0);
+  const best = Math.min(...pending.map(rank));
+  const index = pending.findIndex((e) => rank(e) === best);
   const head = pending[index];
   if (!head) return undefined;
   if (head.payload.type !== "alert") return { head, folded: [] };
   const cameraId = head.payload.cameraId;
   return { head, folded: pending.slice(index + 1).filter((e) => e.payload.type === "alert" && e.payload.cameraId === cameraId).slice(0, MAX_FOLDED) };
+}
+
+/** An alert's caption as sent, with its visit's line under it. */
+function captionOf(shown: AlertDelivery, visit: string | undefined): string {
+  return [shown.caption, visit].filter((part): part is string => part !== undefined && part !== "").join("\n");
 }
 
 export interface SenderOptions {
@@ -122,6 +130,17 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       const state = options.buttonState(cameraId);
       return state ? { reply_markup: alertKeyboard(cameraId, state, t, options.timeZone) } : {};
     };
+    if (payload.type === "visit") {
+      const shown = outbox.deliveries(payload.alertId).find((d) => d.chatId === chatId && d.coalescedInto === undefined);
+      if (!shown) return "gone"; // folded into another alert's message, or never shown here
+      const line = visitLine(payload, t, options.timeZone).value;
+      try {
+        await api.editMessageCaption(chatId, shown.messageId, { caption: captionOf(shown, line), parse_mode: "HTML", ...buttons(payload.cameraId) }, signal);
+      } catch (error) {
+        if (!isNotModified(error)) throw error;
+      }
+      return { chatId, messageId: shown.messageId, visit: line };
+    }
     if (payload.type === "clip") {
       const shown = outbox.deliveries(payload.alertId).find((d) => d.chatId === chatId && d.coalescedInto === undefined);
       if (!shown) return "gone"; // folded into another alert's message, or never shown here
@@ -132,7 +151,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
         logger.warn({ alert: payload.alertId, error: describeApiError(error, options.token) }, "the alert's clip cannot be read; its photo stays");
         return "gone";
       }
-      const caption = shown.caption ?? html`<b>${payload.cameraName}</b>`.value;
+      const caption = captionOf(shown, shown.visit) || html`<b>${payload.cameraName}</b>`.value;
       const video = { caption, parse_mode: "HTML" as const, width: clip.width, height: clip.height, duration: Math.round(clip.durationSeconds), supports_streaming: true };
       if (!plain) {
         await api.editMessageMedia(chatId, shown.messageId, { type: "video", media: new InputFile(clip.mp4, "clip.mp4"), ...video }, buttons(payload.cameraId), signal);

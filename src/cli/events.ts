@@ -10,6 +10,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
+import { formatDuration } from "../domain/duration.js";
+import { visitWhat } from "../domain/labels.js";
 import type { Env } from "../env.js";
 import { InputError, userMessage } from "../errors.js";
 import { EventHistory, type HistoryEntry } from "../store/event-history.js";
@@ -127,6 +129,7 @@ export async function exportEvents(history: EventHistory, chosen: readonly Histo
       atLocal: localTime(entry.at),
       startedAt: new Date(entry.startedAt).toISOString(),
       endedAt: entry.endedAt === undefined ? undefined : new Date(entry.endedAt).toISOString(),
+      counts: entry.counts,
       snapshot,
       clip: clip && entry.clip ? { ...clip, seconds: entry.clip.durationSeconds } : undefined,
     });
@@ -222,7 +225,7 @@ export function eventsCommand(getEnv: () => Env): Command {
   const events = new Command("events").description("the event history: list it, or export it for the police or an insurer");
   events
     .command("list")
-    .description("list events (default: the last 24 hours)")
+    .description("list events, one per visit (default: the last 24 hours)")
     .option("--since <when>", "from: 2024-05-01, 2024-05-01T14:30, 24h, 7d, today", "24h")
     .option("--until <when>", "up to (not including)")
     .option("--camera <name>", "one camera only")
@@ -234,7 +237,7 @@ export function eventsCommand(getEnv: () => Env): Command {
         out("No events in that time.");
         return;
       }
-      out(formatTable(["time", "camera", "object", "score", "clip", "id"], chosen.map((e) => [localTime(e.at), e.cameraName, e.motionOnly ? "motion only" : e.label, e.score.toFixed(2), e.clip ? `${e.clip.durationSeconds.toFixed(1)} s` : "-", e.id])));
+      out(formatTable(["time", "camera", "visit", "score", "lasted", "clip", "id"], chosen.map((e) => [localTime(e.at), e.cameraName, e.motionOnly ? "motion only" : visitWhat(e.label, e.counts), e.score.toFixed(2), e.endedAt === undefined ? "going on" : formatDuration(e.endedAt - e.startedAt), e.clip ? `${e.clip.durationSeconds.toFixed(1)} s` : "-", e.id])));
     });
   events
     .command("export <dir>")

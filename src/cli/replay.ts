@@ -11,7 +11,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { defaultSettings, parseSetting, type Camera, type CameraSettings } from "../domain/camera.js";
-import type { AlertEvent } from "../domain/events.js";
+import type { VisitEvent } from "../domain/events.js";
 import type { Env } from "../env.js";
 import { InputError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -76,8 +76,14 @@ function settingsFrom(opts: ReplayOptions, clip: ClipInfo): CameraSettings {
   return settings;
 }
 
-function seconds(alert: AlertEvent, clipStart: number): number {
-  return Math.round((alert.at - clipStart) / 10) / 100;
+/** Seconds into the clip, to the hundredth. */
+function seconds(at: number, clipStart: number): number {
+  return Math.round((at - clipStart) / 10) / 100;
+}
+
+/** `2 people, 1 dog` in the text output; the JSON has the counts. */
+function countsOf(visit: VisitEvent): string {
+  return Object.entries(visit.counts).map(([label, n]) => `${n} ${label}`).join(", ") || visit.label;
 }
 
 export interface ReplayContext {
@@ -128,11 +134,22 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
   const writes: Promise<void>[] = [];
   let writeError: Error | undefined;
   let alerts = 0;
+  let visits = 0;
+  const alertTimes = new Map<string, number>();
   const unsubscribe = pipeline.subscribe((event) => {
     if (event.type === "detector-status" && !event.ok) err(`The detector is unavailable (${event.reason ?? "unknown reason"}); alerts are from motion alone.`);
+    if (event.type === "visit" && event.phase === "end") {
+      visits++;
+      const [start, end, alertT] = [seconds(event.startedAt, clipStart), seconds(event.lastSeenAt, clipStart), alertTimes.get(event.id)];
+      const peak = Math.max(1, ...Object.values(event.counts));
+      if (opts.json) out(JSON.stringify({ type: "visit", start, end, label: event.label, peak, counts: event.counts, alert: alertT ?? null, ...(event.reason === "stopped" ? { open: true } : {}) }));
+      else out(`${start.toFixed(1).padStart(7)} s  visit of ${countsOf(event)} until ${end.toFixed(1)} s${event.reason === "stopped" ? " (still there when the clip ended)" : ""}${event.stationary ? ", standing still" : ""}`);
+      return;
+    }
     if (event.type !== "alert") return;
     alerts++;
-    const t = seconds(event, clipStart);
+    const t = seconds(event.at, clipStart);
+    alertTimes.set(event.id, t);
     const box = event.box.map((v) => Math.round(v)) as [number, number, number, number];
     const score = Math.round(event.score * 100) / 100;
     let saved = "";
@@ -169,10 +186,10 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
   const frames = stats.frames;
   const msPerFrame = frames ? Math.round((elapsed / frames) * 100) / 100 : 0;
   if (opts.json) {
-    out(JSON.stringify({ type: "summary", frames, motionFrames: stats.motionFrames, detectorRuns: stats.detectorRuns, alerts, msPerFrame }));
+    out(JSON.stringify({ type: "summary", frames, motionFrames: stats.motionFrames, detectorRuns: stats.detectorRuns, alerts, visits, msPerFrame }));
     return;
   }
-  out(`${name}: ${alerts} alert${alerts === 1 ? "" : "s"} in ${(frames / settings.fps).toFixed(1)} s of video (${frames} frames at ${settings.fps} fps, ${settings.width}x${settings.height}, ${msPerFrame} ms per frame).`);
+  out(`${name}: ${alerts} alert${alerts === 1 ? "" : "s"} (${visits} visit${visits === 1 ? "" : "s"}) in ${(frames / settings.fps).toFixed(1)} s of video (${frames} frames at ${settings.fps} fps, ${settings.width}x${settings.height}, ${msPerFrame} ms per frame).`);
   out(`Motion in ${stats.motionFrames} frames; the detector looked at ${stats.detectorRuns}. Settings: classes ${settings.classes.join(",")}, sensitivity ${settings.sensitivity}, score ${settings.score}, timeout ${settings.timeout} s, min size ${settings.minSize.value}${settings.minSize.unit}.`);
   if (alerts === 0 && stats.motionFrames === 0) out(`No motion was found: try a lower --sensitivity (now ${settings.sensitivity}; lower is more sensitive).`);
   else if (alerts === 0) out(`There was motion but no ${settings.classes.join(" or ")} was confirmed: try a lower --score (now ${settings.score}), other --classes, or a smaller --min-size.`);
@@ -185,13 +202,13 @@ export function registerReplayCommand(cli: Command, context: () => { env: Env; l
     .description("run a video file through the detection pipeline, as fast as possible, to tune a camera's settings")
     .option("--classes <list>", "objects that alert, comma-separated (default person)")
     .option("--sensitivity <pixels>", "changed pixels (at 640x360) needed to call it motion; lower is more sensitive (default 2000)")
-    .option("--timeout <seconds>", "seconds before the same kind of object alerts again (default 15)")
+    .option("--timeout <seconds>", "seconds someone who vanishes inside the picture is still the same visit if seen again there (default 5)")
     .option("--min-size <size>", "smallest object: pixels of its longer side at 640x360, or a percentage like 5% (default 0)")
     .option("--score <score>", "minimum detector confidence, 0.1 to 0.99 (default 0.5)")
     .option("--fps <fps>", "frames per second analysed (default 5)")
     .option("--size <WxH>", "detection frame size (default: the clip's shape, fitted into 640x360)")
     .option("--snapshots <dir>", "save each alert's annotated snapshot in this folder")
-    .option("--json", "one JSON line per alert on stdout, then a summary line")
+    .option("--json", "one JSON line per alert and per visit on stdout, then a summary line")
     .option("--realtime", "play the clip at its own speed instead of as fast as possible")
     .option("--model <name>", "detector model from models/manifest.json (default yolox-nano-416)")
     .option("--threads <n>", "detector threads (default 1)")

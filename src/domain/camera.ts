@@ -18,7 +18,12 @@ export interface MinSize {
 export interface CameraSettings {
   /** Changed pixels (counted at 640x360) needed to call it motion. Lower is more sensitive. */
   sensitivity: number;
-  /** Seconds after an alert during which the same camera does not alert again for the same class. */
+  /**
+   * Seconds a visitor who vanishes inside the picture (behind a tree, a parked
+   * car, or missed by the detector) is still the same visit when seen again
+   * near where they vanished. Never delays anyone: someone who left through an
+   * edge of the picture, or who appears elsewhere, is a new visit at once.
+   */
   timeout: number;
   /** COCO labels that alert. */
   classes: string[];
@@ -68,7 +73,7 @@ export interface Camera {
 
 export const DEFAULT_SETTINGS: Readonly<CameraSettings> = Object.freeze<CameraSettings>({
   sensitivity: 2000,
-  timeout: 15,
+  timeout: 5,
   classes: ["person"],
   minSize: { value: 0, unit: "px" },
   score: 0.5,
@@ -128,7 +133,7 @@ interface NumberBound {
 
 const NUMBER_SETTINGS: Partial<Record<SettingKey, NumberBound>> = {
   sensitivity: { field: "sensitivity", min: 10, max: 230_400, integer: true, unit: "changed pixels", help: "changed pixels (at 640x360) needed to call it motion; lower is more sensitive" },
-  timeout: { field: "timeout", min: 0, max: 86_400, integer: true, unit: "s", help: "seconds before the same camera alerts again for the same kind of object" },
+  timeout: { field: "timeout", min: 1, max: 120, integer: true, unit: "s", help: "seconds someone who vanishes inside the picture (behind a tree or a car) is still the same visit if seen again there; never delays a new visitor, who is alerted at once" },
   score: { field: "score", min: 0.1, max: 0.99, integer: false, unit: "", help: "minimum detector confidence, 0.1 to 0.99" },
   fps: { field: "fps", min: 0.5, max: 30, integer: false, unit: "fps", help: "frames per second analysed" },
   offline: { field: "offlineAfter", min: 5, max: 86_400, integer: true, unit: "s", help: "seconds without video before an offline message" },

@@ -13,16 +13,17 @@ export interface DetectedObject {
   box: BoxXYXY;
 }
 
+/** A visit began: something that may alert arrived and was confirmed. One per visit. */
 export interface AlertEvent {
   type: "alert";
-  /** Unique per alert; the clip and the history entry refer to it. */
+  /** Unique per alert, and the id of its visit; the clip, the history entry and the visit's news refer to it. */
   id: string;
   cameraId: string;
   cameraName: string;
   /** Epoch ms of the frame that confirmed the object. */
   at: number;
-  /** Epoch ms of the first motion of this event (the clip's pre-roll counts back from here). */
-  motionStartedAt: number;
+  /** Epoch ms the visitor was first seen (the clip's pre-roll counts back from here). */
+  startedAt: number;
   /** The object that triggered the alert. */
   label: string;
   score: number;
@@ -36,6 +37,41 @@ export interface AlertEvent {
   snapshot: Buffer;
   /** True when the detector is unavailable and this alert is from motion alone. */
   motionOnly: boolean;
+}
+
+/** Most objects of each kind seen at once in a visit, by label family: `{ person: 2, dog: 1 }`. */
+export type VisitCounts = Record<string, number>;
+
+/**
+ * News of a visit after its alert: it counts more objects, came to a standstill
+ * or moved again, or has lasted another while (`update`); or its last object
+ * has gone (`end`).
+ */
+export interface VisitEvent {
+  type: "visit";
+  phase: "update" | "end";
+  /** The visit's alert id. */
+  id: string;
+  cameraId: string;
+  cameraName: string;
+  /** Epoch ms of this news. */
+  at: number;
+  /** When the visitor was first seen. */
+  startedAt: number;
+  /** The last time any object of the visit was seen; for `end`, when the visit ended. */
+  lastSeenAt: number;
+  /** The alert's label. */
+  label: string;
+  counts: VisitCounts;
+  /** Every object of it stands still (a parked car). */
+  stationary: boolean;
+  motionOnly: boolean;
+  /**
+   * Why it ended: `left` (every object went away), `disarmed` (the camera was
+   * disarmed or muted, so it is no longer followed), `stopped` (the camera or
+   * Vigil stopped, or a replayed file ended).
+   */
+  reason?: "left" | "disarmed" | "stopped";
 }
 
 export interface CameraOfflineEvent {
@@ -85,7 +121,7 @@ export interface MotionEvent {
   state: "start" | "end";
 }
 
-export type PipelineEvent = AlertEvent | CameraOfflineEvent | CameraOnlineEvent | ClipReadyEvent | DetectorStatusEvent | MotionEvent;
+export type PipelineEvent = AlertEvent | VisitEvent | CameraOfflineEvent | CameraOnlineEvent | ClipReadyEvent | DetectorStatusEvent | MotionEvent;
 
 /** Live figures for one camera (`/status`, `vigil doctor`, benchmarks). */
 export interface CameraStatus {
@@ -106,4 +142,6 @@ export interface CameraStatus {
   /** Frames with motion, and frames the object detector ran on, since the camera started. */
   motionFrames?: number;
   detectorRuns?: number;
+  /** Visits since the camera started. */
+  visits?: number;
 }

@@ -16,3 +16,20 @@ export function normaliseLabel(raw: string): string | undefined {
   if (COCO_LABELS.includes(text)) return text;
   return ALIASES[text.replace(/ /g, "")];
 }
+
+const PLURALS: Record<string, string> = { person: "people", bus: "buses", mouse: "mice", sheep: "sheep", skis: "skis" };
+
+/** `2 people, 1 dog`: the most of each kind a visit counted at once, most first. */
+export function countsText(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([label, n]) => `${n} ${n === 1 ? label : (PLURALS[label] ?? `${label}s`)}`)
+    .join(", ");
+}
+
+/** What a visit was, for lists: `person` for one, `2 people, 1 dog` for more. */
+export function visitWhat(label: string, counts: Readonly<Record<string, number>>): string {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return total > 1 ? countsText(counts) : label;
+}

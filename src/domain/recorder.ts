@@ -19,9 +19,9 @@ export interface VideoClip {
   transcoded: boolean;
 }
 
-/** One alert as the event history keeps it. Times are epoch ms. */
+/** One visit as the event history keeps it, by its alert. Times are epoch ms. */
 export interface StoredEvent {
-  /** The alert's id (`AlertEvent.id`). */
+  /** The alert's id (`AlertEvent.id`), also the visit's. */
   id: string;
   cameraId: string;
   cameraName: string;
@@ -29,12 +29,14 @@ export interface StoredEvent {
   score: number;
   box: BoxXYXY;
   motionOnly: boolean;
-  /** When the object was confirmed. */
+  /** When the object was confirmed: the alert. */
   at: number;
-  /** First motion of the event. */
+  /** When the visitor was first seen. */
   startedAt: number;
-  /** Last motion or confirmed object, once the clip is made. */
+  /** When the visit ended; undefined while it goes on. */
   endedAt?: number | undefined;
+  /** Most objects of each kind seen at once, by label family (`{ person: 2 }`); empty until the visit ends. */
+  counts: Record<string, number>;
   snapshotBytes: number;
   /** Present once the clip is stored. */
   clip?: { durationSeconds: number; bytes: number; width: number; height: number } | undefined;
@@ -79,9 +81,9 @@ export interface RecorderStatus {
 export interface RecorderHandle {
   /** Starts, stops and restarts the per-camera ring buffers to match `cameras`; settings apply from the next event. */
   reconcile(cameras: readonly Camera[]): void;
-  /** Every pipeline event goes here: alerts are stored and get a clip, motion events end clips. Never throws. */
+  /** Every pipeline event goes here: alerts are stored and get a clip, visit ends end clips and complete their entry. Never throws. */
   handle(event: PipelineEvent): void;
-  /** `clip-ready` events, one per alert, after the clip is stored. Returns the unsubscribe function. */
+  /** `clip-ready` events, one per alert (visit), after the clip is stored. Returns the unsubscribe function. */
   subscribe(listener: (event: ClipReadyEvent) => void): () => void;
   /** `/clip`: the next `seconds` (default 10, 1 to 60) of a camera, from its newest keyframe. Not stored. */
   clip(cameraId: string, seconds?: number, signal?: AbortSignal): Promise<VideoClip>;

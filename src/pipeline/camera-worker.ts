@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Camera } from "../domain/camera.js";
 import type { Snapshot } from "../domain/control.js";
-import type { AlertEvent, CameraStatus, DetectedObject, PipelineEvent } from "../domain/events.js";
+import type { AlertEvent, BoxXYXY, CameraStatus, DetectedObject, PipelineEvent, VisitEvent } from "../domain/events.js";
 import { streamKind, withCredentials } from "../domain/stream-url.js";
 import { CameraConnectError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -16,16 +16,17 @@ import { maskUrl } from "../redact.js";
 import { createAgeHistogram } from "./age-histogram.js";
 import { detectionRegions } from "./detect/crops.js";
 import type { DetectionService } from "./detect/detection-service.js";
-import { canAlert, decideAlerts, INITIAL_ALERT_STATE, type AlertState } from "./events/alert-decision.js";
-import { MOTION_LABEL } from "./events/alert-rules.js";
+import { canAlert, matchesClasses, MOTION_LABEL } from "./events/alert-rules.js";
 import { checkOffline, frameArrived, INITIAL_AVAILABILITY } from "./events/availability.js";
 import type { ConfirmationRule } from "./events/confirmation.js";
-import { wholeFrame, type Frame } from "./frame.js";
+import { endVisits, INITIAL_VISIT_STATE, updateVisits, type Visit, type VisitState } from "./events/visits.js";
+import { wholeFrame, type Frame, type Region } from "./frame.js";
 import { createMotionDetector } from "./motion/motion-detector.js";
 import { INITIAL_MOTION_STATE, nextMotionState } from "./motion/motion-events.js";
 import { annotateFrame, annotateJpeg } from "./snapshot/annotate.js";
 import { createFrameSource, type FrameSourceOptions } from "./source/frame-source.js";
 import { probeStream } from "./source/probe.js";
+import { DEFAULT_TRACKER_OPTIONS, dueForLook, expectedBox, INITIAL_TRACKER_STATE, TRACK_MIN_SCORE, updateTracks, type TrackerOptions, type TrackerState } from "./track/tracker.js";
 
 /** Counters and stage timings of one camera (replay's summary, the benchmark). */
 export interface CameraStats {
@@ -37,7 +38,10 @@ export interface CameraStats {
   framesDropped: number;
   motionFrames: number;
   detectorRuns: number;
+  /** Frames with motion only on stationary objects, so the detector was spared. */
+  stationarySkips: number;
   alerts: number;
+  visits: number;
   /** Total milliseconds spent in motion detection. */
   motionMs: number;
   /** Total milliseconds from asking the shared detector to its answer (includes waiting for other cameras). */
@@ -76,6 +80,13 @@ export interface CameraWorker {
   stats(): CameraStats;
   snapshot(): Promise<Snapshot>;
   stop(): Promise<void>;
+}
+
+/** Mostly inside `outer`: motion that a stationary object explains (a flag on a parked car, noise around it). */
+function inside(box: BoxXYXY, outer: BoxXYXY): boolean {
+  const w = Math.min(box[2], outer[2]) - Math.max(box[0], outer[0]);
+  const h = Math.min(box[3], outer[3]) - Math.max(box[1], outer[1]);
+  return w > 0 && h > 0 && w * h >= 0.8 * (box[2] - box[0]) * (box[3] - box[1]);
 }
 
 /** Confirmed objects stay on /snapshot pictures this long after they were last seen. */
@@ -128,7 +139,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const startedAt = now();
   let availability = INITIAL_AVAILABILITY;
   let motionState = INITIAL_MOTION_STATE;
-  let alertState: AlertState = INITIAL_ALERT_STATE;
+  let tracker: TrackerState = INITIAL_TRACKER_STATE;
+  let visits: VisitState = INITIAL_VISIT_STATE;
+  /** The camera could alert at the previous frame; when it starts to, what is already there is surveyed first. */
+  let alerting = false;
+  let surveyWanted = true;
   let latest: Frame | undefined;
   let firstFrameArrived: () => void = () => undefined;
   const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
@@ -137,10 +152,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   let lastAlertAt = 0;
   let stopped = false;
   let alertChain: Promise<void> = Promise.resolve();
-  const stats: Omit<CameraStats, "frameAges"> = { cameraId: camera.id, frames: 0, extraFrames: 0, framesDropped: 0, motionFrames: 0, detectorRuns: 0, alerts: 0, motionMs: 0, detectMs: 0, snapshotMs: 0, snapshots: 0, superseded: 0 };
+  const stats: Omit<CameraStats, "frameAges"> = { cameraId: camera.id, frames: 0, extraFrames: 0, framesDropped: 0, motionFrames: 0, detectorRuns: 0, stationarySkips: 0, alerts: 0, visits: 0, motionMs: 0, detectMs: 0, snapshotMs: 0, snapshots: 0, superseded: 0 };
   const ages = createAgeHistogram();
 
   const base = () => ({ cameraId: camera.id, cameraName: camera.name });
+  const trackerOptions = (): TrackerOptions => ({ ...DEFAULT_TRACKER_OPTIONS, confirmation: options.confirmation, memoryMs: Math.max(1000, camera.settings.timeout * 1000) });
 
   /** Annotated JPEG: the camera's high-resolution still when it has one and it answers, else the detection frame. */
   async function annotated(frame: Frame, objects: readonly DetectedObject[], at: number): Promise<Buffer> {
@@ -162,22 +178,51 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     }
   }
 
-  function queueAlert(frame: Frame, object: DetectedObject, confirmed: DetectedObject[], motionOnly: boolean, motionStartedAt: number): void {
+  /** Chained, so alerts and visit news leave in the order they were decided even when a still is slow. */
+  function later(task: () => Promise<void> | void): void {
+    alertChain = alertChain.then(task).catch((error: unknown) => logger.error({ err: error }, "could not build the alert snapshot"));
+  }
+
+  function queueAlert(frame: Frame, visit: Visit, opening: DetectedObject[], drawn: DetectedObject[]): void {
     stats.alerts++;
+    stats.visits++;
     lastAlertAt = frame.at;
-    // Chained, so alerts leave in the order they were decided even when a still is slow.
-    alertChain = alertChain.then(async () => {
-      try {
-        const snapshot = await annotated(frame, confirmed, frame.at);
-        const event: AlertEvent = { type: "alert", id: randomUUID(), ...base(), at: frame.at, motionStartedAt, label: object.label, score: object.score, box: object.box, objects: confirmed, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly };
-        // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot); the benchmark reads it.
-        const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at) } : {};
-        logger.info({ label: object.label, score: Number(object.score.toFixed(2)), motionOnly, ...age }, "alert");
-        emit(event);
-      } catch (error) {
-        logger.error({ err: error }, "could not build the alert snapshot");
-      }
+    const head = opening[0]!;
+    const motionOnly = head.label === MOTION_LABEL;
+    later(async () => {
+      const snapshot = await annotated(frame, drawn, frame.at);
+      const event: AlertEvent = { type: "alert", id: visit.id, ...base(), at: frame.at, startedAt: visit.startedAt, label: head.label, score: head.score, box: head.box, objects: drawn, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly };
+      // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot); the benchmark reads it.
+      const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at) } : {};
+      logger.info({ label: head.label, score: Number(head.score.toFixed(2)), motionOnly, ...age }, "alert");
+      emit(event);
     });
+  }
+
+  function queueVisit(visit: Visit, at: number, phase: VisitEvent["phase"], reason?: VisitEvent["reason"]): void {
+    const event: VisitEvent = { type: "visit", phase, id: visit.id, ...base(), at, startedAt: visit.startedAt, lastSeenAt: visit.lastSeenAt, label: visit.label, counts: { ...visit.peak }, stationary: visit.stationary, motionOnly: visit.label === MOTION_LABEL, ...(reason ? { reason } : {}) };
+    later(() => {
+      if (phase === "end") logger.info({ label: visit.label, counts: visit.peak, seconds: Math.round((visit.lastSeenAt - visit.startedAt) / 1000), reason }, "visit ended");
+      emit(event);
+    });
+  }
+
+  /** Ends every visit (disarmed, muted, stopped) and forgets the tracks: what is there when alerting resumes is surveyed anew. */
+  function forget(at: number, reason: "disarmed" | "stopped"): void {
+    const { ended } = endVisits(visits);
+    for (const visit of ended) queueVisit(visit, at, "end", reason);
+    visits = INITIAL_VISIT_STATE;
+    tracker = INITIAL_TRACKER_STATE;
+  }
+
+  /** Where the detector looks: motion not explained by a stationary object, and the places of objects due a look. */
+  function lookRegions(frame: Frame, motion: { motion: boolean; boxes: BoxXYXY[] }): { regions: Region[]; skipped: boolean } {
+    const boxes = motion.motion ? motion.boxes : [];
+    const due = dueForLook(tracker, frame.at, trackerOptions(), (t) => boxes.some((b) => inside(b, t.box)));
+    const still = tracker.tracks.filter((t) => t.stationary && !due.includes(t));
+    const moving = boxes.filter((b) => !still.some((t) => inside(b, t.box)));
+    const regions = detectionRegions([...moving, ...due.map((t) => expectedBox(t, frame.at))], frame, { inputSize: detection.inputSize() });
+    return { regions, skipped: motion.motion && moving.length === 0 };
   }
 
   /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
@@ -203,37 +248,62 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     if (next.change) emit({ type: "motion", ...base(), at: frame.at, state: next.change });
 
     const { settings: s } = camera;
-    const armed = systemArmed && camera.armed;
     // Disarmed or muted: motion still runs (for the recorder and snapshots); the detector does not.
-    if (!canAlert(armed, camera.mutedUntil, frame.at) || (!motion.motion && !motion.calibrating)) {
+    if (!canAlert(systemArmed && camera.armed, camera.mutedUntil, frame.at)) {
+      if (alerting) forget(frame.at, "disarmed");
+      alerting = false;
+      source.burst(false);
+      return true;
+    }
+    if (!alerting) {
+      alerting = true;
+      surveyWanted = true;
+    }
+
+    // Right after a start, an arm or a (re)calibration the scene is unknown: someone may already be standing there.
+    const survey = surveyWanted || motion.calibrating;
+    let regions: Region[];
+    if (survey) regions = [wholeFrame(frame)];
+    else {
+      const look = lookRegions(frame, motion);
+      regions = look.regions;
+      if (look.skipped && regions.length === 0) stats.stationarySkips++;
+    }
+    let objects: DetectedObject[] = [];
+    if (regions.length > 0) {
+      const t1 = performance.now();
+      const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE) });
+      stats.detectMs += performance.now() - t1;
+      if (outcome.status === "superseded") {
+        stats.superseded++;
+        return false;
+      }
+      if (outcome.status === "unavailable") {
+        // Motion alone: all of it is one "object", and a visit lasts while there is motion.
+        const union = motion.boxes.reduce<BoxXYXY | undefined>((u, b) => (u ? [Math.min(u[0], b[0]), Math.min(u[1], b[1]), Math.max(u[2], b[2]), Math.max(u[3], b[3])] : b), undefined);
+        objects = motion.motion && union ? [{ label: MOTION_LABEL, score: 1, box: union }] : [];
+      } else {
+        stats.detectorRuns++;
+        objects = outcome.objects.filter((o) => matchesClasses(o.label, s.classes));
+      }
+      surveyWanted = false;
+    }
+    if (regions.length === 0 && tracker.tracks.length === 0 && visits.visits.length === 0) {
       source.burst(false);
       return true;
     }
 
-    // Right after (re)calibration the scene is unknown: someone may already be standing there.
-    const regions = motion.calibrating ? [wholeFrame(frame)] : detectionRegions(motion.boxes, frame, { inputSize: detection.inputSize() });
-    const t1 = performance.now();
-    const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: s.score });
-    stats.detectMs += performance.now() - t1;
-    let objects: DetectedObject[];
-    const motionOnly = outcome.status === "unavailable";
-    if (outcome.status === "superseded") {
-      stats.superseded++;
-      return false;
-    }
-    if (outcome.status === "unavailable") {
-      if (!motion.motion) return true;
-      objects = motion.boxes.map((box) => ({ label: MOTION_LABEL, score: 1, box }));
-    } else {
-      stats.detectorRuns++;
-      objects = outcome.objects;
-    }
-    const decision = decideAlerts(alertState, { objects, at: frame.at, frame, settings: s, armed, mutedUntil: camera.mutedUntil }, options.confirmation);
-    alertState = decision.state;
-    // Something to confirm: analyse the frames in between too, until it is confirmed or gone.
-    source.burst(decision.pending);
-    if (decision.confirmed.length > 0) shown = { objects: decision.confirmed, at: frame.at };
-    for (const object of decision.alerts) queueAlert(frame, object, decision.confirmed, motionOnly, motionState.active ? motionState.startedAt : frame.at);
+    const tracked = updateTracks(tracker, { at: frame.at, frame, objects, looked: regions, survey, minScore: s.score }, trackerOptions());
+    tracker = tracked.state;
+    const decision = updateVisits(visits, { at: frame.at, frame, tracks: tracker.tracks, gone: tracked.gone, rules: s, newId: randomUUID });
+    visits = decision.state;
+    // Something new that may alert was seen and is not confirmed yet: analyse the frames in between too, until it is confirmed or gone.
+    source.burst(tracker.tracks.some((t) => !t.confirmed && t.lastSeenAt === frame.at && !t.preexisting && t.looks.at(-1)?.score != null));
+    const confirmed = tracker.tracks.filter((t) => t.confirmed && t.lastSeenAt === frame.at).map((t) => ({ label: t.label, score: t.score, box: t.box }));
+    if (confirmed.length > 0) shown = { objects: confirmed, at: frame.at };
+    for (const { visit, objects: opening } of decision.started) queueAlert(frame, visit, opening, confirmed);
+    for (const visit of decision.updated) queueVisit(visit, frame.at, "update");
+    for (const visit of decision.ended) queueVisit(visit, frame.at, "end", "left");
     return true;
   }
 
@@ -270,6 +340,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
       }
     } finally {
       clearInterval(timer);
+      forget(latest?.at ?? now(), "stopped");
       await alertChain;
       stopped = true;
     }
@@ -302,6 +373,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
         restarts: s.restarts,
         motionFrames: stats.motionFrames,
         detectorRuns: stats.detectorRuns,
+        visits: stats.visits,
       };
     },
     stats() {

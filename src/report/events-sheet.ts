@@ -1,16 +1,19 @@
 /**
- * The `/events` picture: a contact sheet of the newest snapshots (time, camera
- * and object under each) over a 24-hour activity strip (alerts per hour, one
+ * The `/events` picture: a contact sheet of the newest visits' snapshots (time,
+ * camera and what came under each) over a 24-hour activity strip (alerts per hour, one
  * row per camera). One glance answers "what happened, where, and when was it
  * busy", which a list of timestamps does not. Rendered with sharp: an SVG for
  * the layout and text, the snapshots composited in.
  */
 import sharp, { type OverlayOptions } from "sharp";
+import { visitWhat } from "../domain/labels.js";
 
 export interface SheetEvent {
   cameraId: string;
   cameraName: string;
   label: string;
+  /** Most objects of each kind the visit counted at once (empty: just the label). */
+  counts: Readonly<Record<string, number>>;
   score: number;
   at: number;
   motionOnly: boolean;
@@ -156,7 +159,7 @@ export async function renderEventsSheet(options: EventsSheetOptions): Promise<Bu
     const picture = e.jpeg ? await sharp(e.jpeg).resize(pic.w, pic.h, { fit: "contain", background: COLORS.card }).jpeg({ quality: 85 }).toBuffer().catch(() => undefined) : undefined;
     if (picture) thumbs.push({ input: picture, left: pic.x, top: pic.y });
     else svg.push(`<text x="${pic.x + pic.w / 2}" y="${pic.y + pic.h / 2}" font-size="16" fill="${COLORS.muted}" text-anchor="middle">picture unreadable</text>`);
-    const what = e.motionOnly ? "motion only" : `${e.label} ${Math.round(e.score * 100)}%`;
+    const what = e.motionOnly ? "motion only" : `${visitWhat(e.label, e.counts)} ${Math.round(e.score * 100)}%`;
     const fontSize = cols >= 4 ? 15 : 17;
     svg.push(`<text x="${card.x + 10}" y="${pic.y + pic.h + 24}" font-size="${fontSize}" font-weight="bold" fill="${COLORS.text}">${escape(time.format(e.at))}  ${escape(clip(e.cameraName, cols >= 4 ? 14 : 22))}</text>`);
     svg.push(`<text x="${card.x + 10}" y="${pic.y + pic.h + 46}" font-size="${fontSize - 2}" fill="${e.motionOnly ? COLORS.motion : COLORS.muted}">${escape(`${what} · ${day.format(e.at)}`)}</text>`);

@@ -1,7 +1,8 @@
 /**
- * The event history (`events.db`): every alert with its camera, object, score,
- * box and times, and the names of its encrypted snapshot and clip in the media
- * store. The document is sealed like `vigil.db` (and so rekeyed and restored
+ * The event history (`events.db`): every visit, by its alert: camera, object,
+ * score, box, when it started, was alerted and ended, the most objects of each
+ * kind seen at once, and the names of its encrypted snapshot and clip in the
+ * media store. The document is sealed like `vigil.db` (and so rekeyed and restored
  * with it); the pictures and clips are secretstream blobs, decrypted in memory
  * only, to send or export them.
  *
@@ -36,9 +37,14 @@ const EntrySchema = v.object({
   frameWidth: v.number(),
   frameHeight: v.number(),
   motionOnly: v.optional(v.boolean(), false),
+  /** When it was confirmed (the alert). */
   at: v.number(),
+  /** When the visitor was first seen. */
   startedAt: v.number(),
+  /** When the visit ended (its last object was last seen); missing while it goes on. */
   endedAt: v.optional(v.number()),
+  /** Most objects of each kind seen at once, by label family. Entries from before visits: empty. */
+  counts: v.optional(v.record(v.string(), v.number()), () => ({})),
   snapshot: BlobRef,
   clip: v.optional(v.object({ ...BlobRef.entries, durationSeconds: v.number(), width: v.number(), height: v.number() })),
 });
@@ -79,6 +85,7 @@ export function toStoredEvent(entry: HistoryEntry): StoredEvent {
     at: entry.at,
     startedAt: entry.startedAt,
     endedAt: entry.endedAt,
+    counts: entry.counts,
     snapshotBytes: entry.snapshot.bytes,
     clip: entry.clip ? { durationSeconds: entry.clip.durationSeconds, bytes: entry.clip.bytes, width: entry.clip.width, height: entry.clip.height } : undefined,
   };
@@ -88,8 +95,6 @@ export interface ClipMeta {
   durationSeconds: number;
   width: number;
   height: number;
-  /** Last motion or object of the event. */
-  endedAt: number;
 }
 
 export class EventHistory {
@@ -147,7 +152,8 @@ export class EventHistory {
       frameHeight: alert.frameHeight,
       motionOnly: alert.motionOnly,
       at: alert.at,
-      startedAt: alert.motionStartedAt,
+      startedAt: alert.startedAt,
+      counts: {},
       snapshot: { blob: snapshot, bytes },
     };
     try {
@@ -179,7 +185,6 @@ export class EventHistory {
         for (const entry of d.events) {
           if (!alertIds.includes(entry.id)) continue;
           entry.clip = { blob, bytes, durationSeconds: meta.durationSeconds, width: meta.width, height: meta.height };
-          entry.endedAt = meta.endedAt;
         }
       });
     } catch (error) {
@@ -187,6 +192,17 @@ export class EventHistory {
       throw error;
     }
     return { blob, bytes };
+  }
+
+  /** A visit ended: when, and the most objects of each kind it counted. An event no longer in the history is skipped. */
+  async endVisit(id: string, end: { endedAt: number; counts: Record<string, number> }): Promise<void> {
+    if (!this.get(id)) return;
+    await this.#doc.update((d) => {
+      const entry = d.events.find((e) => e.id === id);
+      if (!entry) return;
+      entry.endedAt = end.endedAt;
+      entry.counts = { ...end.counts };
+    });
   }
 
   /** The decrypted snapshot of an event. A damaged file is a CorruptStoreError with a sentence. */

@@ -57,13 +57,31 @@ const ClipPayloadSchema = v.object({
   cameraName: v.string(),
 });
 
+/** News of a visit: its alert's message is edited to say how many of what, and for how long. A newer one replaces one still waiting. */
+const VisitPayloadSchema = v.object({
+  type: v.literal("visit"),
+  alertId: v.string(),
+  cameraId: v.string(),
+  cameraName: v.string(),
+  label: v.string(),
+  /** Epoch ms of the news. */
+  at: v.number(),
+  startedAt: v.number(),
+  lastSeenAt: v.number(),
+  counts: v.record(v.string(), v.number()),
+  stationary: v.boolean(),
+  motionOnly: v.boolean(),
+  /** Set once the visit is over: why. */
+  ended: v.optional(v.picklist(["left", "disarmed", "stopped"])),
+});
+
 const EntrySchema = v.object({
   /** Position in the outbox, increasing: per chat, entries go out in `seq` order. */
   seq: v.number(),
   chatId: v.number(),
   threadId: v.optional(v.number()),
   createdAt: v.number(),
-  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema, ClipPayloadSchema]),
+  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema, ClipPayloadSchema, VisitPayloadSchema]),
 });
 
 const DeliverySchema = v.object({
@@ -75,6 +93,8 @@ const DeliverySchema = v.object({
   coalescedInto: v.optional(v.string()),
   /** The message's caption as sent (HTML), so the clip that replaces its photo keeps it. */
   caption: v.optional(v.string()),
+  /** The visit's line under the caption (HTML), as last edited in. */
+  visit: v.optional(v.string()),
 });
 
 export const OUTBOX_VERSION = 1;
@@ -94,6 +114,7 @@ export type OutboxEntry = v.InferOutput<typeof EntrySchema>;
 export type AlertPayload = v.InferOutput<typeof AlertPayloadSchema>;
 export type NoticePayload = v.InferOutput<typeof NoticePayloadSchema>;
 export type ClipPayload = v.InferOutput<typeof ClipPayloadSchema>;
+export type VisitPayload = v.InferOutput<typeof VisitPayloadSchema>;
 export type AlertDelivery = v.InferOutput<typeof DeliverySchema>;
 
 export const OUTBOX_FILE = "outbox.db";
@@ -129,11 +150,12 @@ function isWriteFailure(error: unknown): boolean {
 
 export type NewAlert = Omit<AlertPayload, "type" | "photo"> & { jpeg: Buffer };
 
-/** Where entries went: the message, and its caption when it showed an alert. */
+/** Where entries went: the message, and its caption when it showed an alert, or the visit's line when it edited one in. */
 export interface Delivered {
   chatId: number;
   messageId: number;
   caption?: string;
+  visit?: string;
 }
 
 export class Outbox {
@@ -195,6 +217,15 @@ export class Outbox {
     return this.#serial(() => this.#append(chats, { type: "clip", ...clip }));
   }
 
+  /**
+   * Queues, for every chat, the edit of an alert's message with news of its
+   * visit. Only the newest news matters: one still waiting for the same visit
+   * is replaced, so a backlog never holds more than one edit per visit.
+   */
+  enqueueVisit(chats: readonly Chat[], visit: Omit<VisitPayload, "type">): Promise<OutboxEntry[]> {
+    return this.#serial(() => this.#append(chats, { type: "visit", ...visit }, undefined, (e) => e.payload.type === "visit" && e.payload.alertId === visit.alertId));
+  }
+
   /** Queues a plain-text notice for every chat. */
   enqueueNotice(chats: readonly Chat[], text: string, options: { silent?: boolean } = {}): Promise<OutboxEntry[]> {
     return this.#serial(() => this.#append(chats, { type: "notice", text, silent: options.silent ?? false }));
@@ -231,14 +262,18 @@ export class Outbox {
     });
   }
 
-  async #append(chats: readonly Chat[], payload: OutboxEntry["payload"], jpeg?: Buffer): Promise<OutboxEntry[]> {
+  /** Appends an entry per chat; `replaces`: pending entries of those chats that the new one makes pointless, removed in the same write. */
+  async #append(chats: readonly Chat[], payload: OutboxEntry["payload"], jpeg?: Buffer, replaces?: (entry: OutboxEntry) => boolean): Promise<OutboxEntry[]> {
     await this.#saveUnsaved();
     const createdAt = this.#now();
     const added = chats.map((chat): OutboxEntry => ({ seq: this.#nextSeq++, chatId: chat.id, ...(chat.threadId !== undefined ? { threadId: chat.threadId } : {}), createdAt, payload }));
     const photo = payload.type === "alert" ? payload.photo : null;
+    const ids = new Set(chats.map((c) => c.id));
+    const stale = (e: OutboxEntry) => replaces !== undefined && ids.has(e.chatId) && replaces(e);
     try {
       if (photo && jpeg) await this.#blobs.put(photo, jpeg);
       await this.#doc.update((d) => {
+        d.entries = d.entries.filter((e) => !stale(e));
         d.entries.push(...added);
         d.nextSeq = this.#nextSeq;
         d.offline = Object.fromEntries(this.#offline);
@@ -246,6 +281,7 @@ export class Outbox {
     } catch (error) {
       if (!isWriteFailure(error)) throw error;
       if (this.#unsaved.length === 0) this.#logger.error({ err: error }, "the outbox cannot be written (disk full or failing): messages are kept in memory and sent; a crash before the disk takes writes again would lose them");
+      this.#unsaved = this.#unsaved.filter((e) => !stale(e));
       this.#unsaved.push(...added);
       if (photo && jpeg) this.#unsavedPhotos.set(photo, jpeg);
     }
@@ -334,6 +370,12 @@ export class Outbox {
           for (const alert of alerts) {
             const folded = alert !== head && head !== undefined;
             d.delivered.push({ alertId: alert.alertId, chatId: delivery.chatId, messageId: delivery.messageId, sentAt, ...(folded ? { coalescedInto: head.alertId } : delivery.caption !== undefined ? { caption: delivery.caption } : {}) });
+          }
+          // A visit's news edited in: the clip that may replace the photo later keeps it.
+          for (const entry of done) {
+            if (entry.payload.type !== "visit" || delivery.visit === undefined) continue;
+            const shown = d.delivered.find((x) => x.alertId === (entry.payload as VisitPayload).alertId && x.chatId === delivery.chatId && x.coalescedInto === undefined);
+            if (shown) shown.visit = delivery.visit;
           }
         }
         if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);

@@ -66,7 +66,29 @@ export const RetentionSchema = v.object({
   perCameraBytes: v.optional(v.record(v.string(), v.number()), () => ({})),
 });
 
-export const STORE_VERSION = 1;
+/**
+ * 2: `timeout` changed meaning. It was the quiet time after an alert (default
+ * 15 s, up to a day); alerts now follow visits, and it is how long a visitor
+ * who vanishes inside the picture is still the same visit (default 5 s, 1 to
+ * 120 s). The old default becomes the new one; other values are kept within
+ * the new bounds.
+ */
+export const STORE_VERSION = 2;
+
+export const STORE_MIGRATIONS: Record<number, (old: Record<string, unknown>) => Record<string, unknown>> = {
+  1: (old) => {
+    const cameras = Array.isArray(old.cameras) ? (old.cameras as Record<string, unknown>[]) : [];
+    return {
+      ...old,
+      cameras: cameras.map((camera) => {
+        const settings = (camera.settings ?? {}) as Record<string, unknown>;
+        if (typeof settings.timeout !== "number") return camera;
+        const timeout = settings.timeout === 15 ? DEFAULT_SETTINGS.timeout : Math.min(120, Math.max(1, Math.round(settings.timeout)));
+        return { ...camera, settings: { ...settings, timeout } };
+      }),
+    };
+  },
+};
 
 export const StoreSchema = v.object({
   version: v.literal(STORE_VERSION),
@@ -94,6 +116,7 @@ export function storeSpec(token = ""): DocumentSpec<StoreData> {
     file: STORE_FILE,
     version: STORE_VERSION,
     schema: StoreSchema,
+    migrations: STORE_MIGRATIONS,
     empty: () => v.parse(StoreSchema, { version: STORE_VERSION, createdAt: new Date().toISOString(), telegram: { token } }),
   };
 }

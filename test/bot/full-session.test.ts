@@ -69,7 +69,9 @@ describe("a whole session on real footage", () => {
     await h.tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true && r.params.message_id === alert.message_id, { after: mark, timeoutMs: 90_000 });
     const clipped = h.tg.message(group.id, alert.message_id)!;
     expect(clipped.video?.duration).toBeGreaterThan(3);
-    expect(clipped.caption).toBe(alert.caption);
+    // The caption is the alert's, with the visit's line under it: he came and went within seconds.
+    expect(clipped.caption!.split("\n")[0]).toBe(alert.caption);
+    expect(clipped.caption).toMatch(/\nLeft at \d\d:\d\d:\d\d after \d s$/);
     expect(h.tg.media(clipped)!.subarray(4, 8).toString()).toBe("ftyp");
 
     // /events shows it, with its clip a press away.

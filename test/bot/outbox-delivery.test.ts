@@ -201,7 +201,7 @@ describe("outbox delivery", () => {
     // The recorder keeps both alerts, and one clip for each.
     for (const alert of [first, second]) {
       await s.history.record(makeAlert({ id: alert.alertId, cameraId: cam.id, cameraName: cam.name, at: alert.at, snapshot: frame }));
-      await s.history.attachClip([alert.alertId], mp4, { durationSeconds: 6, width: 160, height: 120, endedAt: alert.at + 6000 });
+      await s.history.attachClip([alert.alertId], mp4, { durationSeconds: 6, width: 160, height: 120 });
       await s.outbox.enqueueClip(s.store.chats(), { alertId: alert.alertId, cameraId: cam.id, cameraName: cam.name });
     }
     const mark = tg.mark();
@@ -218,6 +218,41 @@ describe("outbox delivery", () => {
     expect(edited.caption).toMatch(/^Person on cam1 · 87% · [\d:]+\n\+1 more on cam1: [\d:]+ person$/);
     expect(edited.reply_markup?.inline_keyboard.flat().map((b) => b.text)).toEqual(["Mute 30 min", "Mute 2 h", "Snapshot", "Disarm"]);
     expect(tg.outputs(s.group, mark).map((r) => r.method)).toEqual(["sendPhoto", "editMessageMedia"]);
+  });
+
+  it("edits a visit's news into its alert's caption, only the newest when several wait, and keeps it under the clip", async () => {
+    const s = await setup(["cam1"]);
+    const cam = s.cameras[0]!;
+    const alert = alertOn(cam, 1);
+    const visit = { alertId: alert.alertId, cameraId: cam.id, cameraName: cam.name, label: "person", startedAt: alert.at - 400, stationary: false, motionOnly: false };
+    startSender(s);
+    const mark = tg.mark();
+    await s.outbox.enqueueAlert(s.store.chats(), alert);
+    const [photo] = await sends(s.group, 1, mark);
+    const id = (photo!.result as { message_id: number }).message_id;
+
+    // While Telegram is away, the visit goes on: three pieces of news, of which only the last is worth sending.
+    await tg.refuseConnections();
+    await s.outbox.enqueueVisit(s.store.chats(), { ...visit, at: alert.at + 30_000, lastSeenAt: alert.at + 30_000, counts: { person: 1 } });
+    await s.outbox.enqueueVisit(s.store.chats(), { ...visit, at: alert.at + 40_000, lastSeenAt: alert.at + 40_000, counts: { person: 2 } });
+    await s.outbox.enqueueVisit(s.store.chats(), { ...visit, at: alert.at + 185_000, lastSeenAt: alert.at + 184_600, counts: { person: 2 }, ended: "left" });
+    expect(s.outbox.pending().map((e) => e.payload.type)).toEqual(["visit"]);
+    const back = tg.mark();
+    await tg.acceptConnections();
+    await tg.waitFor((r) => r.method === "editMessageCaption" && r.ok === true, { after: back, timeoutMs: 60_000 });
+    await until(() => s.outbox.pending().length === 0, 60_000, "the outbox is empty");
+    expect(tg.outputs(s.group, back).map((r) => r.method)).toEqual(["editMessageCaption"]);
+    const edited = tg.message(s.group.id, id)!;
+    expect(edited.caption).toMatch(/^Person on cam1 · 87% · [\d:]+\nLeft at [\d:]+ after 3 min · 2 people$/);
+    expect(edited.reply_markup?.inline_keyboard.flat().map((b) => b.text)).toEqual(["Mute 30 min", "Mute 2 h", "Snapshot", "Disarm"]);
+
+    // The clip that replaces the photo keeps the visit's line.
+    await s.history.record(makeAlert({ id: alert.alertId, cameraId: cam.id, cameraName: cam.name, at: alert.at, snapshot: frame }));
+    await s.history.attachClip([alert.alertId], await mp4Cut(footage("wallflower_wavingtrees_10fps.mp4"), 20, 4), { durationSeconds: 4, width: 160, height: 120 });
+    const clipMark = tg.mark();
+    await s.outbox.enqueueClip(s.store.chats(), { alertId: alert.alertId, cameraId: cam.id, cameraName: cam.name });
+    await tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true, { after: clipMark, timeoutMs: 60_000 });
+    expect(tg.message(s.group.id, id)!.caption).toBe(edited.caption);
   });
 
   it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {

@@ -37,7 +37,9 @@ describe("vigil events", () => {
       const alert = makeAlert({ cameraId: i === 2 ? "c2" : "c1", cameraName: i === 2 ? "driveway" : "garden", at, label: i === 2 ? "car" : "person", snapshot: pictures[i]! });
       ids.push(alert.id);
       await history.record(alert);
-      if (i > 0) await history.attachClip([alert.id], clips[i - 1]!, { durationSeconds: 4, width: 480, height: 360, endedAt: at + 3000 });
+      if (i > 0) await history.attachClip([alert.id], clips[i - 1]!, { durationSeconds: 4, width: 480, height: 360 });
+      // The garden visits have ended (the second one saw two people at once); the driveway's goes on.
+      if (i < 2) await history.endVisit(alert.id, { endedAt: at + (i === 1 ? 185_000 : 3000), counts: { person: i === 1 ? 2 : 1 } });
     }
   }, 120_000);
 
@@ -68,12 +70,15 @@ describe("vigil events", () => {
     expect(await filesContainingBytes(env.VIGIL_DATA_DIR!, Buffer.from("ftyp"))).toEqual([]);
   });
 
-  it("lists events as a table, one camera or all", async () => {
+  it("lists events as a table of visits, one camera or all", async () => {
     const all = await vigil(["events", "list", "--since", "2024-01-01"], env);
     expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/^time\s+camera\s+visit\s+score\s+lasted\s+clip\s+id/m);
     const rows = all.stdout.trim().split("\n").filter((r) => /^2024-/.test(r));
     expect(rows).toHaveLength(3);
-    expect(rows[2]).toMatch(/^2024-05-03 07:30:15\s+driveway\s+car\s+0\.87\s+4\.0 s/);
+    expect(rows[0]).toMatch(/^2024-04-30 23:59:00\s+garden\s+person\s+0\.87\s+4 s\s+-\s/);
+    expect(rows[1]).toMatch(/^2024-05-02 10:00:00\s+garden\s+2 people\s+0\.87\s+3 min\s+4\.0 s\s/);
+    expect(rows[2]).toMatch(/^2024-05-03 07:30:15\s+driveway\s+car\s+0\.87\s+going on\s+4\.0 s\s/);
     const one = await vigil(["events", "list", "--since", "2024-01-01", "--camera", "GARDEN"], env);
     expect(one.stdout.trim().split("\n").filter((r) => /^2024-/.test(r))).toHaveLength(2);
   });

@@ -14,31 +14,52 @@ interface AlertLine {
   score: number;
   box: [number, number, number, number];
 }
+interface VisitLine {
+  type: "visit";
+  start: number;
+  end: number;
+  label: string;
+  peak: number;
+  counts: Record<string, number>;
+  alert: number;
+  /** Still there when the clip ended. */
+  open?: true;
+}
 interface SummaryLine {
   type: "summary";
   frames: number;
   motionFrames: number;
   detectorRuns: number;
   alerts: number;
+  visits: number;
   msPerFrame: number;
 }
 
-/** `vigil replay --json`: every stdout line is JSON; alerts first, the summary last. */
-async function replayJson(clip: string, ...options: string[]): Promise<{ alerts: AlertLine[]; summary: SummaryLine }> {
-  const result = await vigil(["replay", footage(clip), "--json", ...options], {});
+/** `vigil replay --json`: every stdout line is JSON; an alert when a visit starts, the visit when it ends, the summary last. */
+async function replayJson(clip: string, ...options: string[]): Promise<{ alerts: AlertLine[]; visits: VisitLine[]; summary: SummaryLine }> {
+  const result = await vigil(["replay", clip.startsWith("/") ? clip : footage(clip), "--json", ...options], {});
   expect(result.code, result.stderr).toBe(0);
-  const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as AlertLine | SummaryLine);
+  const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as AlertLine | VisitLine | SummaryLine);
   const summary = lines.pop() as SummaryLine;
-  expect(Object.keys(summary)).toEqual(["type", "frames", "motionFrames", "detectorRuns", "alerts", "msPerFrame"]);
-  for (const line of lines) expect(Object.keys(line)).toEqual(["type", "t", "label", "score", "box"]);
-  expect(summary.alerts).toBe(lines.length);
-  return { alerts: lines as AlertLine[], summary };
+  expect(Object.keys(summary)).toEqual(["type", "frames", "motionFrames", "detectorRuns", "alerts", "visits", "msPerFrame"]);
+  const alerts = lines.filter((l): l is AlertLine => l.type === "alert");
+  const visits = lines.filter((l): l is VisitLine => l.type === "visit");
+  for (const line of alerts) expect(Object.keys(line)).toEqual(["type", "t", "label", "score", "box"]);
+  for (const line of visits) expect(Object.keys(line).slice(0, 7)).toEqual(["type", "start", "end", "label", "peak", "counts", "alert"]);
+  expect(alerts.length + visits.length).toBe(lines.length);
+  expect(summary.alerts).toBe(alerts.length);
+  expect(summary.visits).toBe(visits.length);
+  // One alert per visit, at the visit's alert time.
+  expect(visits.map((v) => v.alert).sort((a, b) => a - b)).toEqual(alerts.map((a) => a.t));
+  return { alerts, visits, summary };
 }
 
 describe("vigil replay on the footage", () => {
-  it("wallflower: silent through 24 s of swaying tree, then exactly one person alert within 1 s of the person entering", async () => {
-    const { alerts, summary } = await replayJson("wallflower_wavingtrees_10fps.mp4", "--classes", "person");
+  it("wallflower: silent through 24 s of swaying tree, then exactly one person alert within 1 s of the person entering, and his visit", async () => {
+    const { alerts, visits, summary } = await replayJson("wallflower_wavingtrees_10fps.mp4", "--classes", "person");
     expect(alerts).toHaveLength(1);
+    // He is in view from 24.2 s and gone through the left edge by 26.0 s.
+    expect(visits).toEqual([{ type: "visit", start: expect.closeTo(24.3, 0) as number, end: expect.closeTo(25.8, 0) as number, label: "person", peak: 1, counts: { person: 1 }, alert: alerts[0]!.t }]);
     expect(alerts[0]!.label).toBe("person");
     expect(alerts[0]!.t).toBeGreaterThan(24.2);
     expect(alerts[0]!.t).toBeLessThanOrEqual(25.2);
@@ -56,12 +77,14 @@ describe("vigil replay on the footage", () => {
     expect(cars.alerts.every((a) => ["car", "truck", "bus"].includes(a.label))).toBe(true);
   });
 
-  it("pedestrians: the first alert within 1 s of the start, then no two alerts closer than the 15 s timeout", async () => {
-    const { alerts } = await replayJson("opencv-vtest_480x360_10fps.mp4", "--classes", "person", "--timeout", "15");
+  it("pedestrians: the first alert within 1 s of the start, and people who walk together are one visit that counts them", async () => {
+    const { alerts, visits } = await replayJson("opencv-vtest_480x360_10fps.mp4", "--classes", "person");
     expect(alerts[0]!.t).toBeLessThanOrEqual(1.0);
-    expect(alerts.length).toBeGreaterThanOrEqual(4); // 79.5 s of people
-    // t has two decimals; compare in hundredths so 30.4 − 15.4 is 15, not 14.999….
-    for (let i = 1; i < alerts.length; i++) expect(Math.round(alerts[i]!.t * 100) - Math.round(alerts[i - 1]!.t * 100)).toBeGreaterThanOrEqual(1500);
+    // 79.5 s with 3 to 10 people in view, coming and going: several visits, each alerted once.
+    expect(visits.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...visits.map((v) => v.peak))).toBeGreaterThanOrEqual(2);
+    // Those still in view when the clip ends are reported as such.
+    expect(visits.some((v) => v.open === true && v.end >= 79)).toBe(true);
   });
 
   it("saves annotated snapshots and prints readable lines without --json", async () => {
@@ -73,7 +96,8 @@ describe("vigil replay on the footage", () => {
     expect(files[0]).toMatch(/^0024\.\ds-person\.jpg$/);
     expect(await sharp(path.join(dir, files[0]!)).metadata()).toMatchObject({ format: "jpeg", width: 320, height: 240 });
     expect(result.stdout).toMatch(/^\s+24\.\d s {2}person 0\.\d\d {2}box \d+,\d+ \d+,\d+ {2}→ .*person\.jpg$/m);
-    expect(result.stdout).toContain("wallflower_wavingtrees_10fps.mp4: 1 alert in 28.8 s of video (144 frames at 5 fps, 320x240");
+    expect(result.stdout).toMatch(/^\s+24\.\d s {2}visit of 1 person until 2[56]\.\d s$/m);
+    expect(result.stdout).toContain("wallflower_wavingtrees_10fps.mp4: 1 alert (1 visit) in 28.8 s of video (144 frames at 5 fps, 320x240");
   });
 });
 

@@ -17,7 +17,7 @@ import { tempDir } from "../support/tmp.js";
 import { sleepUntil, until } from "../support/wait.js";
 import { claimAndArm, killAllVigils, listEvents, startVigil, vigil } from "../support/cli.js";
 
-/** The person enters wallflower_wavingtrees at 24.2 s of each loop and stays to its end: alerts come in the next 4.5 s. */
+/** The person enters wallflower_wavingtrees at 24.2 s of each loop and leaves 2 s later: each camera alerts once in the next second. */
 const ENTRY_SECONDS = 24.2;
 const QUIET_AFTER_ENTRY_MS = 8000;
 
@@ -70,11 +70,7 @@ describe("Telegram unreachable while alerts happen", () => {
   it("refused (with a SIGKILL and restart), then 500s, then 429: every alert delivered after recovery, in order, none twice", async () => {
     const first = startVigil(env);
     const { alice, group } = await claimAndArm(tg, first.output);
-    // front alerts on every frame that confirms the person, back at most every 2 s: bursts to fold.
-    for (const [command, reply] of [["/set front timeout 0", "timeout is now 0 s on front."], ["/set back timeout 2", "timeout is now 2 s on back."]]) {
-      const sent = tg.send(alice, group, command!);
-      expect((await tg.nextMessage(group, { after: sent.mark, timeoutMs: 60_000 })).text).toBe(reply);
-    }
+    // Each camera alerts once per visit: the two visits Telegram misses leave two alerts of each camera to fold.
     const messages = () => tg.outputs(group).filter((r) => r.method === "sendPhoto" || r.method === "sendMessage").map((r) => r.result as Message);
     const inChat = () => messages().flatMap((m) => alertsIn(m.caption ?? m.text ?? ""));
     const delivered = async () => {

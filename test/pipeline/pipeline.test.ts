@@ -75,7 +75,7 @@ describe("the pipeline on recorded footage (replay mode)", () => {
     expect(alert).toMatchObject({ label: "person", motionOnly: false, frameWidth: 160, frameHeight: 120, cameraName: "clip" });
     expect(t(alert!)).toBeGreaterThan(24.2);
     expect(alert!.objects.map((o) => o.label)).toContain("person");
-    expect(alert!.motionStartedAt).toBeLessThanOrEqual(alert!.at);
+    expect(alert!.startedAt).toBeLessThanOrEqual(alert!.at);
     expect(await sharp(alert!.snapshot).metadata()).toMatchObject({ format: "jpeg", width: 160, height: 120 });
   });
 });

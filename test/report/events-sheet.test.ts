@@ -64,10 +64,10 @@ describe("the /events picture", () => {
 
   it("shows each snapshot where it belongs, a placeholder for an unreadable one, and hot hours in colour", async () => {
     const events: SheetEvent[] = [
-      { cameraId: "a", cameraName: "front_door", label: "person", score: 0.91, at: NOW - 60_000, motionOnly: false, jpeg: pictures[0] },
-      { cameraId: "b", cameraName: "driveway", label: "car", score: 0.7, at: NOW - 2 * HOUR, motionOnly: false, jpeg: pictures[1] },
-      { cameraId: "a", cameraName: "front_door", label: "person", score: 0.8, at: NOW - 3 * HOUR, motionOnly: false, jpeg: undefined },
-      { cameraId: "c", cameraName: "garden <&> \"tree\"", label: "motion", score: 0, at: NOW - 5 * HOUR, motionOnly: true, jpeg: pictures[2] },
+      { cameraId: "a", cameraName: "front_door", label: "person", counts: { person: 2 }, score: 0.91, at: NOW - 60_000, motionOnly: false, jpeg: pictures[0] },
+      { cameraId: "b", cameraName: "driveway", label: "car", counts: {}, score: 0.7, at: NOW - 2 * HOUR, motionOnly: false, jpeg: pictures[1] },
+      { cameraId: "a", cameraName: "front_door", label: "person", counts: {}, score: 0.8, at: NOW - 3 * HOUR, motionOnly: false, jpeg: undefined },
+      { cameraId: "c", cameraName: "garden <&> \"tree\"", label: "motion", counts: {}, score: 0, at: NOW - 5 * HOUR, motionOnly: true, jpeg: pictures[2] },
     ];
     const history = [...events, ...Array.from({ length: 4 }, () => ({ cameraId: "a", cameraName: "front_door", at: NOW - 3 * HOUR }))];
     const { from, rows } = hourlyActivity(history, [{ id: "a", name: "front_door" }, { id: "b", name: "driveway" }, { id: "c", name: "garden" }], NOW);

@@ -24,17 +24,19 @@ describe("event history", () => {
     clip = await mp4Cut(footage("wallflower_wavingtrees_10fps.mp4"), 20, 6);
   });
 
-  it("keeps every alert with its snapshot and clip, encrypted, and gives them back after a restart", async () => {
+  it("keeps every visit with its snapshot, clip, end and counts, encrypted, and gives them back after a restart", async () => {
     const store = await newStore();
     const history = await EventHistory.open(store.vault);
     const alert = makeAlert({ cameraId: "c1", cameraName: "garden", at: Date.parse("2024-05-01T10:00:00Z"), snapshot: person, score: 0.93 });
     await history.record(alert);
     await history.record(alert); // the same alert twice is one event
-    await history.attachClip([alert.id], clip, { durationSeconds: 6, width: 160, height: 120, endedAt: alert.at + 2000 });
+    await history.attachClip([alert.id], clip, { durationSeconds: 6, width: 160, height: 120 });
+    expect(history.get(alert.id)!.endedAt).toBeUndefined(); // the visit goes on
+    await history.endVisit(alert.id, { endedAt: alert.at + 2000, counts: { person: 2 } });
 
     const reopened = await EventHistory.open((await openStore(store.vault.dataDir, { passphrase: PASS })).vault);
     expect(reopened.entries()).toHaveLength(1);
-    expect(reopened.get(alert.id)).toMatchObject({ cameraName: "garden", label: "person", score: 0.93, box: [40, 30, 120, 110], at: alert.at, startedAt: alert.motionStartedAt, endedAt: alert.at + 2000, clip: { durationSeconds: 6 } });
+    expect(reopened.get(alert.id)).toMatchObject({ cameraName: "garden", label: "person", score: 0.93, box: [40, 30, 120, 110], at: alert.at, startedAt: alert.startedAt, endedAt: alert.at + 2000, counts: { person: 2 }, clip: { durationSeconds: 6 } });
     expect((await reopened.snapshot(alert.id)).equals(person)).toBe(true);
     expect((await reopened.clip(alert.id)).equals(clip)).toBe(true);
     expect(await filesContainingBytes(store.vault.dataDir, JPEG)).toEqual([]);
@@ -61,7 +63,7 @@ describe("event history", () => {
     const flipped = makeAlert({ cameraId: "c1", at: 2000, snapshot: person });
     const cut = makeAlert({ cameraId: "c1", at: 3000, snapshot: person });
     for (const a of [good, flipped, cut]) await history.record(a);
-    await history.attachClip([cut.id], clip, { durationSeconds: 6, width: 160, height: 120, endedAt: 3000 });
+    await history.attachClip([cut.id], clip, { durationSeconds: 6, width: 160, height: 120 });
 
     const flippedFile = history.blobs.path(history.get(flipped.id)!.snapshot.blob);
     const bytes = await fs.readFile(flippedFile);
@@ -86,7 +88,7 @@ describe("event history", () => {
     const b = makeAlert({ cameraId: "c1", at: 2000, snapshot: person });
     await history.record(a);
     await history.record(b);
-    const { blob } = await history.attachClip([a.id, b.id], clip, { durationSeconds: 6, width: 160, height: 120, endedAt: 2000 });
+    const { blob } = await history.attachClip([a.id, b.id], clip, { durationSeconds: 6, width: 160, height: 120 });
     const freedFirst = await history.remove([a.id]);
     expect(await history.blobs.has(blob)).toBe(true);
     expect((await history.clip(b.id)).equals(clip)).toBe(true);
@@ -101,7 +103,7 @@ describe("event history", () => {
     const history = await EventHistory.open(store.vault);
     const alert = makeAlert({ cameraId: "c1", at: 1000, snapshot: person });
     await history.record(alert);
-    await history.attachClip([alert.id], clip, { durationSeconds: 6, width: 160, height: 120, endedAt: 1000 });
+    await history.attachClip([alert.id], clip, { durationSeconds: 6, width: 160, height: 120 });
     await rekey({ dataDir: store.vault.dataDir, from: { passphrase: PASS }, to: { passphrase: "a new passphrase" }, kdfProfile: "interactive" });
     const after = await EventHistory.open((await openStore(store.vault.dataDir, { passphrase: "a new passphrase" })).vault);
     expect((await probeVideo(await after.clip(alert.id))).codec).toBe("h264");

@@ -17,7 +17,7 @@ const NONE: Limits = { maxBytes: 0, maxAgeDays: 0, minFreeBytes: 0, perCameraByt
 /** History entries as they are stored: snapshot and clip sizes in bytes. */
 function entry(id: string, cameraId: string, at: number, snapshot: number, clip?: number, clipBlob = `ev-${id}-c`): HistoryEntry {
   return {
-    id, cameraId, cameraName: cameraId, label: "person", score: 0.9, box: [0, 0, 1, 1], objects: [], frameWidth: 640, frameHeight: 360, motionOnly: false, at, startedAt: at,
+    id, cameraId, cameraName: cameraId, label: "person", score: 0.9, box: [0, 0, 1, 1], objects: [], frameWidth: 640, frameHeight: 360, motionOnly: false, at, startedAt: at, counts: {},
     snapshot: { blob: `ev-${id}-s`, bytes: snapshot },
     ...(clip === undefined ? {} : { clip: { blob: clipBlob, bytes: clip, durationSeconds: 10, width: 640, height: 360 } }),
   };
@@ -82,7 +82,7 @@ describe("retention on real files", () => {
       const alert = makeAlert({ cameraId: "c1", at: NOW - (8 - i) * 3600_000, snapshot });
       ids.push(alert.id);
       await history.record(alert);
-      await history.attachClip([alert.id], clip, { durationSeconds: 3, width: 480, height: 360, endedAt: alert.at });
+      await history.attachClip([alert.id], clip, { durationSeconds: 3, width: 480, height: 360 });
     }
     const perEvent = history.entries()[0]!.snapshot.bytes + history.entries()[0]!.clip!.bytes;
     let limits: Limits = { ...NONE, maxBytes: Math.floor(perEvent * 3.5) };

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { BlobStore, createKeyFile, createStore, openStore, rekey, restoreFromBackups, recoverInterruptedRekey } from "../../src/store/index.js";
 import { CorruptStoreError, DecryptError, ConfigError, StoreExistsError, InputError } from "../../src/errors.js";
 import { openVault } from "../../src/store/vault.js";
+import { readDocumentFile, writeDocumentFile, type DocumentSpec } from "../../src/store/document.js";
+import { storeSpec } from "../../src/store/schema.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const TOKEN = "7000001:AAF-test-token-aaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -46,6 +48,25 @@ describe("encrypted store", () => {
     expect(await filesContaining(dir, "front_door")).toEqual([]);
     const mode = (await fs.stat(dir)).mode & 0o777;
     expect(mode).toBe(0o700);
+  });
+
+  it("migrates a store from before visits: the old default timeout becomes the new one, others stay within bounds", async () => {
+    const dir = path.join(await tempDir(), "data");
+    const store = await newStore(dir);
+    for (const name of ["a", "b", "c", "d"]) await store.addCamera({ name, url: "rtsp://192.168.1.20:554/sub" });
+    await store.flush();
+    // Written as a version-1 Vigil left it: `timeout` was the quiet time after an alert, 0 s to a day.
+    const vault = await openVault(dir, { passphrase: PASS });
+    const spec = { ...storeSpec(), version: 1 } as unknown as DocumentSpec<{ version: number }>;
+    const current = (await readDocumentFile(vault, storeSpec()))!;
+    const old = { ...current, version: 1, cameras: current.cameras.map((c, i) => ({ ...c, settings: { ...c.settings, timeout: [15, 60, 0, 86_400][i] } })) };
+    await writeDocumentFile(vault, spec, old as unknown as { version: number });
+
+    const migrated = await openStore(dir, { passphrase: PASS });
+    expect(migrated.cameras().map((c) => c.settings.timeout)).toEqual([5, 60, 1, 120]);
+    expect(migrated.cameras().map((c) => c.name)).toEqual(["a", "b", "c", "d"]);
+    // Written back in the new format: a second open reads the same.
+    expect((await openStore(dir, { passphrase: PASS })).cameras().map((c) => c.settings.timeout)).toEqual([5, 60, 1, 120]);
   });
 
   it("refuses a wrong passphrase with a clear sentence and leaves every file untouched", async () => {

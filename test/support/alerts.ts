@@ -7,7 +7,7 @@ export function makeAlert(fields: Partial<AlertEvent> & { cameraId: string; at: 
     type: "alert",
     id: randomBytes(6).toString("hex"),
     cameraName: fields.cameraId,
-    motionStartedAt: fields.at - 1000,
+    startedAt: fields.at - 1000,
     label: "person",
     score: 0.87,
     box: [40, 30, 120, 110],

@@ -9,7 +9,8 @@ import { findCamera, unknownCameraError } from "../../domain/camera.js";
 import type { VideoClip } from "../../domain/recorder.js";
 import { InputError } from "../../errors.js";
 import type { BotContext, FeatureDeps } from "../context.js";
-import { formatClock, formatClockSeconds, words } from "../format.js";
+import { visitWhat } from "../../domain/labels.js";
+import { formatClock, formatClockSeconds, formatDuration, words } from "../format.js";
 import { html, joinHtml } from "../html.js";
 import { say } from "../reply.js";
 
@@ -44,7 +45,7 @@ export function createEventsFeature(deps: FeatureDeps): Composer<BotContext> {
     const picture = await deps.control.events(count(args[0]));
     if (picture.events.length === 0) return say(ctx, html`No events yet.`);
     const now = deps.now();
-    const lines = picture.events.map((e, i) => html`${i + 1} · ${formatClock(e.at, now, tz)} · ${e.cameraName} · ${e.motionOnly ? "motion" : `${e.label} ${Math.round(e.score * 100)}%`}${e.clip ? ` · ${Math.round(e.clip.durationSeconds)} s clip` : ""}`);
+    const lines = picture.events.map((e, i) => html`${i + 1} · ${formatClock(e.at, now, tz)} · ${e.cameraName} · ${e.motionOnly ? "motion" : `${visitWhat(e.label, e.counts)} ${Math.round(e.score * 100)}%`}${e.endedAt !== undefined && e.endedAt - e.startedAt >= 60_000 ? ` · ${formatDuration(e.endedAt - e.startedAt)}` : ""}${e.clip ? ` · ${Math.round(e.clip.durationSeconds)} s clip` : ""}`);
     const buttons: InlineKeyboardButton[] = picture.events.flatMap((e, i) => (e.clip ? [{ text: `Clip ${i + 1}`, callback_data: `ev:${e.id}` }] : []));
     const rows: InlineKeyboardButton[][] = [];
     for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) rows.push(buttons.slice(i, i + BUTTONS_PER_ROW));

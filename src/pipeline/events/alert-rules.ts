@@ -1,9 +1,10 @@
 /**
  * Which detections may alert on a camera: its classes, minimum score, minimum
- * size and zones. Pure functions of the detections and the settings.
+ * size and zones, and whether it is armed. Pure functions of the detections,
+ * the settings and the time.
  */
 import type { CameraSettings, MinSize, Polygon } from "../../domain/camera.js";
-import type { BoxXYXY, DetectedObject } from "../../domain/events.js";
+import type { BoxXYXY } from "../../domain/events.js";
 import { pointInPolygon } from "../geometry.js";
 
 /** Label of motion-only "objects" when the detector is unavailable. */
@@ -14,7 +15,7 @@ const VEHICLES = new Set(["car", "truck", "bus"]);
 /**
  * What counts as the same kind of object. Detectors flip between car, truck and
  * bus on one vehicle, so these are one family: `classes car` accepts a van
- * labelled truck, and one vehicle is one alert per timeout.
+ * labelled truck, and the tracker follows one vehicle as one object.
  */
 export function labelFamily(label: string): string {
   return VEHICLES.has(label) ? "car" : label;
@@ -44,11 +45,7 @@ export function inZones(box: BoxXYXY, zones: readonly Polygon[], frame: { width:
 
 export type AlertRules = Pick<CameraSettings, "classes" | "score" | "minSize" | "zones">;
 
-/** Detections that may alert. Motion-only objects skip the class and score tests: there is nothing to test them on. */
-export function alertCandidates(objects: readonly DetectedObject[], rules: AlertRules, frame: { width: number; height: number }): DetectedObject[] {
-  return objects.filter((o) => {
-    const motionOnly = o.label === MOTION_LABEL;
-    if (!motionOnly && (!matchesClasses(o.label, rules.classes) || o.score < rules.score)) return false;
-    return largeEnough(o.box, rules.minSize, frame) && inZones(o.box, rules.zones, frame);
-  });
+/** Disarmed or muted cameras keep their frames flowing but never alert. */
+export function canAlert(armed: boolean, mutedUntil: number | null, at: number): boolean {
+  return armed && (mutedUntil === null || at >= mutedUntil);
 }

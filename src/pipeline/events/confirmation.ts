@@ -1,8 +1,9 @@
 /**
  * Confirmation: an object alerts only once it has been seen in `hits` of the last
- * `window` processed frames (frames the detector ran on), none older than
- * `maxAgeMs`. "Seen again" means the same kind of object near the same place, so
- * two one-frame mistakes in different corners do not confirm each other.
+ * `window` looks at its place (frames in which the detector covered it), none
+ * older than `maxAgeMs`. The tracker (track/tracker.ts) says which sightings are
+ * the same object, so two one-frame mistakes in different corners do not
+ * confirm each other.
  *
  * The default, 3 of the last 4, was chosen on the footage with bench/confirmation.ts
  * (table in the README): it is the fastest rule that gave zero false person
@@ -26,55 +27,28 @@
  * something is being confirmed (camera-worker.ts), 100 ms after the first
  * sighting at 10 fps instead of 400 ms.
  */
-import type { BoxXYXY, DetectedObject } from "../../domain/events.js";
-import { iou } from "../geometry.js";
-import { labelFamily, MOTION_LABEL } from "./alert-rules.js";
-
 export interface ConfirmationRule {
   hits: number;
   window: number;
   /** Sightings older than this (relative to the current frame) do not count. */
   maxAgeMs: number;
-  /** Scored at least this here and in the previous processed frame: confirmed now. Omitted: `hits` of `window` only. */
+  /** Scored at least this here and in the previous look: confirmed now. Omitted: `hits` of `window` only. */
   sureScore?: number;
 }
 
 export const DEFAULT_CONFIRMATION: Readonly<ConfirmationRule> = Object.freeze({ hits: 3, window: 4, maxAgeMs: 4000, sureScore: 0.7 });
 
-export interface Sighting {
+/** One look of the detector at an object's place: its score when it was found at the camera's `score` or more, null when not. */
+export interface Look {
   at: number;
-  objects: readonly DetectedObject[];
+  score: number | null;
 }
 
-/** The previous processed frames, newest last (at most window − 1). */
-export interface ConfirmationState {
-  history: readonly Sighting[];
-}
-
-export const INITIAL_CONFIRMATION: ConfirmationState = Object.freeze({ history: [] });
-
-function centre(b: BoxXYXY): [number, number] {
-  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
-}
-
-/** Same kind, and overlapping or within one box size of each other (a walker moves less than that per frame). */
-export function sameObject(a: DetectedObject, b: DetectedObject): boolean {
-  if (labelFamily(a.label) !== labelFamily(b.label)) return false;
-  // Motion boxes split and merge from frame to frame; motion anywhere continues motion.
-  if (a.label === MOTION_LABEL) return true;
-  if (iou(a.box, b.box) > 0) return true;
-  const [ax, ay] = centre(a.box);
-  const [bx, by] = centre(b.box);
-  const reach = Math.max(a.box[2] - a.box[0], a.box[3] - a.box[1], b.box[2] - b.box[0], b.box[3] - b.box[1]);
-  return Math.hypot(ax - bx, ay - by) <= reach;
-}
-
-/** Records this processed frame and returns the objects in it that are now confirmed. */
-export function confirm(state: ConfirmationState, sighting: Sighting, rule: ConfirmationRule = DEFAULT_CONFIRMATION): { state: ConfirmationState; confirmed: DetectedObject[] } {
-  const recent = state.history.filter((s) => sighting.at - s.at <= rule.maxAgeMs);
-  const previous = recent.at(-1);
-  const sure = (object: DetectedObject) => rule.sureScore !== undefined && object.score >= rule.sureScore && (previous?.objects.some((o) => o.score >= rule.sureScore! && sameObject(o, object)) ?? false);
-  const confirmed = sighting.objects.filter((object) => sure(object) || 1 + recent.filter((s) => s.objects.some((o) => sameObject(o, object))).length >= rule.hits);
-  const history = [...recent, sighting].slice(-(rule.window - 1));
-  return { state: { history: rule.window > 1 ? history : [] }, confirmed };
+/** Whether the looks (newest last, the newest being the current frame) confirm the object. */
+export function isConfirmed(looks: readonly Look[], at: number, rule: ConfirmationRule, minScore: number): boolean {
+  const recent = looks.filter((l) => at - l.at <= rule.maxAgeMs).slice(-rule.window);
+  const hit = (l: Look | undefined, min: number) => l !== undefined && l.score !== null && l.score >= min;
+  const [previous, current] = [recent.at(-2), recent.at(-1)];
+  if (rule.sureScore !== undefined && hit(current, rule.sureScore) && hit(previous, rule.sureScore)) return true;
+  return hit(current, minScore) && recent.filter((l) => hit(l, minScore)).length >= rule.hits;
 }

@@ -1,9 +1,10 @@
 /**
  * The recorder: the one owner of every camera's ring buffer (ffmpeg children),
  * of event clips, of the event history's writes and of retention. It listens to
- * pipeline events, keeps each alert (snapshot and entry, encrypted), joins its
- * clip from the ring buffer when the event is over, stores it and announces it
- * with a `clip-ready` event.
+ * pipeline events, keeps each visit (the alert's snapshot and entry, encrypted;
+ * its end and counts when it ends), joins its clip from the ring buffer when the
+ * visit is over (or at `maxClip`), stores it and announces it with a
+ * `clip-ready` event.
  *
  * A full disk does not stop alerts: the pipeline and the bot never wait for the
  * recorder, a snapshot that cannot be written is kept in memory and written when
@@ -13,7 +14,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { DEFAULT_SETTINGS, type Camera, type CameraSettings } from "../../domain/camera.js";
-import type { AlertEvent, ClipReadyEvent, PipelineEvent } from "../../domain/events.js";
+import type { AlertEvent, ClipReadyEvent, PipelineEvent, VisitEvent } from "../../domain/events.js";
 import type { EventsPicture, RecorderHandle, RecorderStatus, VideoClip } from "../../domain/recorder.js";
 import { withCredentials } from "../../domain/stream-url.js";
 import { InputError } from "../../errors.js";
@@ -95,6 +96,8 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
   /** Each alert's history write, so its clip is attached only after the entry exists. */
   const recorded = new Map<string, Promise<void>>();
   const pending: AlertEvent[] = [];
+  /** Ends of visits whose alert is among `pending`. */
+  const endsWaiting = new Map<string, VisitEvent>();
   const inFlight = new Set<Promise<unknown>>();
   const finishing = new Set<ClipPlan>();
   /** Ring-buffer pins for on-demand clips: id → wall ms to keep from. */
@@ -133,6 +136,11 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
   async function store(alert: AlertEvent): Promise<void> {
     await retention.ensureRoom(alert.snapshot.length + 64 * 1024, [alert.id]);
     await history.record(alert);
+    const end = endsWaiting.get(alert.id);
+    if (end) {
+      endsWaiting.delete(alert.id);
+      await history.endVisit(alert.id, { endedAt: end.lastSeenAt, counts: end.counts });
+    }
     retention.setPaused(undefined);
     void track(retention.refresh());
   }
@@ -149,6 +157,20 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       }),
     );
     recorded.set(alert.id, write);
+  }
+
+  /** A visit ended: its entry gets its end and its counts, once the entry is written. */
+  function recordEnd(visit: VisitEvent): void {
+    const written = recorded.get(visit.id) ?? Promise.resolve();
+    void track(
+      written
+        .then(() => {
+          if (history.get(visit.id)) return history.endVisit(visit.id, { endedAt: visit.lastSeenAt, counts: visit.counts });
+          // Still waiting for disk space with its alert: stored with it.
+          if (pending.some((a) => a.id === visit.id)) endsWaiting.set(visit.id, visit);
+        })
+        .catch((error: unknown) => logger.warn({ err: error, alert: visit.id }, "could not store the end of a visit in the event history")),
+    );
   }
 
   async function retryPending(): Promise<void> {
@@ -187,7 +209,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
     }
     try {
       await retention.ensureRoom(clip.bytes, ids);
-      const { blob, bytes } = await history.attachClip(ids, clip.mp4, { durationSeconds: clip.durationSeconds, width: clip.width, height: clip.height, endedAt: Math.min(end, plan.lastActivity) });
+      const { blob, bytes } = await history.attachClip(ids, clip.mp4, { durationSeconds: clip.durationSeconds, width: clip.width, height: clip.height });
       retention.setPaused(undefined);
       void track(retention.refresh());
       logger.info({ camera: name, seconds: clip.durationSeconds, bytes, startsBefore: Math.round(plan.anchor - selection.startWall) }, "clip stored");
@@ -290,7 +312,6 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       for (const [id, entry] of cameras) {
         if (seen.has(id)) continue;
         cameras.delete(id);
-        planner.forget(id);
         if (entry.buffer) void track(entry.buffer.stop());
       }
     },
@@ -298,8 +319,10 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
     handle(event: PipelineEvent) {
       try {
         if (stopped) return;
-        if (event.type === "motion") planner.motion(event.cameraId, event.state, event.at);
-        else if (event.type === "alert") {
+        if (event.type === "visit" && event.phase === "end") {
+          planner.visitEnded(event.id, event.lastSeenAt);
+          recordEnd(event);
+        } else if (event.type === "alert") {
           recordAlert(event);
           const { plan, joined } = planner.alert(event, settingsOf(event.cameraId));
           logger.debug({ camera: event.cameraName, alert: event.id, joined, startsAt: plan.start }, "clip planned");

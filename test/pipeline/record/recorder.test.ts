@@ -52,7 +52,7 @@ describe("recorder on a real RTSP camera", () => {
   }, 120_000);
   afterAll(() => server.close());
 
-  it("turns an alert at the person's entry into a clip from pre-roll before the motion to post-roll after it", async () => {
+  it("turns a visit's alert into a clip from pre-roll before the person came in to post-roll after he left", async () => {
     const { lines, logger } = logCollector();
     const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger });
     try {
@@ -63,16 +63,15 @@ describe("recorder on a real RTSP camera", () => {
       // The next time the person walks in, leaving time to buffer the pre-roll first.
       const entry = server.frameTimes("cam1", 24.2).find((t) => t > Date.now() + 7000)!;
       const confirmed = entry + 200;
-      const motionEnd = entry + 1600; // gone by 25.8 s
+      const left = entry + 1600; // gone by 25.8 s
       const send = (event: PipelineEvent) => recorder.handle(event);
-      await sleepUntil(entry);
-      send({ type: "motion", cameraId: cam.id, cameraName: cam.name, at: entry, state: "start" });
       await sleepUntil(confirmed);
-      const alert = makeAlert({ cameraId: cam.id, cameraName: cam.name, at: confirmed, motionStartedAt: entry, snapshot: person });
+      const alert = makeAlert({ cameraId: cam.id, cameraName: cam.name, at: confirmed, startedAt: entry, snapshot: person });
       const ready = clipReady(recorder, alert.id);
       send(alert);
-      await sleepUntil(motionEnd);
-      send({ type: "motion", cameraId: cam.id, cameraName: cam.name, at: motionEnd, state: "end" });
+      // The pipeline says the visit has ended once he has been out of sight for a second.
+      await sleepUntil(left + 1000);
+      send({ type: "visit", phase: "end", reason: "left", id: alert.id, cameraId: cam.id, cameraName: cam.name, at: left + 1000, startedAt: entry, lastSeenAt: left, label: "person", counts: { person: 1 }, stationary: false, motionOnly: false });
 
       const event = await ready;
       const expected = 5 + 1.6 + 5;
@@ -91,7 +90,7 @@ describe("recorder on a real RTSP camera", () => {
       expect(firstT).toBeGreaterThan(24.2 - 5 - 1.5);
       expect(Math.abs(lastT - (25.8 + 5 - server.clip("cam1").duration))).toBeLessThan(1.5); // the loop wrapped
 
-      expect(history.get(alert.id)?.clip?.bytes).toBe(event.bytes);
+      expect(history.get(alert.id)).toMatchObject({ clip: { bytes: event.bytes }, startedAt: entry, endedAt: left, counts: { person: 1 } });
       // /events and /status see it.
       const picture = await recorder.events(3);
       expect(picture.events[0]).toMatchObject({ id: alert.id, cameraName: cam.name, label: "person", clip: { durationSeconds: event.durationSeconds } });
