@@ -217,7 +217,7 @@ export async function discoverCameras(options: DiscoveryOptions = {}): Promise<D
     if (await wait(300, options.signal)) await sendAll();
     if (sent === 0) throw noSearch(failures, own, options.interfaceAddress !== undefined);
     await wait(Math.max(0, timeoutMs - 300), options.signal);
-    return { cameras: [...cameras.values()], interfaces: live.map((s) => s.address().address), ignored };
+    return { cameras: [...cameras.values()].sort(byAddressThenName), interfaces: live.map((s) => s.address().address), ignored };
   } finally {
     for (const socket of sockets) {
       try {
@@ -227,6 +227,12 @@ export async function discoverCameras(options: DiscoveryOptions = {}): Promise<D
       }
     }
   }
+}
+
+/** 192.168.1.9 before 192.168.1.10, then by name: the order a person scans a list in. */
+function byAddressThenName(a: FoundCamera, b: FoundCamera): number {
+  const key = (c: FoundCamera) => c.address.split(".").map((n) => n.padStart(3, "0")).join(".");
+  return key(a).localeCompare(key(b)) || (a.name ?? "").localeCompare(b.name ?? "") || a.id.localeCompare(b.id);
 }
 
 function noSearch(failures: { address: string; error: NodeJS.ErrnoException }[], own: string[], pinned: boolean): OnvifError {

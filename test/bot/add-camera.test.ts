@@ -57,7 +57,10 @@ describe("/addcamera", () => {
     expect(nameQuestion!.text).toBe("What should the camera be called? Letters, digits, _ or -, for example front_door.");
 
     expect(texts(await answer("front door"))).toEqual(["A camera name is 1 to 32 letters, digits, `_` or `-`, with no spaces (for example front_door). Try another name."]);
-    const [urlQuestion] = await answer("garden");
+    // No ONVIF camera answers this test's search: the one sentence, then the URL question with the patterns.
+    const [looking, urlQuestion] = await answer("garden", 2);
+    expect(looking!.text).toBe("No camera answered the ONVIF search (the camera may not speak ONVIF, or this network may not pass multicast), so its stream URL has to be given by hand.");
+    expect(h.tg.requests.some((r) => r.method === "sendMessage" && r.ok && (r.result as Message).message_id === looking!.message_id && r.params.text === "Looking for cameras on your network…")).toBe(true);
     expect(urlQuestion!.text).toMatch(/^The camera's stream URL\? .*\nReolink: rtsp:\/\/IP:554\/h264Preview_01_sub\n(.*\n){4}I ask for the username and password next\.$/);
 
     expect(texts(await answer("file:///etc/passwd"))).toEqual(["Camera streams must be rtsp://, rtsps://, http:// or https:// URLs; file: is not allowed."]);
@@ -115,7 +118,7 @@ describe("/addcamera", () => {
 
   it("/cancel leaves at any step, another command leaves and runs, and old conversation buttons are stale", async () => {
     await h.askAll(alice, group, "/addcamera", 2);
-    await answer("shed");
+    await answer("shed", 2);
     expect((await h.ask(alice, group, "/cancel")).text).toBe("Stopped adding the camera; nothing was saved.");
     expect((await h.ask(alice, group, "/cancel")).text).toBe("There is nothing to cancel.");
     expect(h.store.camera("shed")).toBeUndefined();

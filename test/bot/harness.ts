@@ -19,6 +19,7 @@ import { createStore, type Store } from "../../src/store/index.js";
 import type { Outbox } from "../../src/store/outbox.js";
 import { BotApiStandIn } from "../support/bot-api/index.js";
 import { createChatDriver, type ChatDriver } from "../support/chat.js";
+import { loopbackDiscovery } from "../support/onvif-device.js";
 import { until } from "../support/wait.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -38,7 +39,13 @@ export interface Harness extends ChatDriver {
   stop(): Promise<void>;
 }
 
-export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  tg?: BotApiStandIn;
+  /** The multicast group /addcamera searches for cameras (on 127.0.0.1). Default: a fresh one where nothing answers. */
+  onvifGroup?: { address: string; port: number };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const tg = options.tg ?? (await BotApiStandIn.start());
   const dir = path.join(await tempDir(), "data");
   const store = await createStore({ dataDir: dir, unlock: { passphrase: PASSPHRASE }, kdfProfile: "interactive", token: tg.token });
@@ -47,7 +54,7 @@ export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promis
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;

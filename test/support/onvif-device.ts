@@ -24,6 +24,8 @@ import dgram from "node:dgram";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { DOMParser, type Element } from "@xmldom/xmldom";
+import type { CameraDiscovery } from "../../src/domain/discovery.js";
+import { createOnvifDiscovery } from "../../src/onvif/index.js";
 
 export interface DeviceProfile {
   token: string;
@@ -348,4 +350,13 @@ export async function testMulticastGroup(): Promise<{ address: string; port: num
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return { address: `239.255.${(port >> 8) & 0xff}.${port & 0xff}`, port };
+}
+
+/**
+ * The camera search Vigil gets in tests: pinned to 127.0.0.1 and a multicast
+ * group of the test's own (a fresh one when none is given), so nothing is sent
+ * beyond loopback and nothing else on the machine answers.
+ */
+export async function loopbackDiscovery(group?: { address: string; port: number }, timeoutMs = 1000): Promise<CameraDiscovery> {
+  return createOnvifDiscovery({ interfaceAddress: "127.0.0.1", multicast: group ?? (await testMulticastGroup()), timeoutMs });
 }
