@@ -4,6 +4,7 @@
  * password digest must match), GetCapabilities for the media service's address
  * (GetServices when a camera refuses it), GetProfiles, and GetStreamUri
  * (RTP-Unicast over RTSP) for the two profiles chosen by {@link chooseStreams}.
+ * Every call and every stream URL stays on the host that answered the search.
  */
 import type { Element } from "@xmldom/xmldom";
 import type { CameraLogin, CameraStream, CameraStreams } from "../domain/discovery.js";
@@ -127,7 +128,7 @@ export async function readCameraStreams(xaddr: string, login: CameraLogin, optio
     const uri = text(descendant(await call(mediaUrl, "GetStreamUri", MEDIA_WSDL, body), "Uri")) ?? "";
     let url: string;
     try {
-      url = parseStreamUrl(uri).url;
+      url = onHost(parseStreamUrl(uri).url, xaddr);
     } catch (error) {
       throw new OnvifError(`The camera at ${where} gave a stream URL Vigil cannot use for ${profile.name || profile.token}: ${error instanceof VigilError ? error.message.replace(/\.$/, "") : "not a URL"}.`, where, "invalid", { cause: error });
     }
@@ -159,6 +160,17 @@ async function mediaAddress(xaddr: string, call: Call): Promise<string> {
   const address = text(media && child(media, "XAddr"));
   if (!address) throw new OnvifError(`The camera at ${where} has no ONVIF media service, so it cannot say where its stream is.`, where, "no-streams");
   return address;
+}
+
+/**
+ * A stream URL on the host we reached the camera at (its scheme, port, path and
+ * query as the camera gave them): the RTSP login goes to the camera the user
+ * picked, never to another host a device on the LAN names.
+ */
+function onHost(url: string, xaddr: string): string {
+  const stream = new URL(url);
+  stream.hostname = new URL(xaddr).hostname;
+  return stream.href;
 }
 
 /**

@@ -129,9 +129,17 @@ describe("a camera's streams (ONVIF media)", () => {
   });
 
   it("uses GetServices when GetCapabilities is refused, and the address it reached when the camera names another", async () => {
-    const camera = await hikvision({ noCapabilities: true, mediaHost: "127.0.0.2" });
+    // A camera that reports a stale address of its own (or a device that would send the login elsewhere).
+    const camera = await hikvision({
+      noCapabilities: true,
+      mediaHost: "127.0.0.2",
+      profiles: [
+        { token: "main", name: "main", width: 2560, height: 1440, streamUri: "rtsp://10.0.0.64:554/h264Preview_01_main" },
+        { token: "sub", name: "sub", width: 640, height: 360, streamUri: "rtsp://10.0.0.64:554/h264Preview_01_sub" },
+      ],
+    });
     const streams = await readCameraStreams(camera.xaddr, { username: "admin", password: PASSWORD });
-    expect(streams.record.width).toBe(2560);
+    expect([streams.record.url, streams.detect.url]).toEqual(["rtsp://127.0.0.1:554/h264Preview_01_main", "rtsp://127.0.0.1:554/h264Preview_01_sub"]);
     expect(camera.requests.map((r) => r.operation)).toEqual(["GetSystemDateAndTime", "GetCapabilities", "GetServices", "GetProfiles", "GetStreamUri", "GetStreamUri"]);
   });
 
