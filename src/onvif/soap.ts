@@ -1,7 +1,7 @@
 /**
  * One ONVIF SOAP call over HTTP: the envelope (SOAP 1.2), WS-Security
- * UsernameToken with a PasswordDigest (the password itself never leaves this
- * machine), a bounded answer (a camera that sends more than `maxBytes` is cut
+ * UsernameToken with a PasswordDigest, and HTTP Digest when the camera asks
+ * for it with a 401 (the password itself never leaves this machine either way), a bounded answer (a camera that sends more than `maxBytes` is cut
  * off), a timeout, an AbortSignal, and every failure as one OnvifError sentence.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -97,9 +97,11 @@ export function hostOf(url: string): string {
 interface HttpReply {
   status: number;
   body: string;
+  /** The WWW-Authenticate header of a 401. */
+  challenge: string | undefined;
 }
 
-function post(options: SoapCallOptions, payload: string, where: string): Promise<HttpReply> {
+function post(options: SoapCallOptions, payload: string, where: string, authorization?: string): Promise<HttpReply> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const op = options.operation;
@@ -126,16 +128,21 @@ function post(options: SoapCallOptions, payload: string, where: string): Promise
     const onAbort = () => finish(new OnvifError(`Stopped asking the camera at ${where}.`, where, "timeout", { cause: options.signal?.reason }));
     const timer = setTimeout(() => finish(new OnvifError(`The camera at ${where} did not answer ${op} within ${seconds(timeoutMs)}.`, where, "timeout")), timeoutMs);
     const lib = target.protocol === "https:" ? https : http;
-    const request = lib.request(target, {
-      method: "POST",
+    const headers = {
+      "Content-Type": `application/soap+xml; charset=utf-8; action="${options.namespace}/${op}"`,
+      "Content-Length": Buffer.byteLength(payload),
+      Connection: "close",
+      ...(authorization ? { Authorization: authorization } : {}),
+    };
+    let request: http.ClientRequest;
+    try {
       // A fresh connection per call, closed after it: nothing lingers once the scan is over.
-      agent: false,
-      headers: {
-        "Content-Type": `application/soap+xml; charset=utf-8; action="${options.namespace}/${op}"`,
-        "Content-Length": Buffer.byteLength(payload),
-        Connection: "close",
-      },
-    });
+      request = lib.request(target, { method: "POST", agent: false, headers });
+    } catch (error) {
+      // A header Node refuses: a username with characters HTTP cannot carry.
+      clearTimeout(timer);
+      return reject(new OnvifError(`The login cannot be sent to the camera at ${where}: the username has characters HTTP cannot carry.`, where, "invalid", { cause: error }));
+    }
     request.on("error", (error: NodeJS.ErrnoException) => finish(connectionError(error, where, op)));
     request.on("response", (response) => {
       const declared = Number(response.headers["content-length"]);
@@ -148,7 +155,8 @@ function post(options: SoapCallOptions, payload: string, where: string): Promise
         chunks.push(chunk);
       });
       response.on("error", (error: NodeJS.ErrnoException) => finish(connectionError(error, where, op)));
-      response.on("end", () => finish(undefined, { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      const challenge = response.headers["www-authenticate"];
+      response.on("end", () => finish(undefined, { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), challenge: Array.isArray(challenge) ? challenge.join(", ") : challenge }));
     });
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -185,6 +193,49 @@ function connectionError(error: NodeJS.ErrnoException, where: string, op: string
   }
 }
 
+/** The parts of an HTTP Digest challenge (RFC 7616) that a response needs. */
+export interface DigestChallenge {
+  realm: string;
+  nonce: string;
+  opaque: string | undefined;
+  algorithm: "MD5" | "MD5-sess" | "SHA-256" | "SHA-256-sess";
+  /** Whether the server offers qop=auth (else the RFC 2069 form). */
+  qopAuth: boolean;
+}
+
+/** `Digest realm="…", nonce="…", qop="auth"` → its parts; undefined for Basic or an algorithm we do not speak. */
+export function readDigestChallenge(header: string | undefined): DigestChallenge | undefined {
+  const start = header?.search(/\bDigest\s/i) ?? -1;
+  if (!header || start < 0) return undefined;
+  const params = new Map<string, string>();
+  for (const match of header.slice(start + 7).matchAll(/([A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g)) {
+    const key = match[1]!.toLowerCase();
+    if (!params.has(key)) params.set(key, (match[2] ?? match[3] ?? "").replace(/\\(.)/g, "$1"));
+  }
+  const algorithm = (params.get("algorithm") ?? "MD5").toUpperCase().replace("-SESS", "-sess");
+  if (algorithm !== "MD5" && algorithm !== "MD5-sess" && algorithm !== "SHA-256" && algorithm !== "SHA-256-sess") return undefined;
+  const nonce = params.get("nonce");
+  if (!nonce) return undefined;
+  const qop = params.get("qop");
+  return { realm: params.get("realm") ?? "", nonce, opaque: params.get("opaque"), algorithm, qopAuth: qop === undefined ? false : qop.split(",").some((q) => q.trim().toLowerCase() === "auth") };
+}
+
+/** The Authorization header answering `challenge` for a request (ONVIF: a POST) to `url`. */
+export function digestAuthorization(challenge: DigestChallenge, login: SoapLogin, method: string, url: URL, cnonce: string): string {
+  const hash = (text: string) => createHash(challenge.algorithm.startsWith("SHA-256") ? "sha256" : "md5").update(text, "utf8").digest("hex");
+  const uri = `${url.pathname}${url.search}`;
+  let ha1 = hash(`${login.username}:${challenge.realm}:${login.password}`);
+  if (challenge.algorithm.endsWith("-sess")) ha1 = hash(`${ha1}:${challenge.nonce}:${cnonce}`);
+  const ha2 = hash(`${method}:${uri}`);
+  const nc = "00000001";
+  const response = challenge.qopAuth ? hash(`${ha1}:${challenge.nonce}:${nc}:${cnonce}:auth:${ha2}`) : hash(`${ha1}:${challenge.nonce}:${ha2}`);
+  const quote = (value: string) => `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  const parts = [`username=${quote(login.username)}`, `realm=${quote(challenge.realm)}`, `nonce=${quote(challenge.nonce)}`, `uri=${quote(uri)}`, `algorithm=${challenge.algorithm}`, `response=${quote(response)}`];
+  if (challenge.qopAuth) parts.push("qop=auth", `nc=${nc}`, `cnonce=${quote(cnonce)}`);
+  if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
+  return `Digest ${parts.join(", ")}`;
+}
+
 /** A SOAP Fault: its codes (local names, e.g. `NotAuthorized`) and its reason text. */
 interface Fault {
   codes: string[];
@@ -216,9 +267,12 @@ export async function soapCall(options: SoapCallOptions): Promise<Element> {
   const where = hostOf(options.url);
   const op = options.operation;
   const now = options.now ?? Date.now;
-  const nonce = (options.random ?? randomBytes)(16);
-  const payload = envelope(options.body, options.login, now() + (options.clockOffsetMs ?? 0), nonce);
-  const reply = await post(options, payload, where);
+  const random = options.random ?? randomBytes;
+  const payload = () => envelope(options.body, options.login, now() + (options.clockOffsetMs ?? 0), random(16));
+  let reply = await post(options, payload(), where);
+  // Cameras set to HTTP Digest for ONVIF answer 401 with a challenge: once more, with both logins (a fresh nonce: one used twice is refused).
+  const digest = reply.status === 401 && options.login ? readDigestChallenge(reply.challenge) : undefined;
+  if (digest && options.login) reply = await post(options, payload(), where, digestAuthorization(digest, options.login, "POST", new URL(options.url), random(8).toString("hex")));
 
   let body: Element | undefined;
   let parseError: unknown;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OnvifError } from "../../src/errors.js";
 import { chooseStreams, discoverCameras, parseMulticastTarget, readCameraStreams, type MediaProfile } from "../../src/onvif/index.js";
 import { searchAddresses } from "../../src/onvif/discovery.js";
-import { passwordDigest } from "../../src/onvif/soap.js";
+import { digestAuthorization, passwordDigest, readDigestChallenge } from "../../src/onvif/soap.js";
 import { until } from "../support/wait.js";
 import { OnvifTestDevice, testMulticastGroup, type OnvifDeviceOptions } from "../support/onvif-device.js";
 
@@ -143,6 +143,17 @@ describe("a camera's streams (ONVIF media)", () => {
     expect(camera.requests.map((r) => r.operation)).toEqual(["GetSystemDateAndTime", "GetCapabilities", "GetServices", "GetProfiles", "GetStreamUri", "GetStreamUri"]);
   });
 
+  it("a camera set to HTTP Digest gets its 401 challenge answered, and a wrong password is still one sentence", async () => {
+    const camera = await hikvision({ login: "http-digest" });
+    const streams = await readCameraStreams(camera.xaddr, { username: "admin", password: PASSWORD });
+    expect(streams.detect.width).toBe(640);
+    // Each call: the challenge, then the answer to it.
+    expect(camera.requests.filter((r) => r.operation === "GetProfiles")).toEqual([{ operation: "GetProfiles", authenticated: false, refused: "no HTTP Digest" }, { operation: "GetProfiles", authenticated: true }]);
+    const wrong = await readCameraStreams(camera.xaddr, { username: "admin", password: "not it" }).catch((e: unknown) => e);
+    expect(expectOneSentence(wrong)).toBe(`The camera at ${new URL(camera.xaddr).host} refused the username or password (ONVIF GetCapabilities).`);
+    expect(camera.requests.at(-1)).toMatchObject({ operation: "GetCapabilities", refused: "wrong username or password" });
+  });
+
   it("a dead ONVIF service, malformed XML and a 50 MB answer are each one sentence, and the answer is read no further than 1 MiB", async () => {
     const dead = await hikvision({ http: "dead" });
     const refused = await readCameraStreams(dead.xaddr, { username: "admin", password: PASSWORD }).catch((e: unknown) => e);
@@ -186,6 +197,15 @@ describe("choosing streams and signing (pure)", () => {
     const one = chooseStreams([profile("only", 1280, 720), profile("audio", 0, 0)]);
     expect(one?.detect).toBe(one?.record);
     expect(chooseStreams([profile("audio", 0, 0)])).toBeUndefined();
+  });
+
+  it("answers RFC 2617's HTTP Digest example, and reads challenges it can answer", () => {
+    const challenge = readDigestChallenge('Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"');
+    expect(challenge).toEqual({ realm: "testrealm@host.com", nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque: "5ccc069c403ebaf9f0171e9517f40e41", algorithm: "MD5", qopAuth: true });
+    const header = digestAuthorization(challenge!, { username: "Mufasa", password: "Circle Of Life" }, "GET", new URL("http://www.nowhere.org/dir/index.html"), "0a4f113b");
+    expect(header).toContain('response="6629fae49393a05397450978507c4ef1"');
+    expect(readDigestChallenge('Basic realm="x"')).toBeUndefined();
+    expect(readDigestChallenge('Digest realm="x", nonce="n", algorithm=SHA-512-256')).toBeUndefined();
   });
 
   it("computes the ONVIF Application Programmer's Guide digest example", () => {

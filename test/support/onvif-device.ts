@@ -19,7 +19,7 @@
  * It is written from the ONVIF Core and Media specifications and real devices'
  * captures, not from Vigil's client, and parses requests with its own checks.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import dgram from "node:dgram";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -58,6 +58,11 @@ export interface OnvifDeviceOptions {
   mediaHost?: string;
   /** What its HTTP service does: answer (default), answer with malformed XML, with 50 MB, or nothing listens. */
   http?: "ok" | "malformed" | "huge" | "dead";
+  /**
+   * How it checks a login: a WS-Security UsernameToken (default), or HTTP Digest (a 401 with a
+   * challenge first, as cameras set to "digest" authentication do; the UsernameToken is then ignored).
+   */
+  login?: "ws-security" | "http-digest";
   /** Sends this datagram before its real ProbeMatches (a hostile or broken device on the LAN). */
   junkBeforeProbeMatch?: string;
 }
@@ -116,6 +121,7 @@ export class OnvifTestDevice {
   #port = 0;
   readonly #sockets = new Set<Socket>();
   readonly #nonces = new Set<string>();
+  readonly #digestNonces = new Set<string>();
 
   private constructor(readonly options: OnvifDeviceOptions) {}
 
@@ -190,7 +196,7 @@ export class OnvifTestDevice {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => this.#onRequest(Buffer.concat(chunks).toString("utf8"), res));
+      req.on("end", () => this.#onRequest(Buffer.concat(chunks).toString("utf8"), req, res));
     });
     server.on("connection", (socket) => {
       this.#sockets.add(socket);
@@ -211,7 +217,7 @@ export class OnvifTestDevice {
     res.end(xml);
   }
 
-  #onRequest(xml: string, res: http.ServerResponse): void {
+  #onRequest(xml: string, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.options.http === "malformed") return this.#send(res, 200, `<?xml version="1.0"?><env:Envelope xmlns:env="${NS.env}"><env:Body><trt:GetProfilesResponse>&bogus;<unclosed></env:Body>`);
     if (this.options.http === "huge") {
       // 50 MB of a well-formed start that never ends, without a Content-Length: only the client's bound stops it.
@@ -242,11 +248,20 @@ export class OnvifTestDevice {
     let request: Element | undefined;
     for (let c = el(root, "Body")?.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) request = request ?? (c as Element);
     const operation = request?.localName ?? "";
-    const auth = this.#checkToken(el(el(root, "Header"), "Security"));
+    const digest = this.options.login === "http-digest";
+    const auth = digest ? this.#checkDigest(req.headers.authorization) : this.#checkToken(el(el(root, "Header"), "Security"));
     this.requests.push({ operation, authenticated: auth.ok, ...(auth.ok ? {} : { refused: auth.why }) });
 
     // The ONVIF Core access class PRE_AUTH: the clock is always answered, so clients can fix their digest.
     if (operation === "GetSystemDateAndTime") return this.#send(res, 200, this.#dateTime());
+    if (!auth.ok && digest) {
+      // As Hikvision's web server answers: a challenge and an HTML page, not SOAP.
+      const nonce = randomBytes(16).toString("hex");
+      this.#digestNonces.add(nonce);
+      const page = "<!DOCTYPE html><html><head><title>Document Error: Unauthorized</title></head><body><h2>Access Error: 401 -- Unauthorized</h2><p>Authentication Error</p></body></html>";
+      res.writeHead(401, { "Content-Type": "text/html", "Content-Length": Buffer.byteLength(page), "WWW-Authenticate": `Digest qop="auth", realm="IP Camera(C12345)", nonce="${nonce}", stale="FALSE"` });
+      return void res.end(page);
+    }
     if (!auth.ok) return this.#send(res, this.options.authFaultStatus ?? 400, fault("ter:NotAuthorized", "Sender not Authorized"));
 
     const media = `http://${this.options.mediaHost ?? "127.0.0.1"}:${this.#port}/onvif/Media`;
@@ -307,6 +322,18 @@ export class OnvifTestDevice {
       .update(Buffer.concat([Buffer.from(nonceText, "base64"), Buffer.from(created, "utf8"), Buffer.from(this.options.password, "utf8")]))
       .digest("base64");
     if (username !== this.options.username || txt(password) !== expected) return { ok: false, why: "wrong username or password" };
+    return { ok: true };
+  }
+
+  #checkDigest(header: string | undefined): { ok: true } | { ok: false; why: string } {
+    if (!header?.startsWith("Digest ")) return { ok: false, why: "no HTTP Digest" };
+    const p = Object.fromEntries([...header.slice(7).matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)].map((m) => [m[1]!, m[2] ?? m[3] ?? ""]));
+    if (!p.nonce || !this.#digestNonces.has(p.nonce)) return { ok: false, why: "a nonce it did not give" };
+    this.#digestNonces.delete(p.nonce);
+    const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
+    const ha1 = md5(`${this.options.username}:${p.realm}:${this.options.password}`);
+    const expected = md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${p.qop}:${md5(`POST:${p.uri}`)}`);
+    if (p.username !== this.options.username || p.qop !== "auth" || p.response !== expected) return { ok: false, why: "wrong username or password" };
     return { ok: true };
   }
 
