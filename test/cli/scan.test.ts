@@ -32,7 +32,7 @@ afterAll(async () => {
   await reolink?.close();
 });
 
-const scan = (args: string[], input?: string, env: Record<string, string> = {}) => vigil(["camera", "scan", "--interface", "127.0.0.1", "--multicast", `${group.address}:${group.port}`, "--timeout", "1", ...args], env, input);
+const scan = (args: string[], input?: string, env: Record<string, string> = {}) => vigil(["camera", "scan", "--interface", "127.0.0.1", "--multicast", `${group.address}:${group.port}`, "--timeout", "2", ...args], env, input);
 
 describe("vigil camera scan", () => {
   it("with a login: each camera's main and sub stream, credentials masked, and the `camera add` line", async () => {
@@ -43,7 +43,7 @@ describe("vigil camera scan", () => {
     expect(lines[2]).toMatch(/^127\.0\.0\.1\s+HIKVISION DS-2CD2143G2-I\s+rtsp:\/\/admin:\*\*\*@127\.0\.0\.1:8554\/Streaming\/Channels\/101\?transportmode=unicast&profile=Profile_1 \(2560x1440\)\s+rtsp:\/\/admin:\*\*\*@127\.0\.0\.1:8554\/Streaming\/Channels\/102\?transportmode=unicast&profile=Profile_2 \(640x360\)$/);
     expect(result.stdout).toContain(`127.0.0.1 RLC-510A: The camera at ${new URL(reolink.xaddr).host} refused the username or password (ONVIF GetCapabilities).`);
     expect(result.stdout).toContain("To add it (the password is read from standard input):\n  vigil camera add NAME 'rtsp://127.0.0.1:8554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2' --username admin --password-stdin --record-url 'rtsp://127.0.0.1:8554/Streaming/Channels/101?transportmode=unicast&profile=Profile_1'\n");
-    expect(result.stderr).toContain("Looking for ONVIF cameras for 1 s…");
+    expect(result.stderr).toContain("Looking for ONVIF cameras for 2 s…");
     expect(result.stdout + result.stderr).not.toContain(PASSWORD);
   });
 

@@ -50,13 +50,16 @@ describe("the search (WS-Discovery)", () => {
     reolink = await OnvifTestDevice.start({ name: "RLC-510A", hardware: "RLC-510A", username: "admin", password: PASSWORD, profiles: [], discovery: group }).then((d) => (devices.push(d), d));
     // A camera without discovery: it is not found, however long the search.
     await hikvision();
+    // A hostile device: a 60 KB datagram nested 20,000 deep first, then a name of 500 characters with control characters.
+    await OnvifTestDevice.start({ name: `Evil\u0007\n${"x".repeat(500)}`, hardware: "h", username: "a", password: "b", profiles: [], discovery: group, junkBeforeProbeMatch: "<a>".repeat(20_000) }).then((d) => devices.push(d));
   });
 
-  it("finds every camera that answers on the pinned interface and group, with its name, model and address, and ignores junk", async () => {
-    const result = await discoverCameras({ interfaceAddress: "127.0.0.1", multicast: group, timeoutMs: 1500 });
+  it("finds every camera that answers on the pinned interface and group, with its name, model and address, and ignores junk and hostile datagrams", async () => {
+    const result = await discoverCameras({ interfaceAddress: "127.0.0.1", multicast: group, timeoutMs: 3000 });
     expect(result.interfaces).toEqual(["127.0.0.1"]);
     const byId = new Map(result.cameras.map((c) => [c.id, c]));
-    expect(result.cameras).toHaveLength(2);
+    expect(result.cameras).toHaveLength(3);
+    expect(result.cameras.find((c) => c.name?.startsWith("Evil"))?.name).toBe(`Evil ${"x".repeat(34)}…`);
     expect(byId.get(hik.endpoint)).toEqual({ id: hik.endpoint, address: "127.0.0.1", xaddr: hik.xaddr, name: "HIKVISION DS-2CD2143G2-I", hardware: "DS-2CD2143G2-I" });
     expect(byId.get(reolink.endpoint)).toMatchObject({ address: "127.0.0.1", xaddr: reolink.xaddr, name: "RLC-510A" });
     // Each probe is sent twice; the camera answers both and is listed once. The junk datagrams are counted and dropped.

@@ -384,6 +384,6 @@ export async function testMulticastGroup(): Promise<{ address: string; port: num
  * group of the test's own (a fresh one when none is given), so nothing is sent
  * beyond loopback and nothing else on the machine answers.
  */
-export async function loopbackDiscovery(group?: { address: string; port: number }, timeoutMs = 1000): Promise<CameraDiscovery> {
+export async function loopbackDiscovery(group?: { address: string; port: number }, timeoutMs = 2000): Promise<CameraDiscovery> {
   return createOnvifDiscovery({ interfaceAddress: "127.0.0.1", multicast: group ?? (await testMulticastGroup()), timeoutMs });
 }
