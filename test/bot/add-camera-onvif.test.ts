@@ -107,6 +107,7 @@ describe("/addcamera with ONVIF cameras on the network", () => {
     await answer("admin");
     const [asking, streams, connecting, photo] = await answer(CAMERA_PASSWORD, 4);
     expect(asking!.text).toBe("Asking HIKVISION DS-2CD2143G2-I at 127.0.0.1 for its streams…");
+    expect(h.tg.messages(group).some((m) => m.text === CAMERA_PASSWORD)).toBe(false);
     expect(streams!.text).toBe("Its 640x360 sub-stream is for detection and its 1280x720 main stream for clips.");
     expect(connecting!.text).toBe(`Connecting to ${rtsp.url("sub", null)}…`);
     // The camera's clock is two hours off ours: the login was signed with its clock, and it refused nothing but the wrong password.
