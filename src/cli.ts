@@ -189,12 +189,13 @@ function program(): Command {
     .description("look for ONVIF cameras on the LAN; with a login, print their main and sub stream URLs and the `camera add` line")
     .option("--interface <address>", "search from this IPv4 address of this machine (default: every network interface but loopback)")
     .option("--multicast <group:port>", "the search's multicast group and port (default 239.255.255.250:3702)")
-    .option("--timeout <seconds>", "how long to listen for cameras", String(DEFAULT_DISCOVERY_TIMEOUT_MS / 1000))
+    .option("--timeout <seconds>", "how long to listen for cameras (default VIGIL_ONVIF_TIMEOUT, or 3)")
     .option("--username <user>", "camera username, to read each camera's streams")
     .option("--password-stdin", "read the camera password from standard input")
-    .action(async (opts: { interface?: string; multicast?: string; timeout: string; username?: string; passwordStdin?: boolean }) => {
+    .action(async (opts: { interface?: string; multicast?: string; timeout?: string; username?: string; passwordStdin?: boolean }) => {
       if (opts.passwordStdin && !opts.username) throw new InputError("Give --username with --password-stdin.");
-      const timeoutMs = parseScanTimeout(opts.timeout);
+      // VIGIL_ONVIF_TIMEOUT=0 switches off the search in /addcamera, not the one asked for here.
+      const timeoutMs = opts.timeout !== undefined ? parseScanTimeout(opts.timeout) : env.onvif.timeoutMs || DEFAULT_DISCOVERY_TIMEOUT_MS;
       const discovery = createOnvifDiscovery({
         interfaceAddress: opts.interface ?? env.onvif.interfaceAddress,
         multicast: opts.multicast ? parseMulticastTarget(opts.multicast) : env.onvif.multicast,

@@ -124,7 +124,7 @@ export async function runVigil(options: RunOptions): Promise<void> {
     pipeline = created;
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
     recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
-    const discovery = createOnvifDiscovery({ interfaceAddress: env.onvif.interfaceAddress, multicast: env.onvif.multicast, logger });
+    const discovery = createOnvifDiscovery({ ...env.onvif, logger });
     vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
     logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
     await systemd.ready(`${store.cameras().length} camera(s)`);

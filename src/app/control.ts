@@ -93,6 +93,7 @@ export function createControl(options: ControlOptions): OwnedControl {
       return changed.map((c) => c.name);
     },
 
+    cameraSearchEnabled: () => options.discovery.enabled,
     findCameras: (signal) => options.discovery.find(signal),
     cameraStreams: (camera, login, signal) => options.discovery.streams(camera, login, signal),
 

@@ -76,6 +76,8 @@ export interface Control {
   setSetting(camera: string | undefined, key: string, value: string): Promise<{ cameras: string[]; display: string }>;
   /** Mutes one camera or all until `until` (epoch ms); null unmutes. Returns the names affected. */
   mute(camera: string | undefined, until: number | null): Promise<string[]>;
+  /** Whether {@link findCameras} searches at all (`VIGIL_ONVIF_TIMEOUT=0` switches it off). */
+  cameraSearchEnabled(): boolean;
   /**
    * Searches the LAN for ONVIF cameras (WS-Discovery; takes the few seconds the
    * search listens). Throws an OnvifError when the search cannot be sent at all.

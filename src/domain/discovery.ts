@@ -45,6 +45,8 @@ export interface CameraLogin {
 }
 
 export interface CameraDiscovery {
+  /** False when the search is switched off (`VIGIL_ONVIF_TIMEOUT=0`): /addcamera then asks for the URL at once. */
+  readonly enabled: boolean;
   /**
    * Searches the LAN (WS-Discovery) and resolves when the search time is over with
    * every camera that answered, or throws an OnvifError when the search could not

@@ -16,7 +16,7 @@ export interface OnvifDiscoveryOptions {
   interfaceAddress?: string | undefined;
   /** Group and port of the search (`VIGIL_ONVIF_MULTICAST`). Default 239.255.255.250:3702. */
   multicast?: MulticastTarget | undefined;
-  /** How long a search listens for answers. Default 3 s. */
+  /** How long a search listens for answers. Default 3 s; 0 switches the search off (`enabled` false). */
   timeoutMs?: number | undefined;
   /** Per SOAP call to a camera. Default 5 s. */
   callTimeoutMs?: number | undefined;
@@ -26,7 +26,9 @@ export interface OnvifDiscoveryOptions {
 
 export function createOnvifDiscovery(options: OnvifDiscoveryOptions = {}): CameraDiscovery {
   return {
+    enabled: options.timeoutMs !== 0,
     async find(signal?: AbortSignal): Promise<FoundCamera[]> {
+      if (options.timeoutMs === 0) return [];
       const result = await discoverCameras({ interfaceAddress: options.interfaceAddress, multicast: options.multicast, timeoutMs: options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS, signal });
       options.logger?.info({ cameras: result.cameras.map((c) => `${c.address} ${c.name ?? ""}`.trim()), interfaces: result.interfaces, ignored: result.ignored }, "ONVIF search done");
       return result.cameras;

@@ -116,6 +116,23 @@ describe("/addcamera", () => {
     expect(JSON.stringify(h.tg.requests.map((r) => r.params))).not.toContain(CAMERA_PASSWORD);
   });
 
+  it("with the camera search switched off (VIGIL_ONVIF_TIMEOUT=0), the URL question follows the name at once", async () => {
+    const quiet = await startHarness({ onvifTimeoutMs: 0 });
+    try {
+      const bob = quiet.tg.user({ firstName: "Bob" });
+      const home = quiet.tg.group({ title: "Quiet home", owner: bob, botIsAdmin: true });
+      await claim(quiet, bob, home);
+      await quiet.askAll(bob, home, "/addcamera", 2);
+      const mark = quiet.tg.mark();
+      const [urlQuestion] = await quiet.askAll(bob, home, "gate", 1, { replyTo: quiet.lastBotMessage(home) });
+      expect(urlQuestion!.text).toMatch(/^The camera's stream URL\? /);
+      expect(quiet.tg.outputs(home, mark).map((r) => r.params.text)).not.toContain("Looking for cameras on your network…");
+      expect((await quiet.ask(bob, home, "/cancel")).text).toBe("Stopped adding the camera; nothing was saved.");
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it("/cancel leaves at any step, another command leaves and runs, and old conversation buttons are stale", async () => {
     await h.askAll(alice, group, "/addcamera", 2);
     await answer("shed", 2);

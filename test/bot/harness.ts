@@ -43,6 +43,8 @@ export interface HarnessOptions {
   tg?: BotApiStandIn;
   /** The multicast group /addcamera searches for cameras (on 127.0.0.1). Default: a fresh one where nothing answers. */
   onvifGroup?: { address: string; port: number };
+  /** How long that search listens; 0 switches it off (VIGIL_ONVIF_TIMEOUT=0). Default 2 s. */
+  onvifTimeoutMs?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -54,7 +56,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;

@@ -279,7 +279,8 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
 
     await say(current, html`Adding a camera; /cancel stops at any step.`);
     await askName();
-    const found = await searchAndPick();
+    const searching = await conversation.external(() => control.cameraSearchEnabled());
+    const found = searching ? await searchAndPick() : undefined;
     let route: "ok" | "url" | "cancel" = "url";
     if (found) {
       await askLogin();
