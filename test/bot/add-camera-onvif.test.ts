@@ -22,6 +22,7 @@ let hikvision: OnvifTestDevice;
 let reolink: OnvifTestDevice;
 let alice: User;
 let group: Chat;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   rtsp = await startRtspServer({
@@ -47,7 +48,7 @@ beforeAll(async () => {
   });
   // Answers the search, but its ONVIF service is dead.
   reolink = await OnvifTestDevice.start({ name: "RLC-510A", hardware: "RLC-510A", username: "admin", password: CAMERA_PASSWORD, profiles: [], discovery: onvifGroup, http: "dead" });
-  h = await startHarness({ onvifGroup });
+  h = await startHarness({ onvifGroup, logLines });
   alice = h.tg.user({ firstName: "Alice" });
   group = h.tg.group({ title: "Home", owner: alice, botIsAdmin: true });
   await claim(h, alice, group);
@@ -121,5 +122,8 @@ describe("/addcamera with ONVIF cameras on the network", () => {
     await h.store.flush();
     expect(await filesContaining(h.dir, CAMERA_PASSWORD)).toEqual([]);
     expect(JSON.stringify(h.tg.requests.map((r) => r.params))).not.toContain(CAMERA_PASSWORD);
+    // What Vigil logged on the way (the search, the refused login, the camera added) names no password.
+    expect(logLines.some((line) => line.includes("could not read a camera's streams over ONVIF"))).toBe(true);
+    expect(logLines.filter((line) => line.includes(CAMERA_PASSWORD) || line.includes("not the password"))).toEqual([]);
   });
 });

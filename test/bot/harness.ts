@@ -45,6 +45,8 @@ export interface HarnessOptions {
   onvifGroup?: { address: string; port: number };
   /** How long that search listens; 0 switches it off (VIGIL_ONVIF_TIMEOUT=0). Default 2 s. */
   onvifTimeoutMs?: number;
+  /** Collects every line Vigil logs (debug and up) here, to check what it wrote. */
+  logLines?: string[];
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -52,7 +54,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = path.join(await tempDir(), "data");
   const store = await createStore({ dataDir: dir, unlock: { passphrase: PASSPHRASE }, kdfProfile: "interactive", token: tg.token });
   // VIGIL_TEST_LOG=debug shows what Vigil logs while a test runs.
-  const logger = process.env.VIGIL_TEST_LOG ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() }) : silentLogger;
+  const lines = options.logLines;
+  const logger = lines
+    ? createLogger({ level: "debug", destination: { write: (line: string) => void lines.push(line) }, secrets: () => store.secrets() })
+    : process.env.VIGIL_TEST_LOG
+      ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() })
+      : silentLogger;
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];

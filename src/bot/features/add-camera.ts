@@ -5,8 +5,9 @@
  * found: username → password → its streams read over ONVIF (the sub-stream for
  * detection, the main stream for recording); otherwise the stream URL (with the
  * patterns of common brands) → username → password (its message is deleted as
- * soon as it is read) → Vigil connects and shows the first frame → Save / Cancel. A wrong URL, a refused connection, bad credentials or a
- * timeout each get one clear sentence and buttons to retry or change what was
+ * soon as it is read) → Vigil connects and shows the first frame → Save /
+ * Cancel. A camera that does not answer ONVIF, a wrong URL, a refused
+ * connection, bad credentials or a timeout each get one clear sentence and buttons to retry or change what was
  * wrong: never a dead end. `/cancel` leaves at any step; any other command
  * leaves too and then runs.
  *
@@ -34,7 +35,7 @@ const MAX_WAIT_MS = 15 * 60_000;
 /** Cameras offered as buttons; a network with more is rare, and the rest can be typed as a URL. */
 const MAX_CAMERA_BUTTONS = 12;
 
-const ONVIF_HINTS: Record<OnvifError["reason"], string> = {
+const ONVIF_HINTS: Record<OnvifError["reason"] | "unknown", string> = {
   unauthorized: "Check the username and password (the camera's own login, often admin).",
   unreachable: "Check that the camera is on; some cameras need ONVIF switched on in their settings.",
   timeout: "Check that the camera is on and on this network.",
@@ -43,6 +44,7 @@ const ONVIF_HINTS: Record<OnvifError["reason"], string> = {
   "no-streams": "Enter its stream URL yourself.",
   fault: "Some cameras need ONVIF (or an ONVIF user) switched on in their settings; or enter its URL yourself.",
   network: "Enter its stream URL yourself.",
+  unknown: "Try again, or enter its URL yourself.",
 };
 
 const FAILURE_HINTS: Record<CameraConnectError["reason"], string> = {
@@ -58,7 +60,7 @@ const FAILURE_HINTS: Record<CameraConnectError["reason"], string> = {
 type Convo = Conversation<BotContext, Context>;
 type ProbeFailure = { ok: false; sentence: string; reason: CameraConnectError["reason"] };
 type SearchOutcome = { ok: true; cameras: FoundCamera[] } | { ok: false; sentence: string };
-type StreamsOutcome = { ok: true; streams: CameraStreams } | { ok: false; sentence: string; reason: OnvifError["reason"] };
+type StreamsOutcome = { ok: true; streams: CameraStreams } | { ok: false; sentence: string; reason: OnvifError["reason"] | "unknown" };
 type ProbeOutcome = { ok: true; jpeg: Buffer; width: number; height: number; firstFrameMs: number } | ProbeFailure;
 /** The same, as the replay log keeps it: the JPEG as base64 text. */
 type StoredProbeOutcome = { ok: true; jpeg: string; width: number; height: number; firstFrameMs: number } | ProbeFailure;
@@ -79,7 +81,7 @@ function memoryStorage() {
 
 export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { control } = deps;
+  const { control, logger } = deps;
 
   async function addCamera(conversation: Convo, first: Context): Promise<void> {
     const nonce = Math.floor((await conversation.random()) * 36 ** 6).toString(36);
@@ -223,6 +225,7 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
         try {
           return { ok: true, cameras: await control.findCameras() };
         } catch (error) {
+          logger.warn({ err: error }, "the camera search failed");
           return { ok: false, sentence: userMessage(error) };
         }
       });
@@ -256,7 +259,8 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
           try {
             return { ok: true, streams: await control.cameraStreams(camera, { username, password }) };
           } catch (error) {
-            return { ok: false, sentence: userMessage(error), reason: error instanceof OnvifError ? error.reason : "invalid" };
+            logger.info({ err: error, camera: camera.address }, "could not read a camera's streams over ONVIF");
+            return { ok: false, sentence: userMessage(error), reason: error instanceof OnvifError ? error.reason : "unknown" };
           }
         });
         if (outcome.ok) {
