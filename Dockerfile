@@ -1,7 +1,8 @@
 # Vigil in a container. Build: docker build -t vigil .
 # Run:   docker run -d --name vigil --restart=always --network host \
 #          -v vigil-data:/data -e VIGIL_BOT_TOKEN=... -e VIGIL_PASSPHRASE=... vigil
-# (--network host: cameras are on the LAN and RTSP over UDP needs it; over TCP a bridge works too.)
+# (--network host: cameras are on the LAN, and RTSP over UDP and the camera search (multicast) need it;
+#  over TCP, with stream URLs typed by hand, a bridge works too.)
 
 # Debian bookworm-slim, Node 20 LTS: glibc for the prebuilt onnxruntime-node and sharp
 # binaries (Alpine's musl has no onnxruntime-node build), and the same ffmpeg 5.1 as

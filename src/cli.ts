@@ -9,14 +9,16 @@ import { eventsCommand } from "./cli/events.js";
 import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
 import { registerReplayCommand } from "./cli/replay.js";
+import { parseScanTimeout, runCameraScan } from "./cli/scan.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
 import { runDoctor } from "./doctor.js";
 import { parseStreamUrl } from "./domain/stream-url.js";
 import { parseEnv, type Env } from "./env.js";
-import { ConfigError, NoStoreError, userMessage, VigilError } from "./errors.js";
+import { ConfigError, InputError, NoStoreError, userMessage, VigilError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { runVigil } from "./main.js";
+import { createOnvifDiscovery, DEFAULT_DISCOVERY_TIMEOUT_MS, parseMulticastTarget } from "./onvif/index.js";
 import { ensureModel, findModel, readManifest } from "./models.js";
 import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
 import { ensureSystemPackages } from "./system-deps.js";
@@ -181,6 +183,27 @@ function program(): Command {
         snapshotUrl: opts.snapshotUrl ? parseStreamUrl(opts.snapshotUrl).url : undefined,
       }));
       out(`Added camera ${added.name} (${added.url}).`);
+    });
+  camera
+    .command("scan")
+    .description("look for ONVIF cameras on the LAN; with a login, print their main and sub stream URLs and the `camera add` line")
+    .option("--interface <address>", "search from this IPv4 address of this machine (default: every network interface but loopback)")
+    .option("--multicast <group:port>", "the search's multicast group and port (default 239.255.255.250:3702)")
+    .option("--timeout <seconds>", "how long to listen for cameras (default VIGIL_ONVIF_TIMEOUT, or 3)")
+    .option("--username <user>", "camera username, to read each camera's streams")
+    .option("--password-stdin", "read the camera password from standard input")
+    .action(async (opts: { interface?: string; multicast?: string; timeout?: string; username?: string; passwordStdin?: boolean }) => {
+      if (opts.passwordStdin && !opts.username) throw new InputError("Give --username with --password-stdin.");
+      // VIGIL_ONVIF_TIMEOUT=0 switches off the search in /addcamera, not the one asked for here.
+      const timeoutMs = opts.timeout !== undefined ? parseScanTimeout(opts.timeout) : env.onvif.timeoutMs || DEFAULT_DISCOVERY_TIMEOUT_MS;
+      const discovery = createOnvifDiscovery({
+        interfaceAddress: opts.interface ?? env.onvif.interfaceAddress,
+        multicast: opts.multicast ? parseMulticastTarget(opts.multicast) : env.onvif.multicast,
+        timeoutMs,
+      });
+      const password = opts.passwordStdin ? (isInteractive() ? await ask("Camera password", { hidden: true }) : await readStdin()) : undefined;
+      err(`Looking for ONVIF cameras for ${timeoutMs / 1000} s…`);
+      process.exitCode = await runCameraScan(discovery, opts.username ? { username: opts.username, password } : undefined, { out, note: err });
     });
   camera
     .command("list")

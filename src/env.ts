@@ -6,7 +6,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
+import { isIPv4 } from "node:net";
 import { ConfigError } from "./errors.js";
+import { parseMulticastTarget, type MulticastTarget } from "./onvif/discovery.js";
 
 /** The project root (the folder holding package.json), from src/ or dist/ alike. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -39,9 +41,29 @@ const EnvSchema = v.object({
    * two (../shared/RECIPES.md); a 4-core Raspberry Pi with many cameras may gain from 2.
    */
   VIGIL_DETECTOR_THREADS: v.optional(v.pipe(v.string(), v.regex(/^([1-9]|1[0-6])$/, THREADS_MESSAGE), v.transform(Number))),
+  /** The IPv4 address of this machine the camera search goes out from. Default: every interface but loopback. */
+  VIGIL_ONVIF_INTERFACE: v.optional(v.pipe(v.string(), v.trim(), v.check(isIPv4, "VIGIL_ONVIF_INTERFACE must be an IPv4 address of this machine, such as 192.168.1.10."))),
+  /** The camera search's multicast group and port. Default 239.255.255.250:3702 (WS-Discovery). */
+  VIGIL_ONVIF_MULTICAST: v.optional(v.pipe(v.string(), v.check(isMulticastTarget, "VIGIL_ONVIF_MULTICAST must be a multicast group and port, such as 239.255.255.250:3702."), v.transform(parseMulticastTarget))),
+  /** Seconds the camera search listens (0.5 to 60; default 3); 0 switches the search in /addcamera off. */
+  VIGIL_ONVIF_TIMEOUT: v.optional(v.pipe(v.string(), v.trim(), v.check(isSearchSeconds, "VIGIL_ONVIF_TIMEOUT must be seconds from 0.5 to 60, or 0 to switch the camera search off."), v.transform((s) => Math.round(Number(s) * 1000)))),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   VIGIL_LOG_LEVEL: v.optional(v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
 });
+
+function isSearchSeconds(value: string): boolean {
+  const seconds = Number(value);
+  return /^\d+(\.\d+)?$/.test(value) && (seconds === 0 || (seconds >= 0.5 && seconds <= 60));
+}
+
+function isMulticastTarget(value: string): boolean {
+  try {
+    parseMulticastTarget(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface Env {
   dataDir: string;
@@ -57,6 +79,11 @@ export interface Env {
   /** onnxruntime threads for the detector (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, 1. */
   detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /**
+   * The ONVIF camera search: the local address it goes out from (undefined: every interface), the
+   * group (undefined: WS-Discovery's) and how long it listens (undefined: 3 s; 0: /addcamera does not search).
+   */
+  onvif: { interfaceAddress: string | undefined; multicast: MulticastTarget | undefined; timeoutMs: number | undefined };
   /** Set by systemd for `Type=notify` units (NOTIFY_SOCKET, WATCHDOG_USEC). */
   systemd: { notifySocket: string | undefined; watchdogMs: number | undefined };
 }
@@ -86,6 +113,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     ffprobePath: e.VIGIL_FFPROBE,
     detectorThreads: e.VIGIL_DETECTOR_THREADS,
     logLevel: e.VIGIL_LOG_LEVEL,
+    onvif: { interfaceAddress: e.VIGIL_ONVIF_INTERFACE, multicast: e.VIGIL_ONVIF_MULTICAST, timeoutMs: e.VIGIL_ONVIF_TIMEOUT },
     systemd: {
       notifySocket: source.NOTIFY_SOCKET || undefined,
       watchdogMs: Number(source.WATCHDOG_USEC) > 0 ? Number(source.WATCHDOG_USEC) / 1000 : undefined,

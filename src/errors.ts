@@ -75,6 +75,22 @@ export class CameraConnectError extends VigilError {
   }
 }
 
+/**
+ * An ONVIF camera or the search for one failed. `address` is the camera's host
+ * (or the interface the search used); `reason` says what kind of failure it was,
+ * so a front end can offer the right way on (another login, a URL typed by hand).
+ */
+export class OnvifError extends VigilError {
+  constructor(
+    message: string,
+    readonly address: string,
+    readonly reason: "unauthorized" | "unreachable" | "timeout" | "invalid" | "too-large" | "no-streams" | "fault" | "network",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The detector model is missing, corrupt or failed to run. */
 export class ModelError extends VigilError {}
 

@@ -5,11 +5,13 @@
 import { createControl, type OwnedControl } from "./app/control.js";
 import { startStatsFile } from "./app/stats-file.js";
 import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
+import type { CameraDiscovery } from "./domain/discovery.js";
 import type { PipelineEvent } from "./domain/events.js";
 import type { PipelineHandle } from "./domain/pipeline.js";
 import type { RecorderHandle } from "./domain/recorder.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
+import { createOnvifDiscovery } from "./onvif/index.js";
 import { createPipeline } from "./pipeline/index.js";
 import { createRecorder } from "./pipeline/record/index.js";
 import { EventHistory } from "./store/event-history.js";
@@ -33,6 +35,8 @@ export interface AssembleOptions {
   store: Store;
   pipeline: PipelineHandle;
   recorder: RecorderHandle;
+  /** The search for ONVIF cameras that /addcamera offers (`VIGIL_ONVIF_INTERFACE`, `VIGIL_ONVIF_MULTICAST`). */
+  discovery: CameraDiscovery;
   logger: Logger;
   /** The Bot API server (`VIGIL_TELEGRAM_API_ROOT`). */
   apiRoot: string;
@@ -64,7 +68,7 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const { store, pipeline, recorder, logger } = options;
   const now = options.now ?? Date.now;
   const outbox = await Outbox.open(store.vault, { now, logger });
-  const control = createControl({ store, pipeline, recorder, now });
+  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now });
   const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
@@ -120,7 +124,8 @@ export async function runVigil(options: RunOptions): Promise<void> {
     pipeline = created;
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
     recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
-    vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
+    const discovery = createOnvifDiscovery({ ...env.onvif, logger });
+    vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
     logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
     await systemd.ready(`${store.cameras().length} camera(s)`);
     systemd.startWatchdog(signal);

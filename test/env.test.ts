@@ -13,3 +13,16 @@ describe("parseEnv", () => {
     }
   });
 });
+
+describe("the camera search settings", () => {
+  it("default to every interface and WS-Discovery's group, and refuse what is not an address or a group:port in one sentence", () => {
+    expect(parseEnv({}).onvif).toEqual({ interfaceAddress: undefined, multicast: undefined, timeoutMs: undefined });
+    expect(parseEnv({ VIGIL_ONVIF_INTERFACE: "192.168.1.10", VIGIL_ONVIF_MULTICAST: "239.255.255.250:3702", VIGIL_ONVIF_TIMEOUT: "2.5" }).onvif).toEqual({ interfaceAddress: "192.168.1.10", multicast: { address: "239.255.255.250", port: 3702 }, timeoutMs: 2500 });
+    expect(parseEnv({ VIGIL_ONVIF_TIMEOUT: "0" }).onvif.timeoutMs).toBe(0);
+    for (const bad of ["0.2", "61", "-1", "3s"]) expect(() => parseEnv({ VIGIL_ONVIF_TIMEOUT: bad }), bad).toThrow("VIGIL_ONVIF_TIMEOUT must be seconds from 0.5 to 60, or 0 to switch the camera search off.");
+    expect(() => parseEnv({ VIGIL_ONVIF_INTERFACE: "eth0" })).toThrow("VIGIL_ONVIF_INTERFACE must be an IPv4 address of this machine, such as 192.168.1.10.");
+    for (const bad of ["239.255.255.250", "192.168.1.1:3702", "239.255.255.250:99999"]) {
+      expect(() => parseEnv({ VIGIL_ONVIF_MULTICAST: bad }), bad).toThrow("VIGIL_ONVIF_MULTICAST must be a multicast group and port, such as 239.255.255.250:3702.");
+    }
+  });
+});

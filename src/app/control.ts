@@ -7,6 +7,7 @@
  */
 import { formatSetting, isSettingKey, parseSetting, validateCameraName } from "../domain/camera.js";
 import type { ArmState, CameraProbe, Control, NewCameraInput, Snapshot, SystemStatus } from "../domain/control.js";
+import type { CameraDiscovery } from "../domain/discovery.js";
 import type { PipelineHandle } from "../domain/pipeline.js";
 import type { RecorderHandle } from "../domain/recorder.js";
 import { parseStreamUrl } from "../domain/stream-url.js";
@@ -17,6 +18,8 @@ export interface ControlOptions {
   store: Store;
   pipeline: PipelineHandle;
   recorder: RecorderHandle;
+  /** Finds ONVIF cameras on the LAN and reads their streams (src/onvif; tests pin it to loopback). */
+  discovery: CameraDiscovery;
   /** The clock. Default `Date.now`. */
   now?: () => number;
 }
@@ -90,6 +93,10 @@ export function createControl(options: ControlOptions): OwnedControl {
       return changed.map((c) => c.name);
     },
 
+    cameraSearchEnabled: () => options.discovery.enabled,
+    findCameras: (signal) => options.discovery.find(signal),
+    cameraStreams: (camera, login, signal) => options.discovery.streams(camera, login, signal),
+
     async probeCamera(input: NewCameraInput, signal?: AbortSignal): Promise<CameraProbe> {
       const parsed = parseStreamUrl(input.url);
       return pipeline.probe({ url: parsed.url, username: input.username ?? parsed.username, password: input.password ?? parsed.password }, signal);
@@ -98,7 +105,8 @@ export function createControl(options: ControlOptions): OwnedControl {
     async addCamera(input: NewCameraInput) {
       const name = validateCameraName(input.name);
       const parsed = parseStreamUrl(input.url);
-      return store.addCamera({ name, url: parsed.url, username: input.username ?? parsed.username, password: input.password ?? parsed.password });
+      const recordUrl = input.recordUrl ? parseStreamUrl(input.recordUrl).url : undefined;
+      return store.addCamera({ name, url: parsed.url, username: input.username ?? parsed.username, password: input.password ?? parsed.password, recordUrl: recordUrl === parsed.url ? undefined : recordUrl });
     },
 
     removeCamera: (name) => store.removeCamera(name),

@@ -6,6 +6,7 @@
  * show the user.
  */
 import type { Camera } from "./camera.js";
+import type { CameraLogin, CameraStreams, FoundCamera } from "./discovery.js";
 import type { CameraStatus } from "./events.js";
 import type { DiskStatus, EventsPicture, VideoClip } from "./recorder.js";
 
@@ -43,9 +44,12 @@ export interface SystemStatus {
 
 export interface NewCameraInput {
   name: string;
+  /** The detection stream (the sub-stream). */
   url: string;
   username?: string | undefined;
   password?: string | undefined;
+  /** The recording stream (the main stream); default `url`. */
+  recordUrl?: string | undefined;
 }
 
 /** Both arm switches after a change: a camera alerts when the system and the camera are armed. */
@@ -72,6 +76,15 @@ export interface Control {
   setSetting(camera: string | undefined, key: string, value: string): Promise<{ cameras: string[]; display: string }>;
   /** Mutes one camera or all until `until` (epoch ms); null unmutes. Returns the names affected. */
   mute(camera: string | undefined, until: number | null): Promise<string[]>;
+  /** Whether {@link findCameras} searches at all (`VIGIL_ONVIF_TIMEOUT=0` switches it off). */
+  cameraSearchEnabled(): boolean;
+  /**
+   * Searches the LAN for ONVIF cameras (WS-Discovery; takes the few seconds the
+   * search listens). Throws an OnvifError when the search cannot be sent at all.
+   */
+  findCameras(signal?: AbortSignal): Promise<FoundCamera[]>;
+  /** Asks a camera that {@link findCameras} found for its streams with this login (nothing is saved). */
+  cameraStreams(camera: FoundCamera, login: CameraLogin, signal?: AbortSignal): Promise<CameraStreams>;
   /** Connects to a stream and grabs one frame, without saving anything. */
   probeCamera(input: NewCameraInput, signal?: AbortSignal): Promise<CameraProbe>;
   addCamera(input: NewCameraInput): Promise<Camera>;

@@ -57,7 +57,10 @@ describe("/addcamera", () => {
     expect(nameQuestion!.text).toBe("What should the camera be called? Letters, digits, _ or -, for example front_door.");
 
     expect(texts(await answer("front door"))).toEqual(["A camera name is 1 to 32 letters, digits, `_` or `-`, with no spaces (for example front_door). Try another name."]);
-    const [urlQuestion] = await answer("garden");
+    // No ONVIF camera answers this test's search: the one sentence, then the URL question with the patterns.
+    const [looking, urlQuestion] = await answer("garden", 2);
+    expect(looking!.text).toBe("No camera answered the ONVIF search (the camera may not speak ONVIF, or this network may not pass multicast), so its stream URL has to be given by hand.");
+    expect(h.tg.requests.some((r) => r.method === "sendMessage" && r.ok && (r.result as Message).message_id === looking!.message_id && r.params.text === "Looking for cameras on your network…")).toBe(true);
     expect(urlQuestion!.text).toMatch(/^The camera's stream URL\? .*\nReolink: rtsp:\/\/IP:554\/h264Preview_01_sub\n(.*\n){4}I ask for the username and password next\.$/);
 
     expect(texts(await answer("file:///etc/passwd"))).toEqual(["Camera streams must be rtsp://, rtsps://, http:// or https:// URLs; file: is not allowed."]);
@@ -113,9 +116,26 @@ describe("/addcamera", () => {
     expect(JSON.stringify(h.tg.requests.map((r) => r.params))).not.toContain(CAMERA_PASSWORD);
   });
 
+  it("with the camera search switched off (VIGIL_ONVIF_TIMEOUT=0), the URL question follows the name at once", async () => {
+    const quiet = await startHarness({ onvifTimeoutMs: 0 });
+    try {
+      const bob = quiet.tg.user({ firstName: "Bob" });
+      const home = quiet.tg.group({ title: "Quiet home", owner: bob, botIsAdmin: true });
+      await claim(quiet, bob, home);
+      await quiet.askAll(bob, home, "/addcamera", 2);
+      const mark = quiet.tg.mark();
+      const [urlQuestion] = await quiet.askAll(bob, home, "gate", 1, { replyTo: quiet.lastBotMessage(home) });
+      expect(urlQuestion!.text).toMatch(/^The camera's stream URL\? /);
+      expect(quiet.tg.outputs(home, mark).map((r) => r.params.text)).not.toContain("Looking for cameras on your network…");
+      expect((await quiet.ask(bob, home, "/cancel")).text).toBe("Stopped adding the camera; nothing was saved.");
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it("/cancel leaves at any step, another command leaves and runs, and old conversation buttons are stale", async () => {
     await h.askAll(alice, group, "/addcamera", 2);
-    await answer("shed");
+    await answer("shed", 2);
     expect((await h.ask(alice, group, "/cancel")).text).toBe("Stopped adding the camera; nothing was saved.");
     expect((await h.ask(alice, group, "/cancel")).text).toBe("There is nothing to cancel.");
     expect(h.store.camera("shed")).toBeUndefined();

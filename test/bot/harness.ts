@@ -19,6 +19,7 @@ import { createStore, type Store } from "../../src/store/index.js";
 import type { Outbox } from "../../src/store/outbox.js";
 import { BotApiStandIn } from "../support/bot-api/index.js";
 import { createChatDriver, type ChatDriver } from "../support/chat.js";
+import { loopbackDiscovery } from "../support/onvif-device.js";
 import { until } from "../support/wait.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -38,16 +39,31 @@ export interface Harness extends ChatDriver {
   stop(): Promise<void>;
 }
 
-export async function startHarness(options: { tg?: BotApiStandIn } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  tg?: BotApiStandIn;
+  /** The multicast group /addcamera searches for cameras (on 127.0.0.1). Default: a fresh one where nothing answers. */
+  onvifGroup?: { address: string; port: number };
+  /** How long that search listens; 0 switches it off (VIGIL_ONVIF_TIMEOUT=0). Default 2 s. */
+  onvifTimeoutMs?: number;
+  /** Collects every line Vigil logs (debug and up) here, to check what it wrote. */
+  logLines?: string[];
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const tg = options.tg ?? (await BotApiStandIn.start());
   const dir = path.join(await tempDir(), "data");
   const store = await createStore({ dataDir: dir, unlock: { passphrase: PASSPHRASE }, kdfProfile: "interactive", token: tg.token });
   // VIGIL_TEST_LOG=debug shows what Vigil logs while a test runs.
-  const logger = process.env.VIGIL_TEST_LOG ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() }) : silentLogger;
+  const lines = options.logLines;
+  const logger = lines
+    ? createLogger({ level: "debug", destination: { write: (line: string) => void lines.push(line) }, secrets: () => store.secrets() })
+    : process.env.VIGIL_TEST_LOG
+      ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() })
+      : silentLogger;
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;

@@ -68,13 +68,17 @@ export function createChatDriver(tg: BotApiStandIn, options: ChatDriverOptions =
 
 /**
  * The /addcamera conversation, answered as a user would (each answer replies to
- * the bot's question), up to pressing Save on the first picture. Resolves with
+ * the bot's question), up to pressing Save on the first picture, on a network
+ * where no ONVIF camera answers the search, or with the search switched off
+ * (the URL is typed). Resolves with
  * the bot's "Saved …" message.
  */
 export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user: User, room: Chat, camera: { name: string; url: string; username?: string; password?: string }, timeoutMs = 60_000): Promise<Message> {
   const answer = (text: string) => chat.askAll(user, room, text, 1, { replyTo: chat.lastBotMessage(room) });
   await chat.askAll(user, room, "/addcamera", 2);
-  await answer(camera.name);
+  // The name starts the search for ONVIF cameras (unless VIGIL_ONVIF_TIMEOUT=0); where none answers, the URL question follows.
+  const named = tg.send(user, room, camera.name, { replyTo: chat.lastBotMessage(room) });
+  await tg.waitFor((r) => r.ok === true && r.method === "sendMessage" && Number(r.params.chat_id) === room.id && String(r.params.text).startsWith("The camera's stream URL?"), { after: named.mark, timeoutMs });
   await answer(camera.url);
   const login = camera.username === undefined ? ["-"] : [camera.username, camera.password ?? ""];
   for (const text of login.slice(0, -1)) await answer(text);

@@ -31,11 +31,17 @@ export interface VigilRunOptions {
 
 const INHERITED_NOT = new Set(["NOTIFY_SOCKET", "WATCHDOG_USEC"]);
 
+/**
+ * Every Vigil a test starts searches for cameras (/addcamera) on loopback only, in a group
+ * where nothing answers, unless the test gives its own VIGIL_ONVIF_* values.
+ */
+const LOOPBACK_ONVIF = { VIGIL_ONVIF_INTERFACE: "127.0.0.1", VIGIL_ONVIF_MULTICAST: "239.255.86.1:37021" };
+
 /** Spawns the `vigil` command with exactly the given VIGIL_* environment (none inherited, nor systemd's). */
 function spawnVigil(args: string[], env: Record<string, string>, options: VigilRunOptions, stdin: "pipe" | "ignore"): ChildProcess {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VIGIL_") && !INHERITED_NOT.has(k)));
   const entry = options.compiled ? [path.join(ROOT, "bin", "vigil.js")] : ["--import", "tsx", path.join(ROOT, "src", "cli.ts")];
-  return spawn(process.execPath, [...entry, ...args], { env: { ...clean, ...env, ...options.extraEnv }, stdio: [stdin, "pipe", "pipe"], cwd: ROOT });
+  return spawn(process.execPath, [...entry, ...args], { env: { ...clean, ...LOOPBACK_ONVIF, ...env, ...options.extraEnv }, stdio: [stdin, "pipe", "pipe"], cwd: ROOT });
 }
 
 /** Runs a `vigil` command to its end (from source unless `compiled`). */

@@ -1,9 +1,13 @@
 /**
- * `/addcamera`: a conversation (@grammyjs/conversations). Name → stream URL
- * (with the patterns of common brands) → username → password (its message is
- * deleted as soon as it is read) → Vigil connects and shows the first frame →
- * Save / Cancel. A wrong URL, a refused connection, bad credentials or a
- * timeout each get one clear sentence and buttons to retry or change what was
+ * `/addcamera`: a conversation (@grammyjs/conversations). Name → a search of
+ * the LAN for ONVIF cameras ("Looking for cameras on your network…", edited
+ * into buttons, one per camera found, and "Enter a URL myself") → for a camera
+ * found: username → password → its streams read over ONVIF (the sub-stream for
+ * detection, the main stream for recording); otherwise the stream URL (with the
+ * patterns of common brands) → username → password (its message is deleted as
+ * soon as it is read) → Vigil connects and shows the first frame → Save /
+ * Cancel. A camera that does not answer ONVIF, a wrong URL, a refused
+ * connection, bad credentials or a timeout each get one clear sentence and buttons to retry or change what was
  * wrong: never a dead end. `/cancel` leaves at any step; any other command
  * leaves too and then runs.
  *
@@ -16,8 +20,9 @@ import { conversations, createConversation, type Conversation, type Conversation
 import { Composer, InputFile, type Context } from "grammy";
 import type { ForceReply, InlineKeyboardButton } from "grammy/types";
 import { findCamera, validateCameraName } from "../../domain/camera.js";
+import { describeFoundCamera, KNOWN_URL_PATTERNS, NO_CAMERA_FOUND, type CameraStreams, type FoundCamera } from "../../domain/discovery.js";
 import { parseStreamUrl } from "../../domain/stream-url.js";
-import { CameraConnectError, InputError, userMessage } from "../../errors.js";
+import { CameraConnectError, InputError, OnvifError, userMessage } from "../../errors.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { html, joinHtml, shorten, type Html } from "../html.js";
 import { say } from "../reply.js";
@@ -27,13 +32,20 @@ export const ADD_CAMERA = "addcamera";
 /** How long a question waits for its answer before the conversation is dropped. */
 const MAX_WAIT_MS = 15 * 60_000;
 
-const URL_PATTERNS: readonly [brand: string, pattern: string][] = [
-  ["Reolink", "rtsp://IP:554/h264Preview_01_sub"],
-  ["Hikvision", "rtsp://IP:554/Streaming/Channels/102"],
-  ["Dahua, Amcrest", "rtsp://IP:554/cam/realmonitor?channel=1&subtype=1"],
-  ["TP-Link Tapo", "rtsp://IP:554/stream2"],
-  ["Axis", "rtsp://IP/axis-media/media.amp"],
-];
+/** Cameras offered as buttons; a network with more is rare, and the rest can be typed as a URL. */
+const MAX_CAMERA_BUTTONS = 12;
+
+const ONVIF_HINTS: Record<OnvifError["reason"] | "unknown", string> = {
+  unauthorized: "Check the username and password (the camera's own login, often admin).",
+  unreachable: "Check that the camera is on; some cameras need ONVIF switched on in their settings.",
+  timeout: "Check that the camera is on and on this network.",
+  invalid: "It does not answer like an ONVIF camera: enter its URL yourself.",
+  "too-large": "It does not answer like an ONVIF camera: enter its URL yourself.",
+  "no-streams": "Enter its stream URL yourself.",
+  fault: "Some cameras need ONVIF (or an ONVIF user) switched on in their settings; or enter its URL yourself.",
+  network: "Enter its stream URL yourself.",
+  unknown: "Try again, or enter its URL yourself.",
+};
 
 const FAILURE_HINTS: Record<CameraConnectError["reason"], string> = {
   unauthorized: "Check the username and password.",
@@ -47,6 +59,8 @@ const FAILURE_HINTS: Record<CameraConnectError["reason"], string> = {
 
 type Convo = Conversation<BotContext, Context>;
 type ProbeFailure = { ok: false; sentence: string; reason: CameraConnectError["reason"] };
+type SearchOutcome = { ok: true; cameras: FoundCamera[] } | { ok: false; sentence: string };
+type StreamsOutcome = { ok: true; streams: CameraStreams } | { ok: false; sentence: string; reason: OnvifError["reason"] | "unknown" };
 type ProbeOutcome = { ok: true; jpeg: Buffer; width: number; height: number; firstFrameMs: number } | ProbeFailure;
 /** The same, as the replay log keeps it: the JPEG as base64 text. */
 type StoredProbeOutcome = { ok: true; jpeg: string; width: number; height: number; firstFrameMs: number } | ProbeFailure;
@@ -67,7 +81,7 @@ function memoryStorage() {
 
 export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { control } = deps;
+  const { control, logger } = deps;
 
   async function addCamera(conversation: Convo, first: Context): Promise<void> {
     const nonce = Math.floor((await conversation.random()) * 36 ** 6).toString(36);
@@ -76,6 +90,9 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
     let url = "";
     let username: string | undefined;
     let password: string | undefined;
+    /** The main stream, when the camera's own (ONVIF) answer named one besides the detection stream. */
+    let recordUrl: string | undefined;
+    let recordSize = "";
 
     const leaveForCommand = async (ctx: Context): Promise<never> => {
       await say(ctx, html`Stopped adding the camera; nothing was saved.`);
@@ -103,7 +120,7 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
     const waitChoice = async (choices: readonly string[]): Promise<string> => {
       for (;;) {
         const next = await conversation.wait({ maxMilliseconds: MAX_WAIT_MS });
-        const match = /^ac:([a-z]+):([0-9a-z]+)$/.exec(next.callbackQuery?.data ?? "");
+        const match = /^ac:([a-z0-9]+):([0-9a-z]+)$/.exec(next.callbackQuery?.data ?? "");
         if (match && match[2] === nonce && choices.includes(match[1]!)) {
           await next.answerCallbackQuery();
           current = next;
@@ -148,13 +165,15 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
 
     /** Returns true when the URL carried the username and password (so there is nothing more to ask). */
     const askUrl = async (): Promise<boolean> => {
-      const patterns = URL_PATTERNS.map(([brand, pattern]) => html`${brand}: <code>${pattern}</code>`);
+      const patterns = KNOWN_URL_PATTERNS.map(([brand, pattern]) => html`${brand}: <code>${pattern}</code>`);
       await say(current, joinHtml([html`The camera's stream URL? Its sub-stream is best for detection. Common ones (put the camera's address in place of IP):`, ...patterns, html`I ask for the username and password next.`]), forceReply("rtsp://192.168.1.20:554/..."));
       for (;;) {
         const answer = await waitText();
         try {
           const parsed = parseStreamUrl(answer.message.text);
           url = parsed.url;
+          // A URL typed by hand: the main stream the camera named (if any) may not belong to it.
+          recordUrl = undefined;
           if (parsed.password !== undefined) {
             username = parsed.username;
             password = parsed.password;
@@ -199,9 +218,83 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
         afterLoad: (stored: StoredProbeOutcome): ProbeOutcome => (stored.ok ? { ...stored, jpeg: Buffer.from(stored.jpeg, "base64") } : stored),
       });
 
+    /** Searches the LAN, saying so, and turns the "Looking…" message into the result. Resolves with the camera picked, if any. */
+    const searchAndPick = async (): Promise<FoundCamera | undefined> => {
+      const looking = await say(current, html`Looking for cameras on your network…`);
+      const outcome = await conversation.external(async (): Promise<SearchOutcome> => {
+        try {
+          return { ok: true, cameras: await control.findCameras() };
+        } catch (error) {
+          logger.warn({ err: error }, "the camera search failed");
+          return { ok: false, sentence: userMessage(error) };
+        }
+      });
+      const edit = (text: Html, buttons?: InlineKeyboardButton[][]) =>
+        current.api.editMessageText(looking.chat.id, looking.message_id, text.value, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...(buttons ? { reply_markup: { inline_keyboard: buttons } } : {}) }).catch(() => undefined);
+      if (!outcome.ok || outcome.cameras.length === 0) {
+        await edit(html`${outcome.ok ? NO_CAMERA_FOUND : outcome.sentence}`);
+        return undefined;
+      }
+      const shown = outcome.cameras.slice(0, MAX_CAMERA_BUTTONS);
+      const count = outcome.cameras.length === 1 ? "one camera" : `${outcome.cameras.length} cameras`;
+      const more = outcome.cameras.length > shown.length ? html` (the first ${shown.length} are listed)` : html``;
+      await edit(html`I found ${count} on your network${more}. Which one is it?`, [
+        ...shown.map((camera, i) => [button(shorten(`${describeFoundCamera(camera)} · ${camera.address}`, 60), `cam${i}`)]),
+        [button("Enter a URL myself", "url")],
+      ]);
+      const choice = await waitChoice([...shown.map((_c, i) => `cam${i}`), "url"]);
+      const picked = choice === "url" ? undefined : shown[Number(choice.slice(3))];
+      await edit(picked ? html`Adding ${describeFoundCamera(picked)} at ${picked.address}.` : html`I found ${count} on your network; you chose to enter a URL yourself.`);
+      return picked;
+    };
+
+    /**
+     * Reads a found camera's streams over ONVIF with the login. Resolves "ok" (url and
+     * recordUrl are set), "url" (the user will type the URL) or "cancel".
+     */
+    const readStreams = async (camera: FoundCamera): Promise<"ok" | "url" | "cancel"> => {
+      for (;;) {
+        await say(current, html`Asking ${describeFoundCamera(camera)} at ${camera.address} for its streams…`);
+        const outcome = await conversation.external(async (): Promise<StreamsOutcome> => {
+          try {
+            return { ok: true, streams: await control.cameraStreams(camera, { username, password }) };
+          } catch (error) {
+            logger.info({ err: error, camera: camera.address }, "could not read a camera's streams over ONVIF");
+            return { ok: false, sentence: userMessage(error), reason: error instanceof OnvifError ? error.reason : "unknown" };
+          }
+        });
+        if (outcome.ok) {
+          const { detect, record, videoSources } = outcome.streams;
+          url = detect.url;
+          recordUrl = record.url === detect.url ? undefined : record.url;
+          recordSize = recordUrl ? `${record.width}x${record.height}` : "";
+          const inputs = videoSources > 1 ? html` It has ${videoSources} video inputs; these are the first one's.` : html``;
+          await say(current, recordUrl ? html`Its ${detect.width}x${detect.height} sub-stream is for detection and its ${recordSize} main stream for clips.${inputs}` : html`It has one stream, ${detect.width}x${detect.height}, for detection and clips.${inputs}`);
+          return "ok";
+        }
+        await say(current, html`${outcome.sentence} ${ONVIF_HINTS[outcome.reason]}`, {
+          reply_markup: { inline_keyboard: [[button("Try again", "retry"), button("Change login", "login")], [button("Enter a URL myself", "url"), button("Cancel", "cancel")]] },
+        });
+        const choice = await waitChoice(["retry", "login", "url", "cancel"]);
+        if (choice === "cancel" || choice === "url") return choice;
+        if (choice === "login") await askLogin();
+      }
+    };
+
     await say(current, html`Adding a camera; /cancel stops at any step.`);
     await askName();
-    if (!(await askUrl())) await askLogin();
+    const searching = await conversation.external(() => control.cameraSearchEnabled());
+    const found = searching ? await searchAndPick() : undefined;
+    let route: "ok" | "url" | "cancel" = "url";
+    if (found) {
+      await askLogin();
+      route = await readStreams(found);
+    }
+    if (route === "cancel") {
+      await say(current, html`Cancelled; nothing was saved.`);
+      return;
+    }
+    if (route === "url" && !(await askUrl())) await askLogin();
     for (;;) {
       await say(current, html`Connecting to <code>${url}</code>…`);
       const outcome = await probe();
@@ -216,7 +309,7 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
         continue;
       }
       const photo = await current.replyWithPhoto(new InputFile(outcome.jpeg, "camera.jpg"), {
-        caption: html`This is what <b>${name}</b> sees (${outcome.width}x${outcome.height}, first picture after ${(outcome.firstFrameMs / 1000).toFixed(1)} s). Save it?`.value,
+        caption: html`This is what <b>${name}</b> sees (${outcome.width}x${outcome.height}, first picture after ${(outcome.firstFrameMs / 1000).toFixed(1)} s)${recordUrl ? html`; clips come from its ${recordSize} main stream` : html``}. Save it?`.value,
         parse_mode: "HTML",
         reply_markup: { inline_keyboard: [[button("Save", "save"), button("Cancel", "cancel")]] },
       });
@@ -229,7 +322,7 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
       for (;;) {
         const saved = await conversation.external(async () => {
           try {
-            return { ok: true as const, name: (await control.addCamera({ name, url, username, password })).name };
+            return { ok: true as const, name: (await control.addCamera({ name, url, username, password, recordUrl })).name };
           } catch (error) {
             return { ok: false as const, sentence: userMessage(error) };
           }
