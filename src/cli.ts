@@ -19,7 +19,7 @@ import { createLogger, type Logger } from "./log.js";
 import { runVigil } from "./main.js";
 import { ensureModel, findModel, readManifest } from "./models.js";
 import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
-import { ensureSystemPackages } from "./system-deps.js";
+import { ensureSystemPackages, runtimeNeeds } from "./system-deps.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -90,7 +90,7 @@ function program(): Command {
     .description("run the bot and the camera pipeline")
     .option("--stats-file <path>", "write the pipeline's live figures (frames, frame ages, detector) to this file every second")
     .action(async (opts: { statsFile?: string }) => {
-      await ensureSystemPackages(env.ffmpegPath, (line) => logger.warn(line));
+      await ensureSystemPackages(runtimeNeeds(env.ffmpegPath), { who: "Vigil needs", env: process.env, log: (line) => logger.warn(line) });
       if (!(await storeExists(env.dataDir))) {
         // First start: set up from the environment when it has everything (Docker, systemd), else ask on a terminal.
         const fromEnv = env.botToken !== undefined && (env.passphrase !== undefined || env.keyFile !== undefined);
