@@ -132,6 +132,14 @@ describe("recorder on a real RTSP camera", () => {
       const loops = server.loopStarts("cam2");
       const wall = Math.max(...loops.map((start) => start + servedAt).filter((t) => t <= Date.now()));
       expect(Math.abs(wall - requested)).toBeLessThan(2500);
+
+      // A clip still being recorded when Vigil stops: stop waits for it, it says why there is none, and no ffmpeg is left.
+      const late = recorder.clip(cam.id, 10);
+      const outcome = late.then(() => "made", (error: Error) => error.message);
+      await recorder.stop();
+      expect(await outcome).toBe("Vigil is stopping; the clip was not made.");
+      expect(await childProcesses(RECORDER_FFMPEG)).toEqual([]);
+      expect(await childProcesses("-f mp4")).toEqual([]);
     } finally {
       await recorder.stop();
     }
