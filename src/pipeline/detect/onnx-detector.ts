@@ -102,7 +102,6 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
 export interface LoadDetectorOptions {
   entry: ModelEntry;
   modelsDir: string;
-  threads?: number;
   /**
    * Where inference runs. Default `worker`: a worker thread (worker-detector.ts),
    * because onnxruntime-node runs a session on the calling thread and would stop
@@ -120,6 +119,6 @@ export async function loadDetector(options: LoadDetectorOptions): Promise<Object
   const state = await checkModel(entry, modelsDir);
   if (state.state === "missing") throw new ModelError(`The detector model ${entry.name} is missing from ${modelsDir}; run \`npm run models\` to install it.`);
   if (state.state === "mismatch") throw new ModelError(`The detector model ${state.path} is damaged (its checksum does not match); delete it and run \`npm run models\`.`);
-  const onnx: OnnxDetectorOptions = { path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize, ...(options.threads ? { threads: options.threads } : {}) };
+  const onnx: OnnxDetectorOptions = { path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize };
   return options.thread === "main" ? createOnnxDetector(onnx) : createWorkerDetector(onnx);
 }
