@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings } from "../../src/domain/camera.js";
-import type { PipelineEvent } from "../../src/domain/events.js";
+import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/events.js";
 import { silentLogger } from "../../src/log.js";
 import { findModel, readManifest } from "../../src/models.js";
 import { createCameraWorker } from "../../src/pipeline/camera-worker.js";
@@ -47,8 +47,8 @@ describe("a camera's requests to the shared detector", () => {
     await worker.done;
 
     // The swaying tree, then a man walks in at 24.2 s and out at 26 s: one visit.
-    const alerts = events.filter((e) => e.type === "alert");
-    const ends = events.filter((e) => e.type === "visit" && e.phase === "end");
+    const alerts = events.filter((e): e is AlertEvent => e.type === "alert");
+    const ends = events.filter((e): e is VisitEvent => e.type === "visit" && e.phase === "end");
     expect(alerts).toHaveLength(1);
     expect(ends).toHaveLength(1);
     const firstSighting = asked.findIndex((a) => a.person);
