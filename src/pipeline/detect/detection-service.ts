@@ -100,7 +100,16 @@ interface Slot {
   busy: boolean;
 }
 
-/** The pool's size on a machine with `cores` cores: one detector per core, at most 4. */
+/**
+ * The pool's size on a machine with `cores` cores: one detector per core, at most 4.
+ * Measured on 2 cores (`BENCH_ONLY=pool npm run bench:pipeline`): a second
+ * detector ran 1.4x (loaded machine) to 1.6x (quiet) the runs a second of one,
+ * with the main thread's timers as punctual as with one; a third gained nothing
+ * and made them late (p99 23 ms against 4), and so did one detector with two
+ * onnxruntime threads. Not cores minus one: that is one detector on 2 cores, and
+ * a detector takes a core only while frames wait. At most 4: each holds about
+ * 60 MB, and more were never measured.
+ */
 export function defaultDetectorThreads(cores: number): number {
   return Math.max(1, Math.min(4, Math.floor(cores)));
 }
