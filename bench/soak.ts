@@ -109,13 +109,13 @@ const pad = (value: string | number, width: number) => String(value).padStart(wi
 /** Every alert a chat message accounts for: its own line, then each one folded into it (alert-view.ts). */
 function alertsIn(text: string, sentAt: number): ChatAlert[] {
   const [first = "", ...rest] = text.split("\n");
-  const head = /^(\S+) on (\S+) · (?:\d+% · )?(\d\d:\d\d:\d\d)$/.exec(first);
+  const head = /^(\S+) on (\S+) · (?:\d+% · )?(?:\w{3} )?(\d\d:\d\d:\d\d)$/.exec(first);
   if (!head) return [];
   const camera = head[2]!;
   const out = [{ camera, time: head[3]!, label: head[1]!.toLowerCase() }];
   const folded = rest.map((line) => /^\+\d+ more on \S+: (.*)$/.exec(line)).find(Boolean);
   for (const item of folded?.[1]!.split(", ") ?? []) {
-    const [time = "", label = ""] = item.split(" ");
+    const [time = "", label = ""] = item.replace(/^[A-Z][a-z]{2} /, "").split(" ");
     out.push({ camera, time, label });
   }
   return out.map((a) => ({ ...a, at: clockToEpoch(a.time, sentAt) }));

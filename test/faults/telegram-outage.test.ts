@@ -33,13 +33,14 @@ const key = (a: Alert) => `${a.camera} ${a.time} ${a.label}`;
 /** Every alert a chat message accounts for: its own, then each one folded into it. */
 function alertsIn(text: string): Alert[] {
   const [first = "", ...rest] = text.split("\n");
-  const head = /^(\S+) on (\S+) · (?:\d+% · )?(\d\d:\d\d:\d\d)$/.exec(first);
+  // Around midnight a time from the day before carries its weekday (`Fri 23:59:58`).
+  const head = /^(\S+) on (\S+) · (?:\d+% · )?(?:\w{3} )?(\d\d:\d\d:\d\d)$/.exec(first);
   if (!head) return [];
   const camera = head[2]!;
   const out: Alert[] = [{ camera, time: head[3]!, label: head[1]!.toLowerCase() }];
   const folded = rest.map((line) => /^\+(\d+) more on (\S+): (.*)$/.exec(line)).find(Boolean);
   if (folded) {
-    const items = folded[3]!.split(", ").map((item) => /^(\d\d:\d\d:\d\d) (.+)$/.exec(item)!);
+    const items = folded[3]!.split(", ").map((item) => /^(?:\w{3} )?(\d\d:\d\d:\d\d) (.+)$/.exec(item)!);
     expect(items, text).toHaveLength(Number(folded[1]));
     for (const item of items) out.push({ camera, time: item[1]!, label: item[2]! });
   }
