@@ -127,3 +127,21 @@ export function presenceMode(current: Mode, presence: Presence): Mode | undefine
   return current === "away" ? "home" : undefined;
 }
 
+
+/** Every camera alerts that alerts away, no exit delay: replay, benchmarks and tests. */
+export const AWAY_NOW: Readonly<ModeInForce> = Object.freeze({ mode: "away", exitDelayUntil: null });
+/** Nothing alerts. */
+export const OFF_NOW: Readonly<ModeInForce> = Object.freeze({ mode: "off", exitDelayUntil: null });
+
+/** The longest exit delay: ten minutes is more than anyone needs to leave. */
+export const MAX_EXIT_DELAY_S = 600;
+
+/** `60`, `45s`, `2m`, `off` → seconds of exit delay, 0 to 600. */
+export function parseExitDelay(raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (["off", "none", "0"].includes(text)) return 0;
+  const match = /^(\d{1,4})\s*(s|sec|secs|seconds?|m|min|mins|minutes?)?$/.exec(text);
+  const seconds = match ? Number(match[1]) * (match[2]?.startsWith("m") ? 60 : 1) : NaN;
+  if (!match || seconds > MAX_EXIT_DELAY_S) throw new InputError(`The exit delay is seconds or minutes up to 10 minutes, like 45s or 2m, or off; "${truncate(raw.trim())}" is not.`);
+  return seconds;
+}

@@ -39,7 +39,7 @@ afterAll(async () => {
 function alertEvent(over: Partial<AlertEvent> = {}): AlertEvent {
   const camera = h.store.camera("front_door")!;
   n += 1;
-  return { type: "alert", id: `alert-${n}`, cameraId: camera.id, cameraName: camera.name, at: Date.now(), startedAt: Date.now() - 2000, label: "person", score: 0.91, box: [10, 10, 50, 100], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false, ...over };
+  return { type: "alert", id: `alert-${n}`, cameraId: camera.id, cameraName: camera.name, at: Date.now(), startedAt: Date.now() - 2000, label: "person", score: 0.91, box: [10, 10, 50, 100], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false, mode: "away", ...over };
 }
 
 async function publishAlert(over: Partial<AlertEvent> = {}): Promise<Message> {

@@ -138,7 +138,7 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
   await h.control.arm();
   const mark = h.tg.mark();
   const camera = h.store.camera("cam1")!;
-  await h.bot.publish({ type: "alert", id: "a1", cameraId: camera.id, cameraName: "cam1", at: Date.now(), startedAt: Date.now(), label: "person", score: 0.9, box: [0, 0, 10, 10], objects: [], frameWidth: 160, frameHeight: 120, snapshot: await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25), motionOnly: false });
+  await h.bot.publish({ type: "alert", id: "a1", cameraId: camera.id, cameraName: "cam1", at: Date.now(), startedAt: Date.now(), label: "person", score: 0.9, box: [0, 0, 10, 10], objects: [], frameWidth: 160, frameHeight: 120, snapshot: await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25), motionOnly: false, mode: "away" });
   const alert = await h.tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 60_000 });
   const confirm = await h.ask(alice, group, "/removecamera cam1");
   await drained(h);

@@ -10,6 +10,7 @@ import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/eve
 import { createPipeline } from "../../src/pipeline/index.js";
 import { longVisit, parkedCar, repeatedVisits, twoVisitors, type MadeClip } from "../support/made-footage.js";
 import { startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
+import { AWAY_NOW } from "../../src/domain/modes.js";
 
 const START = 1_700_000_000_000;
 
@@ -32,7 +33,7 @@ async function replay(clip: MadeClip, settings: Partial<CameraSettings> = {}): P
   pipeline.subscribe((e) => events.push(e));
   let stats;
   try {
-    pipeline.reconcile([camera(clip.file, { width: clip.width, height: clip.height, ...settings })], true);
+    pipeline.reconcile([camera(clip.file, { width: clip.width, height: clip.height, ...settings })], AWAY_NOW);
     await pipeline.ended("cam");
     stats = pipeline.stats()[0]!;
   } finally {
@@ -146,7 +147,7 @@ describe("arming with something already there (live)", () => {
     const url = rtsp.url("drive");
     const alerts = () => events.filter((e): e is AlertEvent => e.type === "alert");
     try {
-      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 }, { armed: false })], true);
+      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 }, { armed: false })], AWAY_NOW);
       await expect.poll(() => pipeline.status()[0]?.state, { timeout: 30_000 }).toBe("online");
       // Arm while the car stands there: from 5 s after it arrived to 12 s before the clip starts over.
       const loopStarts = () => rtsp.frameTimes("drive", 0);
@@ -154,7 +155,7 @@ describe("arming with something already there (live)", () => {
       const next = loopStarts().find((s) => parkedSince(s) > Date.now() && s + (clip.duration - 12) * 1000 > Date.now() + 2000) ?? loopStarts().find((s) => parkedSince(s) > Date.now())!;
       await new Promise((r) => setTimeout(r, Math.max(0, parkedSince(next) - Date.now())));
       const armedAt = Date.now();
-      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 })], true);
+      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 })], AWAY_NOW);
       const loopEnd = next + clip.duration * 1000;
       await new Promise((r) => setTimeout(r, loopEnd - 1000 - Date.now()));
       expect(alerts().filter((a) => a.at >= armedAt)).toEqual([]);
