@@ -48,6 +48,8 @@ export interface AssembleOptions {
   /** Bot tuning for tests and benchmarks. */
   bot?: Omit<VigilBotOptions, "apiRoot">;
   now?: () => number;
+  /** The control's clock (schedules, the exit delay, mutes). Default `now`; tests move it to a schedule's boundary while the cameras keep real time. */
+  controlNow?: () => number;
   /** The zone of schedules, quiet hours and the chat's times (VIGIL_TZ). Default: the machine's. */
   timeZone?: string;
 }
@@ -72,7 +74,7 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const now = options.now ?? Date.now;
   const outbox = await Outbox.open(store.vault, { now, logger });
   const timeZone = options.timeZone ?? machineTimeZone();
-  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now, timeZone, logger });
+  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now: options.controlNow ?? now, timeZone, logger });
   const bot = createBot(store.token(), { control, access: store, outbox, logger, now, timeZone, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
