@@ -60,6 +60,7 @@ export function alertingText(mode: Mode, cameras: readonly ModeCamera[]): string
 /** What a person needs to know after /arm, /disarm or a mode button: what will alert now, and what will not. */
 export function describeMode(view: ModeView, cameras: readonly ModeCamera[], now: number, timeZone: string | undefined): Html {
   if (view.mode === "off") return html`Disarmed: no alerts until /arm.`;
+  if (cameras.length === 0) return html`${modeLabel(view.mode)}. There are no cameras yet: add one with /addcamera.`;
   const every = cameras.length > 0 && cameras.every((c) => !c.armed);
   const head = every ? html`${modeLabel(view.mode)}, but every camera is disarmed on its own: send /arm followed by a camera name.` : html`${modeLabel(view.mode)}: ${alertingText(view.mode, cameras)}`;
   const exit = view.exitDelayUntil !== null ? html` Exit delay: nothing that comes into view before ${formatClockSeconds(view.exitDelayUntil, now, timeZone)} alerts.` : html``;
@@ -101,7 +102,7 @@ export function modeKeyboard(current: Mode): InlineKeyboardMarkup {
 /** The notice of a change nobody made in this chat (a schedule, presence, Home Assistant), sent silently. */
 export function changeNotice(change: ModeChange, schedules: readonly Schedule[], cameras: readonly ModeCamera[]): string {
   const label = modeLabel(change.to);
-  const what = change.to === "off" ? "" : ` ${alertingText(change.to, cameras)}`;
+  const what = change.to === "off" || cameras.length === 0 ? "" : ` ${alertingText(change.to, cameras)}`;
   const by = change.by;
   if (by.kind === "schedule") {
     const schedule = schedules.find((s) => s.id === by.scheduleId);
