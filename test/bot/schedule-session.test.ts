@@ -10,7 +10,6 @@
  */
 import type { Chat, Message, User } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AlertEvent } from "../../src/domain/events.js";
 import { instantOf } from "../../src/domain/local-time.js";
 import { repeatedVisits, type MadeClip } from "../support/made-footage.js";
 import { until } from "../support/wait.js";
@@ -34,7 +33,7 @@ beforeAll(async () => {
   clockAt(monday("08:25"));
   h = await startHarness({ timeZone: NEW_YORK, controlNow: () => Date.now() + offset });
   h.pipeline.subscribe((e) => {
-    if (e.type === "alert") alerts.push({ camera: e.cameraName, at: e.at, mode: (e as AlertEvent).mode });
+    if (e.type === "alert") alerts.push({ camera: e.cameraName, at: e.at, mode: (e).mode });
   });
   alice = h.tg.user({ firstName: "Alice" });
   group = h.tg.group({ title: "Home", owner: alice });

@@ -33,7 +33,7 @@ const key = (a: Alert) => `${a.camera} ${a.time} ${a.label}`;
 /** Every alert a chat message accounts for: its own, then each one folded into it. */
 function alertsIn(text: string): Alert[] {
   const [first = "", ...rest] = text.split("\n");
-  const head = /^(\S+) on (\S+) · (?:\d+% · )?(\d\d:\d\d:\d\d)$/.exec(first);
+  const head = /^(\S+) on (\S+) · (?:\d+% · )?(\d\d:\d\d:\d\d)(?: · (?:home|away|night))?$/.exec(first);
   if (!head) return [];
   const camera = head[2]!;
   const out: Alert[] = [{ camera, time: head[3]!, label: head[1]!.toLowerCase() }];
