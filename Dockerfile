@@ -9,7 +9,7 @@
 # Raspberry Pi OS bookworm, so one image behaves alike on amd64 and arm64 (Pi 4/5).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# onnxruntime-node's postinstall downloads CUDA files; .npmrc skips it (CPU bindings ship in the package).
+# onnxruntime-node's postinstall downloads CUDA files; .npmrc's ignore-scripts skips it (CPU bindings ship in the package).
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./

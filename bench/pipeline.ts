@@ -12,25 +12,34 @@
  *    (time inside the detector, and waiting for it) and snapshot costs.
  * 3. Bare `session.run` on tensors made from the same frames, against the time
  *    the pipeline's detector takes per run. Target: within 1.5x.
+ * 4. The detector pool: runs a second through the detection service with 1, 2 and
+ *    3 detector worker threads (and 1 worker of 2 onnxruntime threads), 6 cameras
+ *    asking again the moment they are answered and 2 confirming a visit (a frame
+ *    every 100 ms): CPU, the main thread's event-loop delay, and how long each
+ *    kind of frame waited.
  *
  * BENCH_WINDOW_MS sets each of the three idle windows (default 20 s); BENCH_ONLY=idle
- * runs only part 1. Other engineers share this machine: the load average is printed with the
- * results; re-run when it is quiet. Results: a table on stdout, JSON in bench/out/.
+ * runs only part 1, BENCH_ONLY=pool only part 4 (under a minute). Other engineers
+ * share this machine: the load average is printed with the results; re-run when
+ * it is quiet. Results: a table on stdout, JSON in bench/out/.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { defaultSettings, type Camera } from "../src/domain/camera.js";
 import { silentLogger } from "../src/log.js";
 import { findModel, readManifest } from "../src/models.js";
 import { PROJECT_ROOT } from "../src/env.js";
 import { createPipeline, loadDetector, type CameraStats } from "../src/pipeline/index.js";
+import { createDetectionService, type DetectionRequest } from "../src/pipeline/detect/detection-service.js";
+import { createWorkerDetector } from "../src/pipeline/detect/worker-detector.js";
 import { frameToTensor } from "../src/pipeline/detect/tensor.js";
 import { YOLOX_LAYOUT } from "../src/pipeline/detect/yolox.js";
-import { wholeFrame } from "../src/pipeline/frame.js";
-import { bareSession, footageFrames, median, startBareDecoders } from "./floor.js";
+import { wholeFrame, type Frame } from "../src/pipeline/frame.js";
+import { bareSession, footageFrames, median, quantile, startBareDecoders } from "./floor.js";
 import { footage, idleClip, OUT_DIR } from "./footage.js";
 import { childProcesses } from "../test/support/process-info.js";
 import { readStat } from "./proc.js";
@@ -182,8 +191,122 @@ async function measureInference(): Promise<{ bareRunMs: number; detectorMs: numb
   return { bareRunMs: median(bare), detectorMs: median(inDetector), tensorMs: median(tensor) };
 }
 
+interface PoolResult {
+  workers: number;
+  /** onnxruntime intra-op threads of each worker. */
+  intraOp: number;
+  runsPerS: number;
+  /** CPU of this process (main thread and every worker), in cores. */
+  cores: number;
+  /** Main thread's event-loop delay while the pool works, ms. */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  /** From asking to the answer, ms: frames that would confirm a visit, and the rest. */
+  confirmWaitP50Ms: number;
+  confirmWaitP95Ms: number;
+  routineWaitP50Ms: number;
+  routineWaitP95Ms: number;
+}
+
+const POOL_CAMERAS = 8;
+const POOL_CONFIRMING = 2;
+const POOL_WINDOW_MS = 8000;
+/** The event-loop probe's timer interval; its histogram holds interval + delay, so the interval is taken out. */
+const LOOP_RESOLUTION_MS = 10;
+
+/**
+ * The detection service saturated by POOL_CAMERAS cameras (whole 640x360 frames of
+ * vtest, one model run each), for a window after every worker has started and
+ * warmed up: POOL_CONFIRMING of them confirming a visit, a frame every 100 ms,
+ * the others asking again the moment they are answered.
+ */
+async function measurePool(workers: number, intraOp: number, frames: Frame[]): Promise<PoolResult> {
+  const entry = findModel(await readManifest());
+  const modelsDir = path.join(PROJECT_ROOT, "models");
+  const load = intraOp === 1 ? () => loadDetector({ entry, modelsDir }) : () => createWorkerDetector({ path: path.join(modelsDir, entry.file), format: entry.format, name: entry.name, inputSize: entry.inputSize, threads: intraOp });
+  const service = await createDetectionService({ model: entry.name, load, size: workers });
+  let phase: "warm" | "measure" | "stop" = "warm";
+  const waits = { confirm: [] as number[], routine: [] as number[] };
+  const cameras = Array.from({ length: POOL_CAMERAS }, async (_, c) => {
+    const priority = c < POOL_CONFIRMING ? "confirm" : "routine";
+    for (let i = c; phase !== "stop"; i++) {
+      const frame = frames[i % frames.length]!;
+      const request: DetectionRequest = { cameraId: `cam${c}`, frame, regions: [wholeFrame(frame)], minScore: 0.3, priority };
+      const t = performance.now();
+      const outcome = await service.detect(request);
+      if (outcome.status !== "done") throw new Error(`detection ${outcome.status}`);
+      if (phase === "measure") waits[priority].push(performance.now() - t);
+      // A camera confirming a visit sends a frame every 100 ms (its burst rate at 5 fps); the others ask as fast as they are answered.
+      if (priority === "confirm") await sleep(Math.max(0, t + 100 - performance.now()));
+    }
+  });
+  try {
+    while (service.stats().workers < workers) await sleep(100);
+    await sleep(2000);
+    const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    const runs0 = service.stats().runs;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    delay.enable();
+    phase = "measure";
+    await sleep(POOL_WINDOW_MS);
+    phase = "stop";
+    delay.disable();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const runs = service.stats().runs - runs0;
+    await Promise.all(cameras);
+    const q = (values: number[], p: number) => quantile(values, p) ?? Number.NaN;
+    return {
+      workers,
+      intraOp,
+      runsPerS: runs / seconds,
+      cores: (cpu.user + cpu.system) / 1e6 / seconds,
+      loopDelayP50Ms: delay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS,
+      loopDelayP99Ms: delay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS,
+      confirmWaitP50Ms: q(waits.confirm, 0.5),
+      confirmWaitP95Ms: q(waits.confirm, 0.95),
+      routineWaitP50Ms: q(waits.routine, 0.5),
+      routineWaitP95Ms: q(waits.routine, 0.95),
+    };
+  } finally {
+    phase = "stop";
+    await Promise.allSettled(cameras);
+    await service.close();
+  }
+}
+
+async function measurePools(): Promise<PoolResult[]> {
+  const frames = await footageFrames(footage("opencv-vtest_480x360_10fps.mp4"));
+  const results: PoolResult[] = [];
+  for (const [workers, intraOp] of [[1, 1], [2, 1], [3, 1], [1, 2]] as const) results.push(await measurePool(workers, intraOp, frames));
+  return results;
+}
+
+function printPools(pools: PoolResult[]): void {
+  const base = pools[0]!.runsPerS;
+  const f = (v: number) => v.toFixed(1);
+  process.stdout.write(`detector pool, ${POOL_CAMERAS} busy cameras (${POOL_CONFIRMING} confirming, 10 frames/s each), whole 640x360 frames, ${POOL_WINDOW_MS / 1000} s each:\n`);
+  for (const p of pools) {
+    process.stdout.write(
+      `  ${p.workers} worker(s) x ${p.intraOp} onnxruntime thread(s): ${f(p.runsPerS)} runs/s (${(p.runsPerS / base).toFixed(2)}x), CPU ${(p.cores * 100).toFixed(0)} %, ` +
+        `event-loop delay p50/p99 ${f(p.loopDelayP50Ms)}/${f(p.loopDelayP99Ms)} ms, wait confirm p50/p95 ${f(p.confirmWaitP50Ms)}/${f(p.confirmWaitP95Ms)} ms, routine ${f(p.routineWaitP50Ms)}/${f(p.routineWaitP95Ms)} ms\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  if (process.env.BENCH_ONLY === "pool") {
+    process.stderr.write(`load average ${load}; detector pool…\n`);
+    const pools = await measurePools();
+    printPools(pools);
+    const at = new Date().toISOString();
+    process.stdout.write(`load average ${load} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} at the end (${os.cpus().length} CPUs).\n`);
+    await fs.mkdir(OUT_DIR, { recursive: true });
+    await fs.writeFile(path.join(OUT_DIR, `pool-${at.replace(/[:.]/g, "-")}.json`), JSON.stringify({ at, loadAverageAtStart: load, cpus: os.cpus().length, pools }, null, 2));
+    return;
+  }
   const clip = await idleClip();
   process.stderr.write(`load average ${load}; idle cameras, ${WINDOWS} windows of ${WINDOW_MS / 1000} s…\n`);
   const idle = [await measureIdle(1, clip), await measureIdle(MANY, clip)];
@@ -195,7 +318,9 @@ async function main(): Promise<void> {
   const active = [await measureActive(1), await measureActive(MANY)];
   process.stderr.write("inference…\n");
   const inference = await measureInference();
-  const result = { at: new Date().toISOString(), loadAverageAtStart: load, loadAverageAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" "), cpus: os.cpus().length, idle, active, inference: { ...inference, ratio: inference.detectorMs / inference.bareRunMs } };
+  process.stderr.write("detector pool…\n");
+  const pools = await measurePools();
+  const result = { at: new Date().toISOString(), loadAverageAtStart: load, loadAverageAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" "), cpus: os.cpus().length, idle, active, inference: { ...inference, ratio: inference.detectorMs / inference.bareRunMs }, pools };
 
   const pct = (cores: number) => `${(cores * 100).toFixed(2)} %`;
   const ms = (v: number) => `${v.toFixed(2)} ms`;
@@ -212,6 +337,7 @@ async function main(): Promise<void> {
   rows.push(["inference on the same frames", ms(inference.detectorMs), "", `session.run ${ms(inference.bareRunMs)} → ${result.inference.ratio.toFixed(2)}x (target ≤ 1.5x); tensor ${ms(inference.tensorMs)}`]);
   const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()}\n`);
+  printPools(pools);
   process.stdout.write(`load average ${result.loadAverageAtStart} at the start, ${result.loadAverageAtEnd} at the end (${result.cpus} CPUs; other work on the machine inflates every number).\n`);
   await fs.mkdir(OUT_DIR, { recursive: true });
   const file = path.join(OUT_DIR, `pipeline-${result.at.replace(/[:.]/g, "-")}.json`);

@@ -242,6 +242,9 @@ interface Window {
   rtspCpuPct: number;
   frames: number;
   dropped: number;
+  /** Frames the detector ran on, and frames whose motion lay only on stationary objects (the detector spared). */
+  detectorRuns: number;
+  stationarySkips: number;
   frameAgeP95Ms: number | undefined;
   frameAgeP50Ms: number | undefined;
   detectorMsPerInference: number | undefined;
@@ -254,11 +257,15 @@ function between(a: Reading, b: Reading, names: readonly string[]): Window {
   const before = new Map(pick(a).map((c) => [c.name, c]));
   let frames = 0;
   let dropped = 0;
+  let detectorRuns = 0;
+  let stationarySkips = 0;
   const ages = new Array<number>(b.stats.ageBucketsMs.length + 1).fill(0);
   for (const cam of pick(b)) {
     const old = before.get(cam.name);
     frames += cam.framesIn - (old?.framesIn ?? 0);
     dropped += cam.framesDropped + cam.superseded - (old ? old.framesDropped + old.superseded : 0);
+    detectorRuns += cam.detectorRuns - (old?.detectorRuns ?? 0);
+    stationarySkips += cam.stationarySkips - (old?.stationarySkips ?? 0);
     cam.frameAges.forEach((n, i) => (ages[i]! += n - (old?.frameAges[i] ?? 0)));
   }
   const inferences = b.stats.detector.inferences - a.stats.detector.inferences;
@@ -270,6 +277,8 @@ function between(a: Reading, b: Reading, names: readonly string[]): Window {
     rtspCpuPct: cpuPercent(a.rtsp, b.rtsp, seconds),
     frames,
     dropped,
+    detectorRuns,
+    stationarySkips,
     frameAgeP95Ms: ageQuantile(ages, 0.95),
     frameAgeP50Ms: ageQuantile(ages, 0.5),
     detectorMsPerInference: inferences > 0 ? (b.stats.detector.busyMs - a.stats.detector.busyMs) / inferences : undefined,
@@ -705,14 +714,14 @@ async function main(): Promise<void> {
     latency: { events: latency.latencies.length, photo_p50_ms: round(quantile(latency.latencies, 0.5)), photo_p95_ms: round(quantile(latency.latencies, 0.95)), false_alerts: wrong.length },
     capacity: {
       max_cameras: capacity.maxCameras,
-      steps: capacity.steps.map((s) => ({ cameras: s.cameras, cpu_pct: round(s.window.vigilCpuPct, 1), rss_mb: round(s.window.rssMb), frame_age_p95_ms: round(s.window.frameAgeP95Ms), dropped: s.window.dropped, alert_p95_ms: round(s.alertP95Ms) })),
+      steps: capacity.steps.map((s) => ({ cameras: s.cameras, cpu_pct: round(s.window.vigilCpuPct, 1), rss_mb: round(s.window.rssMb), frame_age_p95_ms: round(s.window.frameAgeP95Ms), dropped: s.window.dropped, alert_p95_ms: round(s.alertP95Ms), detector_runs_per_camera_s: round(s.window.detectorRuns / s.cameras / s.window.seconds, 2), stationary_skips: s.window.stationarySkips })),
     },
     floor: { ffmpeg_cpu_pct_per_camera: round(capacity.bareFfmpegCpuPctPerCamera, 2), inference_ms_p50: round(inferenceMs, 2) },
     ratios: { cpu_vs_ffmpeg: round(idle.ratio, 2), inference_vs_bare: round(capacity.detectorMsPerInference !== undefined ? capacity.detectorMsPerInference / inferenceMs : undefined, 2) },
   };
 
   const perCamFloor = capacity.bareFfmpegCpuPctPerCamera;
-  const stepRows = [["cameras", "Vigil CPU", "vs bare ffmpeg", "RSS", "frame age p50 / p95", "dropped", "alert p95", ""]];
+  const stepRows = [["cameras", "Vigil CPU", "vs bare ffmpeg", "RSS", "frame age p50 / p95", "dropped", "detector runs per camera·s (spared: still objects)", "alert p95", ""]];
   for (const s of capacity.steps) {
     stepRows.push([
       `${s.cameras} (${s.wallflowerCameras} timed)`,
@@ -721,6 +730,7 @@ async function main(): Promise<void> {
       `${Math.round(s.window.rssMb)} MB`,
       `${ms(s.window.frameAgeP50Ms)} / ${ms(s.window.frameAgeP95Ms)}`,
       `${s.window.dropped} of ${s.window.frames}`,
+      `${(s.window.detectorRuns / s.cameras / s.window.seconds).toFixed(2)} (${s.window.stationarySkips})`,
       s.alerts.visits.length ? `${ms(s.alertP95Ms)} (${s.alerts.visits.length} visit${s.alerts.visits.length === 1 ? "" : "s"})` : "– (no visit)",
       s.ok ? "ok" : `over: ${s.why}`,
     ]);

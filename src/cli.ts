@@ -20,8 +20,8 @@ import { createLogger, type Logger } from "./log.js";
 import { runVigil } from "./main.js";
 import { createOnvifDiscovery, DEFAULT_DISCOVERY_TIMEOUT_MS, parseMulticastTarget } from "./onvif/index.js";
 import { ensureModel, findModel, readManifest } from "./models.js";
-import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Unlock } from "./store/index.js";
-import { ensureSystemPackages } from "./system-deps.js";
+import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Store, type Unlock } from "./store/index.js";
+import { ensureSystemPackages, runtimeNeeds } from "./system-deps.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -92,17 +92,22 @@ function program(): Command {
     .description("run the bot and the camera pipeline")
     .option("--stats-file <path>", "write the pipeline's live figures (frames, frame ages, detector) to this file every second")
     .action(async (opts: { statsFile?: string }) => {
-      await ensureSystemPackages(env.ffmpegPath, (line) => logger.warn(line));
+      await ensureSystemPackages(runtimeNeeds(env.ffmpegPath), { who: "Vigil needs", env: process.env, log: (line) => logger.warn(line) });
+      let created: Store | undefined;
       if (!(await storeExists(env.dataDir))) {
         // First start: set up from the environment when it has everything (Docker, systemd), else ask on a terminal.
         const fromEnv = env.botToken !== undefined && (env.passphrase !== undefined || env.keyFile !== undefined);
         if (!fromEnv && !isInteractive()) {
           throw new ConfigError(`There is no Vigil store in ${env.dataDir} yet: set VIGIL_BOT_TOKEN and VIGIL_PASSPHRASE (or VIGIL_KEY_FILE), or run \`vigil init\` on a terminal.`);
         }
-        await runInit(env, { nonInteractive: fromEnv, force: false, kdf: "moderate", log: out });
+        created = await runInit(env, { nonInteractive: fromEnv, force: false, kdf: "moderate", log: out });
       }
       await fetchModels([], false);
-      const store = await openStoreFromEnv(env);
+      // The store init just created is already open: asking for the passphrase a third time
+      // (after the new one and its confirmation) would only annoy. It may be in another data
+      // directory than VIGIL_DATA_DIR (init asks), and this run uses that one.
+      const store = created ?? (await openStoreFromEnv(env));
+      const runEnv = created ? { ...env, dataDir: created.vault.dataDir } : env;
       logger = createLogger({ level: env.logLevel, secrets: () => store.secrets() });
       const controller = new AbortController();
       const stop = (signal: NodeJS.Signals) => {
@@ -111,7 +116,7 @@ function program(): Command {
       };
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
-      await runVigil({ env, store, logger, signal: controller.signal, print: out, statsFile: opts.statsFile });
+      await runVigil({ env: runEnv, store, logger, signal: controller.signal, print: out, statsFile: opts.statsFile });
     });
 
   const config = cli.command("config").description("inspect and maintain the store");

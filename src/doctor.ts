@@ -28,9 +28,10 @@ export interface Check {
   warning?: boolean;
 }
 
-export async function checkFfmpeg(ffmpegPath: string): Promise<Check> {
+/** `env`: the child's environment, whose PATH finds a bare `ffmpeg` (default: this process's). */
+export async function checkFfmpeg(ffmpegPath: string, env?: NodeJS.ProcessEnv): Promise<Check> {
   try {
-    const { stdout } = await run(ffmpegPath, ["-hide_banner", "-version"], { timeout: 10_000 });
+    const { stdout } = await run(ffmpegPath, ["-hide_banner", "-version"], { timeout: 10_000, env });
     const version = /ffmpeg version (\S+)/.exec(stdout)?.[1] ?? "unknown version";
     const major = Number(/^n?(\d+)/.exec(version)?.[1] ?? 0);
     if (major > 0 && major < 5) return { name: "ffmpeg", ok: false, detail: `ffmpeg ${version} is too old`, fix: "Install ffmpeg 5 or newer (Debian 12: sudo apt install ffmpeg)." };
@@ -41,9 +42,9 @@ export async function checkFfmpeg(ffmpegPath: string): Promise<Check> {
   }
 }
 
-export async function checkFonts(): Promise<Check> {
+export async function checkFonts(env?: NodeJS.ProcessEnv): Promise<Check> {
   try {
-    const { stdout } = await run("fc-list", [":", "family"], { timeout: 10_000 });
+    const { stdout } = await run("fc-list", [":", "family"], { timeout: 10_000, env });
     if (stdout.trim()) return { name: "fonts", ok: true, detail: `${stdout.trim().split("\n").length} font families` };
   } catch {
     // fc-list missing means no fontconfig, so no fonts either.

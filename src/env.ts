@@ -38,8 +38,9 @@ const EnvSchema = v.object({
   VIGIL_FFMPEG: v.optional(v.pipe(v.string(), v.minLength(1)), "ffmpeg"),
   VIGIL_FFPROBE: v.optional(v.pipe(v.string(), v.minLength(1)), "ffprobe"),
   /**
-   * onnxruntime threads for the detector. Default 1: on a busy 2-core box one beat
-   * two (../shared/RECIPES.md); a 4-core Raspberry Pi with many cameras may gain from 2.
+   * Detector worker threads: how many frames are analysed at once, each on one core
+   * (one onnxruntime thread each). Default: one per core, at most 4
+   * (pipeline/detect/detection-service.ts, defaultDetectorThreads).
    */
   VIGIL_DETECTOR_THREADS: v.optional(v.pipe(v.string(), v.regex(/^([1-9]|1[0-6])$/, THREADS_MESSAGE), v.transform(Number))),
   /** The IPv4 address of this machine the camera search goes out from. Default: every interface but loopback. */
@@ -79,7 +80,7 @@ export interface Env {
   modelsDir: string;
   ffmpegPath: string;
   ffprobePath: string;
-  /** onnxruntime threads for the detector (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, 1. */
+  /** Detector worker threads (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, one per core up to 4. */
   detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** The time zone of schedules, quiet hours and the chat's times (VIGIL_TZ, else the machine's). */

@@ -128,7 +128,7 @@ export async function runVigil(options: RunOptions): Promise<void> {
   let stats: { stop(): Promise<void> } | undefined;
   try {
     if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
-    const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, ...(env.detectorThreads ? { threads: env.detectorThreads } : {}) });
+    const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, ...(env.detectorThreads ? { detectorThreads: env.detectorThreads } : {}) });
     pipeline = created;
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
     recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });

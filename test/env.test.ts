@@ -3,7 +3,7 @@ import { parseEnv } from "../src/env.js";
 import { ConfigError } from "../src/errors.js";
 
 describe("parseEnv", () => {
-  it("reads the detector's thread count, 1 to 16, and refuses anything else in one sentence naming the variable", () => {
+  it("reads the number of detector worker threads, 1 to 16, and refuses anything else in one sentence naming the variable", () => {
     expect(parseEnv({}).detectorThreads).toBeUndefined();
     expect(parseEnv({ VIGIL_DETECTOR_THREADS: "2" }).detectorThreads).toBe(2);
     expect(parseEnv({ VIGIL_DETECTOR_THREADS: "16" }).detectorThreads).toBe(16);

@@ -187,7 +187,8 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       const plan = planDelivery(sendable(chatId));
       if (!plan) return;
       const t = now();
-      const due = Math.max(retryAt, limiter.nextAt(chatId, t));
+      const edit = plan.head.payload.type === "visit" || plan.head.payload.type === "clip";
+      const due = Math.max(retryAt, limiter.nextAt(chatId, t, edit));
       if (due > t) {
         await sleep(due - t, stop);
         continue;
@@ -196,7 +197,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       let delivered: Delivered | "gone";
       try {
         delivered = await deliver(plan, chatId, plainFor === plan.head.seq);
-        if (delivered !== "gone") limiter.note(chatId, now());
+        if (delivered !== "gone") limiter.note(chatId, now(), edit);
       } catch (error) {
         if (stop.aborted) return;
         const failure = classifyApiError(error);

@@ -145,6 +145,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   let visits: VisitState = INITIAL_VISIT_STATE;
   /** The camera could alert at the previous frame; when it starts to, what is already there is surveyed first. */
   let alerting = false;
+  /**
+   * Something new that may alert was seen in the previous frame and is not confirmed yet: the next
+   * frames may confirm it, so they are analysed at the burst rate and go first at the shared detector.
+   */
+  let confirming = false;
   let surveyWanted = true;
   /** Visits that started in the exit delay: never alerted, so nothing is said of them while they last. */
   const unannounced = new Set<string>();
@@ -221,14 +226,18 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     tracker = INITIAL_TRACKER_STATE;
   }
 
-  /** Where the detector looks: motion not explained by a stationary object, and the places of objects due a look. */
-  function lookRegions(frame: Frame, motion: { motion: boolean; boxes: BoxXYXY[] }): { regions: Region[]; skipped: boolean } {
+  /**
+   * Where the detector looks: motion not explained by a stationary object, and the places of objects
+   * due a look. `clearing`: one of them is a visit's moving object out of sight, so the look may end the visit.
+   */
+  function lookRegions(frame: Frame, motion: { motion: boolean; boxes: BoxXYXY[] }): { regions: Region[]; skipped: boolean; clearing: boolean } {
     const boxes = motion.motion ? motion.boxes : [];
     const due = dueForLook(tracker, frame.at, trackerOptions(), (t) => boxes.some((b) => inside(b, t.box)));
     const still = tracker.tracks.filter((t) => t.stationary && !due.includes(t));
     const moving = boxes.filter((b) => !still.some((t) => inside(b, t.box)));
     const regions = detectionRegions([...moving, ...due.map((t) => expectedBox(t, frame.at))], frame, { inputSize: detection.inputSize() });
-    return { regions, skipped: motion.motion && moving.length === 0 };
+    const clearing = due.some((t) => !t.stationary && visits.visits.some((v) => v.trackIds.includes(t.id)));
+    return { regions, skipped: motion.motion && moving.length === 0, clearing };
   }
 
   /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
@@ -258,6 +267,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     if (!canAlert(camera, inForce, frame.at)) {
       if (alerting) forget(frame.at, "disarmed");
       alerting = false;
+      confirming = false;
       source.burst(false);
       return true;
     }
@@ -269,16 +279,20 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     // Right after a start, an arm or a (re)calibration the scene is unknown: someone may already be standing there.
     const survey = surveyWanted || motion.calibrating;
     let regions: Region[];
+    let clearing = false;
     if (survey) regions = [wholeFrame(frame)];
     else {
       const look = lookRegions(frame, motion);
       regions = look.regions;
+      clearing = look.clearing;
       if (look.skipped && regions.length === 0) stats.stationarySkips++;
     }
     let objects: DetectedObject[] = [];
     if (regions.length > 0) {
       const t1 = performance.now();
-      const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE) });
+      // A frame that may confirm or end a visit goes ahead of other cameras' routine frames.
+      const priority = confirming || clearing ? "confirm" : "routine";
+      const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE), priority });
       stats.detectMs += performance.now() - t1;
       if (outcome.status === "superseded") {
         stats.superseded++;
@@ -295,6 +309,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
       surveyWanted = false;
     }
     if (regions.length === 0 && tracker.tracks.length === 0 && visits.visits.length === 0) {
+      confirming = false;
       source.burst(false);
       return true;
     }
@@ -304,7 +319,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     const decision = updateVisits(visits, { at: frame.at, frame, tracks: tracker.tracks, gone: tracked.gone, rules: s, newId: randomUUID });
     visits = decision.state;
     // Something new that may alert was seen and is not confirmed yet: analyse the frames in between too, until it is confirmed or gone.
-    source.burst(tracker.tracks.some((t) => !t.confirmed && t.lastSeenAt === frame.at && !t.preexisting && t.looks.at(-1)?.score != null));
+    confirming = tracker.tracks.some((t) => !t.confirmed && t.lastSeenAt === frame.at && !t.preexisting && t.looks.at(-1)?.score != null);
+    source.burst(confirming);
     const confirmed = tracker.tracks.filter((t) => t.confirmed && t.lastSeenAt === frame.at).map((t) => ({ label: t.label, score: t.score, box: t.box }));
     if (confirmed.length > 0) shown = { objects: confirmed, at: frame.at };
     // In the exit delay (someone armed on the way out), visits that start are followed but never alerted, to their end.

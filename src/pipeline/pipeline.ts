@@ -1,8 +1,9 @@
 /**
- * The pipeline: one worker per camera, one detector shared by all, one ordered
+ * The pipeline: one worker per camera, one pool of detectors shared by all, one ordered
  * stream of events. Implements the domain's {@link PipelineHandle}; `vigil
  * replay` and the benchmark use the same object in `replay` mode.
  */
+import os from "node:os";
 import path from "node:path";
 import type { Camera } from "../domain/camera.js";
 import type { CameraStatus, PipelineEvent } from "../domain/events.js";
@@ -14,21 +15,25 @@ import { silentLogger, type Logger } from "../log.js";
 import { findModel, readManifest, type ModelEntry } from "../models.js";
 import { PROJECT_ROOT } from "../env.js";
 import { createCameraWorker, type CameraStats, type CameraWorker, type CameraWorkerOptions } from "./camera-worker.js";
-import { createDetectionService, type DetectionStats } from "./detect/detection-service.js";
+import { createDetectionService, defaultDetectorThreads, type DetectionStats } from "./detect/detection-service.js";
 import type { ObjectDetector } from "./detect/object-detector.js";
 import { loadDetector } from "./detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
 import { probeStream } from "./source/probe.js";
 
 export interface PipelineOptions {
-  /** A ready detector (tests, benchmarks). Default: `model` loaded from `modelsDir`. */
+  /** A ready detector (tests, benchmarks), the only one: the pool has one detector. Default: `model` loaded from `modelsDir`. */
   detector?: ObjectDetector;
   /** The model to load. Default: the manifest's default (yolox-nano-416). */
   model?: ModelEntry;
   /** Where the weights are. Default `<project>/models`. */
   modelsDir?: string;
-  /** onnxruntime intra-op threads. Default 1 (../shared/RECIPES.md: 1 beat 2 on a busy 2-core box). */
-  threads?: number;
+  /**
+   * Detector worker threads: how many frames are analysed at once, each by its
+   * own model on one core. Default {@link defaultDetectorThreads} of this
+   * machine's cores; started one by one as frames wait for a free detector.
+   */
+  detectorThreads?: number;
   /** Default "ffmpeg" on PATH. */
   ffmpegPath?: string;
   /** Default: silent. */
@@ -85,9 +90,12 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   };
 
   const entry = options.model ?? (options.detector ? undefined : findModel(await readManifest()));
+  const given = options.detector;
   const detection = await createDetectionService({
-    model: options.detector?.model ?? entry?.name ?? "detector",
-    load: async () => options.detector ?? loadDetector({ entry: entry!, modelsDir: options.modelsDir ?? path.join(PROJECT_ROOT, "models"), ...(options.threads ? { threads: options.threads } : {}) }),
+    model: given?.model ?? entry?.name ?? "detector",
+    // A given detector is closed once, when the pipeline stops, not each time the pool replaces it after a failure.
+    load: async () => (given ? { model: given.model, inputSize: given.inputSize, detect: given.detect.bind(given), close: () => Promise.resolve() } : loadDetector({ entry: entry!, modelsDir: options.modelsDir ?? path.join(PROJECT_ROOT, "models") })),
+    size: given ? 1 : (options.detectorThreads ?? defaultDetectorThreads(os.availableParallelism())),
     logger,
     onStatus: (status) => emit({ type: "detector-status", ok: status.ok, ...(status.reason ? { reason: status.reason } : {}) }),
     ...(options.detectorRetryMs !== undefined ? { retryAfterMs: options.detectorRetryMs } : {}),
@@ -171,6 +179,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
         workers.clear();
         await Promise.all([...stopping]);
         await detection.close();
+        await given?.close();
       })();
       return stopped;
     },

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "../support/bot-api/index.js";
 import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { SmallFsShell } from "../support/small-fs.js";
-import { tempDir } from "../support/tmp.js";
+import { jpegStart, tempDir } from "../support/tmp.js";
 import { claimAndArm, logFileOutput } from "../support/cli.js";
 import { until } from "../support/wait.js";
 
@@ -83,14 +83,9 @@ describe("a full data disk", () => {
     // A clean stop, and nothing on the disk in clear: no JPEG, no MP4, no token.
     expect((await sh(`kill -TERM ${pid}; wait ${pid}; echo "exit $?"`)).trim()).toBe("exit 0");
     pid = "";
-    // The start of the JPEGs Vigil writes (the same header and tables in every one), long enough that encrypted
-    // bytes never match it by chance; FF D8 FF alone does, about once in 5 MB.
-    // grep reads lines, so the needle stops before any newline byte.
-    const header = tg.media(whileFull)!.subarray(0, 24);
-    const jpegHead = header.includes(0x0a) ? header.subarray(0, header.indexOf(0x0a)) : header;
-    expect(jpegHead.length).toBeGreaterThanOrEqual(12);
-    const jpegStart = [...jpegHead].map((byte) => `\\x${byte.toString(16).padStart(2, "0")}`).join("");
-    for (const needle of [jpegStart, "ftyp", tg.token.split(":")[1]!]) {
+    // The start of the JPEGs Vigil writes (the same in every one), as a grep -P pattern.
+    const jpeg = [...jpegStart(tg.media(whileFull)!)].map((byte) => `\\x${byte.toString(16).padStart(2, "0")}`).join("");
+    for (const needle of [jpeg, "ftyp", tg.token.split(":")[1]!]) {
       expect(await sh(`LC_ALL=C grep -rlaP '${needle}' "$MNT/data" | wc -l`), needle).toBe("0\n");
     }
     expect(await output()).not.toMatch(/could not queue an event|unhandled|TypeError/);

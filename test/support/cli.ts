@@ -105,6 +105,37 @@ export function startVigil(env: Record<string, string>, options: VigilRunOptions
   };
 }
 
+/** A `vigil` command on a terminal of its own (a pseudo-terminal), as a user types at it. */
+export interface TerminalVigil {
+  /** Everything the terminal showed so far (lines end in \r\n). */
+  output: () => string;
+  /** Types `text` at the terminal; "\r" is Enter, "\x03" is Ctrl-C. */
+  type(text: string): void;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs the compiled `vigil <args>` on a pseudo-terminal made by util-linux's `script`
+ * (Debian's bsdutils, always installed), so its prompts and hidden input work as for a user.
+ */
+export function vigilOnTerminal(args: string[], env: Record<string, string>): TerminalVigil {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VIGIL_") && !INHERITED_NOT.has(k)));
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, path.join(ROOT, "bin", "vigil.js"), ...args].map(quote).join(" ");
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"], cwd: ROOT });
+  running.add(child);
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return { output: () => output, type: (text) => void child.stdin.write(text), exited };
+}
+
 /** SIGKILLs every Vigil started here that is still running (for afterAll). */
 export function killAllVigils(): void {
   for (const child of running) child.kill("SIGKILL");

@@ -9,6 +9,14 @@ export interface ChildInfo {
   state: string;
   /** Its arguments, exactly as it was given them. */
   argv: string[];
+  /** When it started, in clock ticks since boot: with the pid, it names this process and no later one given the same pid. */
+  startTime: number;
+}
+
+/** The fields of /proc/PID/stat: [pid, comm, state, ppid, ..., starttime (index 21), ...]. */
+function statFields(stat: string): string[] | undefined {
+  const match = /^(\d+) \((.*)\) (.*)$/s.exec(stat.trimEnd());
+  return match ? [match[1]!, match[2]!, ...match[3]!.split(" ")] : undefined;
 }
 
 /** The direct children of `parentPid`. */
@@ -17,16 +25,26 @@ export async function childProcesses(parentPid: number): Promise<ChildInfo[]> {
   for (const entry of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8");
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-      if (!match || Number(match[3]) !== parentPid) continue;
+      const fields = statFields(await fs.readFile(`/proc/${entry}/stat`, "utf8"));
+      if (!fields || Number(fields[3]) !== parentPid) continue;
       const argv = (await fs.readFile(`/proc/${entry}/cmdline`, "utf8")).split("\0").slice(0, -1);
-      found.push({ pid: Number(entry), name: match[1]!, state: match[2]!, argv });
+      found.push({ pid: Number(entry), name: fields[1]!, state: fields[2]!, argv, startTime: Number(fields[21]) });
     } catch {
       // It ended while we looked: not a child any more.
     }
   }
   return found;
+}
+
+/**
+ * Whether `child` is still there, running or as a zombie (exited, not yet waited for):
+ * the same pid with the same start time, so a pid the kernel has given to a new process
+ * since does not count.
+ */
+export async function stillThere(child: ChildInfo): Promise<boolean> {
+  const stat = await fs.readFile(`/proc/${child.pid}/stat`, "utf8").catch(() => undefined);
+  const fields = stat === undefined ? undefined : statFields(stat);
+  return fields !== undefined && Number(fields[21]) === child.startTime;
 }
 
 /** How many file descriptors `pid` has open. */

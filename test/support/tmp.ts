@@ -32,9 +32,22 @@ export async function filesContaining(dir: string, needle: string): Promise<stri
   return hits;
 }
 
-/** Files under `dir` containing `bytes` anywhere (e.g. a JPEG's FF D8 FF or an MP4's `ftyp` in clear). */
+/** Files under `dir` containing `bytes` anywhere (e.g. a JPEG's start, see jpegStart, or an MP4's `ftyp` in clear). */
 export async function filesContainingBytes(dir: string, bytes: Buffer): Promise<string[]> {
   const hits: string[] = [];
   for (const file of await listFiles(dir)) if ((await fs.readFile(file)).includes(bytes)) hits.push(file);
   return hits;
+}
+
+/**
+ * The first bytes of `jpeg` (start of image, then its first header or table: the same in
+ * every JPEG of one encoder and size), to look for it in clear in files. 12 to 24 bytes, so
+ * encrypted bytes never match by chance: FF D8 FF alone does, about once in every 16 MB of
+ * ciphertext. Stops before any newline byte, so grep (which reads lines) can search for it too.
+ */
+export function jpegStart(jpeg: Buffer): Buffer {
+  const head = jpeg.subarray(0, 24);
+  const start = head.includes(0x0a) ? head.subarray(0, head.indexOf(0x0a)) : head;
+  if (start[0] !== 0xff || start[1] !== 0xd8 || start.length < 12) throw new Error("not a JPEG, or one with a newline byte among its first 12: no needle that ciphertext cannot match by chance");
+  return start;
 }

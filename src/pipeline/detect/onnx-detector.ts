@@ -26,8 +26,9 @@ export interface OnnxDetectorOptions {
   /** Model input side. Default 416 (both bundled models). */
   inputSize?: number;
   /**
-   * onnxruntime intra-op threads. Default 1: on a busy 2-core box one thread beat
-   * two (../shared/RECIPES.md), and the cameras' ffmpeg children need the other core.
+   * onnxruntime intra-op threads. Default 1: Vigil runs more detectors, one thread
+   * each, rather than more threads in one (../shared/RECIPES.md: two workers of one
+   * thread ran 1.6x as fast as one; one worker of two threads gained little).
    */
   threads?: number;
 }
@@ -61,6 +62,8 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
+      // Idle pool threads otherwise spin waiting for work, burning a core the cameras' ffmpeg needs (RECIPES.md).
+      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
       // PicoDet's export keeps its weights as graph inputs; onnxruntime warns about each one at load. Errors still surface.
       logSeverityLevel: 3,
     });
@@ -99,7 +102,6 @@ export async function createOnnxDetector(options: OnnxDetectorOptions): Promise<
 export interface LoadDetectorOptions {
   entry: ModelEntry;
   modelsDir: string;
-  threads?: number;
   /**
    * Where inference runs. Default `worker`: a worker thread (worker-detector.ts),
    * because onnxruntime-node runs a session on the calling thread and would stop
@@ -117,6 +119,6 @@ export async function loadDetector(options: LoadDetectorOptions): Promise<Object
   const state = await checkModel(entry, modelsDir);
   if (state.state === "missing") throw new ModelError(`The detector model ${entry.name} is missing from ${modelsDir}; run \`npm run models\` to install it.`);
   if (state.state === "mismatch") throw new ModelError(`The detector model ${state.path} is damaged (its checksum does not match); delete it and run \`npm run models\`.`);
-  const onnx: OnnxDetectorOptions = { path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize, ...(options.threads ? { threads: options.threads } : {}) };
+  const onnx: OnnxDetectorOptions = { path: state.path, format: entry.format, name: entry.name, inputSize: entry.inputSize };
   return options.thread === "main" ? createOnnxDetector(onnx) : createWorkerDetector(onnx);
 }

@@ -48,12 +48,25 @@ function tsxEsmApi(): string {
   return path.join(path.dirname(manifest), exports["./esm/api"]!.import.default);
 }
 
+let threadsAlive = 0;
+
+/** Detector worker threads of this process that have started and not yet exited (counted at their `exit` event). */
+export function detectorThreadsAlive(): number {
+  return threadsAlive;
+}
+
 function startWorker(workerData: OnnxDetectorOptions): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./detector-worker.js", import.meta.url), { workerData });
-  const entry = new URL("./detector-worker.ts", import.meta.url).href;
-  const tsx = pathToFileURL(tsxEsmApi()).href;
-  const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  let worker: Worker;
+  if (!import.meta.url.endsWith(".ts")) worker = new Worker(new URL("./detector-worker.js", import.meta.url), { workerData });
+  else {
+    const entry = new URL("./detector-worker.ts", import.meta.url).href;
+    const tsx = pathToFileURL(tsxEsmApi()).href;
+    const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+    worker = new Worker(code, { eval: true, workerData });
+  }
+  threadsAlive++;
+  worker.once("exit", () => threadsAlive--);
+  return worker;
 }
 
 interface Running {

@@ -347,15 +347,21 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       const end = start + seconds * 1000;
       const id = ++pinId;
       pins.set(id, { cameraId, from: start - SLACK_MS });
-      try {
-        const ring = entry.buffer.ring;
-        await waitFor(() => (ring.newestWall() ?? 0) >= end || now() >= end + lateMs, signal);
-        const selection = ring.select(start, end, start);
-        if (!selection || selection.durationMs < 500) throw new InputError(`${entry.camera.name} sent no video for the clip; try again in a moment.`);
-        return await track(assembleClip(selection, { ffmpegPath, ffprobePath, scratchDir: await scratch, uploadLimitBytes: options.uploadLimitBytes ?? BOT_UPLOAD_LIMIT, ...(signal ? { signal } : {}) }));
-      } finally {
-        pins.delete(id);
-      }
+      const ring = entry.buffer.ring;
+      // Tracked from the start, so stop() waits for it, and it starts no ffmpeg once stopping began.
+      return track(
+        (async () => {
+          try {
+            await waitFor(() => (ring.newestWall() ?? 0) >= end || now() >= end + lateMs, signal);
+            if (stopped) throw new InputError("Vigil is stopping; the clip was not made.");
+            const selection = ring.select(start, end, start);
+            if (!selection || selection.durationMs < 500) throw new InputError(`${entry.camera.name} sent no video for the clip; try again in a moment.`);
+            return await assembleClip(selection, { ffmpegPath, ffprobePath, scratchDir: await scratch, uploadLimitBytes: options.uploadLimitBytes ?? BOT_UPLOAD_LIMIT, ...(signal ? { signal } : {}) });
+          } finally {
+            pins.delete(id);
+          }
+        })(),
+      );
     },
 
     async eventClip(alertId): Promise<VideoClip> {

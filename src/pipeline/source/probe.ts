@@ -2,6 +2,7 @@
  * Opens a stream and grabs its first frame as a JPEG: "does this camera work?"
  * for the add-camera conversation and `vigil doctor`. Nothing is saved.
  */
+import type { ChildProcess } from "node:child_process";
 import ffmpeg from "fluent-ffmpeg";
 import sharp from "sharp";
 import type { CameraProbe } from "../../domain/control.js";
@@ -18,6 +19,13 @@ export interface ProbeOptions {
   timeoutMs?: number;
   ffmpegPath?: string;
   signal?: AbortSignal;
+}
+
+/** Resolves when fluent-ffmpeg's child has exited (at once when it never started or is gone). */
+function childExited(command: ffmpeg.FfmpegCommand): Promise<void> {
+  const child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
 /** `url` carries credentials; only its masked form appears in errors. */
@@ -46,7 +54,9 @@ export async function probeStream(url: string, options: ProbeOptions = {}): Prom
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       command.kill("SIGKILL");
-      reject(new CameraConnectError(`Could not open ${camera} at ${masked}: ${sentence}.`, camera, masked, reason, cause === undefined ? undefined : { cause }));
+      const error = new CameraConnectError(`Could not open ${camera} at ${masked}: ${sentence}.`, camera, masked, reason, cause === undefined ? undefined : { cause });
+      // Answered once ffmpeg is gone, so nothing outlives the probe (a stop right after finds no child).
+      void childExited(command).then(() => reject(error));
     };
     const timer = setTimeout(() => fail(`no picture within ${Math.round(timeoutMs / 1000)} s`, "timeout"), timeoutMs);
     const onAbort = () => fail("cancelled", "unknown");

@@ -9,7 +9,7 @@ import { EventHistory } from "../../../src/store/event-history.js";
 import { createStore, type Store } from "../../../src/store/index.js";
 import { makeAlert } from "../../support/alerts.js";
 import { footage, startRtspServer, type RtspTestServer } from "../../support/rtsp-server.js";
-import { filesContainingBytes, tempDir } from "../../support/tmp.js";
+import { filesContainingBytes, jpegStart, tempDir } from "../../support/tmp.js";
 import { childProcesses, decodeGray, jpegFrame, matchFrame, probeVideo } from "../../support/video.js";
 import { sleepUntil, until } from "../../support/wait.js";
 
@@ -103,7 +103,7 @@ describe("recorder on a real RTSP camera", () => {
       expect(status.cameras[0]).toMatchObject({ cameraName: cam.name, state: "recording" });
       // Bounded: about max(preRoll, maxClip - postRoll) plus slack, not everything since the start.
       expect(status.cameras[0]!.bufferSeconds).toBeLessThan(25 + 4 + 2);
-      expect(await filesContainingBytes(store.vault.dataDir, Buffer.from([0xff, 0xd8, 0xff]))).toEqual([]);
+      expect(await filesContainingBytes(store.vault.dataDir, jpegStart(person))).toEqual([]);
       expect(await filesContainingBytes(store.vault.dataDir, Buffer.from("ftyp"))).toEqual([]);
       expect(lines.join("\n")).not.toContain(PASSWORD);
     } finally {
@@ -132,6 +132,14 @@ describe("recorder on a real RTSP camera", () => {
       const loops = server.loopStarts("cam2");
       const wall = Math.max(...loops.map((start) => start + servedAt).filter((t) => t <= Date.now()));
       expect(Math.abs(wall - requested)).toBeLessThan(2500);
+
+      // A clip still being recorded when Vigil stops: stop waits for it, it says why there is none, and no ffmpeg is left.
+      const late = recorder.clip(cam.id, 10);
+      const outcome = late.then(() => "made", (error: Error) => error.message);
+      await recorder.stop();
+      expect(await outcome).toBe("Vigil is stopping; the clip was not made.");
+      expect(await childProcesses(RECORDER_FFMPEG)).toEqual([]);
+      expect(await childProcesses("-f mp4")).toEqual([]);
     } finally {
       await recorder.stop();
     }

@@ -1,0 +1,51 @@
+/**
+ * Which waiting frame the next free detector takes: a pure function of the
+ * queue and the time, so the order is tested without clocks or a model.
+ *
+ * A frame that would confirm or clear a visit goes first: a visitor seen once
+ * and not yet confirmed becomes an alert one detector run after the next frame
+ * is served, and every frame it waits behind another camera's routine frame
+ * adds one run to the alert. The rest are served in the order they arrived.
+ * A routine frame is never starved: one that has waited `maxRoutineWaitMs`
+ * counts as urgent too and takes its place among the confirming frames by
+ * arrival, so it waits at most that long plus the runs of the urgent frames
+ * that arrived before it (one per camera at most: each camera has one frame
+ * waiting). A routine frame may hold a visitor no one has seen yet.
+ */
+
+/**
+ * `confirm`: the frame may confirm a visit (something new that may alert was
+ * seen in the camera's previous frame and is not confirmed yet) or clear one
+ * (a visit's object is out of sight and due a look). `routine`: anything else.
+ */
+export type DetectionPriority = "confirm" | "routine";
+
+export interface Waiting {
+  priority: DetectionPriority;
+  /** When the camera's frame joined the queue, ms on any monotonic clock; a newer frame replacing it keeps this. */
+  since: number;
+  /** Arrival order, lowest first; a newer frame replacing a camera's waiting one keeps its place. */
+  seq: number;
+}
+
+/**
+ * How long a routine frame may wait behind confirming ones: 500 ms, two or
+ * three frames of a camera at 5 fps. Long enough for the confirmations under
+ * way to finish (2-3 runs each), short enough that a new visitor on a busy
+ * night is seen within the second the alert targets.
+ */
+export const MAX_ROUTINE_WAIT_MS = 500;
+
+/** The waiting frame to serve next at `now`: urgent or overdue first, then by arrival. Undefined when none waits. */
+export function nextWaiting<T extends Waiting>(waiting: Iterable<T>, now: number, maxRoutineWaitMs: number = MAX_ROUTINE_WAIT_MS): T | undefined {
+  let best: T | undefined;
+  let bestFirst = false;
+  for (const candidate of waiting) {
+    const first = candidate.priority === "confirm" || now - candidate.since >= maxRoutineWaitMs;
+    if (!best || (first && !bestFirst) || (first === bestFirst && candidate.seq < best.seq)) {
+      best = candidate;
+      bestFirst = first;
+    }
+  }
+  return best;
+}

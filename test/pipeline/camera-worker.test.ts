@@ -1,0 +1,62 @@
+/**
+ * What a camera asks of the shared detector, on real footage with the real
+ * detector (replay: video time, every frame at the camera's rate).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultSettings } from "../../src/domain/camera.js";
+import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/events.js";
+import { silentLogger } from "../../src/log.js";
+import { findModel, readManifest } from "../../src/models.js";
+import { createCameraWorker } from "../../src/pipeline/camera-worker.js";
+import { createDetectionService, type DetectionRequest, type DetectionService } from "../../src/pipeline/detect/detection-service.js";
+import { loadDetector } from "../../src/pipeline/detect/onnx-detector.js";
+import { DEFAULT_CONFIRMATION } from "../../src/pipeline/events/confirmation.js";
+import { footage, MODELS_DIR } from "../support/footage.js";
+
+const START = 1_700_000_000_000;
+let service: DetectionService;
+beforeAll(async () => {
+  const entry = findModel(await readManifest());
+  service = await createDetectionService({ model: entry.name, load: () => loadDetector({ entry, modelsDir: MODELS_DIR }) });
+});
+afterAll(() => service.close());
+
+describe("a camera's requests to the shared detector", () => {
+  it("marks the frames that confirm a visitor and that clear the visit `confirm`, and every other frame `routine`", async () => {
+    const asked: { t: number; priority: DetectionRequest["priority"]; person: boolean }[] = [];
+    const events: PipelineEvent[] = [];
+    const worker = createCameraWorker({
+      camera: { id: "yard", name: "yard", url: footage("wallflower_wavingtrees_10fps.mp4"), armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
+      systemArmed: true,
+      detection: {
+        ...service,
+        async detect(request) {
+          const outcome = await service.detect(request);
+          asked.push({ t: request.frame.at - START, priority: request.priority, person: outcome.status === "done" && outcome.objects.some((o) => o.label === "person" && o.score >= 0.5) });
+          return outcome;
+        },
+      },
+      emit: (e) => events.push(e),
+      logger: silentLogger,
+      now: () => START,
+      ffmpegPath: "ffmpeg",
+      mode: "replay",
+      realtime: false,
+      confirmation: DEFAULT_CONFIRMATION,
+    });
+    await worker.done;
+
+    // The swaying tree, then a man walks in at 24.2 s and out at 26 s: one visit.
+    const alerts = events.filter((e): e is AlertEvent => e.type === "alert");
+    const ends = events.filter((e): e is VisitEvent => e.type === "visit" && e.phase === "end");
+    expect(alerts).toHaveLength(1);
+    expect(ends).toHaveLength(1);
+    const firstSighting = asked.findIndex((a) => a.person);
+    expect(asked[firstSighting]!.t).toBeGreaterThanOrEqual(24_200);
+    // Nobody was seen before that frame: nothing to confirm, however much the tree moved.
+    expect(asked.slice(0, firstSighting + 1).every((a) => a.priority === "routine")).toBe(true);
+    // The next frame may confirm him, and does; the one that finds him gone ends the visit. Only those two go first.
+    expect(asked[firstSighting + 1]!.priority).toBe("confirm");
+    expect(asked.filter((a) => a.priority === "confirm").map((a) => a.t)).toEqual([alerts[0]!.at - START, ends[0]!.at - START]);
+  });
+});
