@@ -19,6 +19,7 @@ import { createPipeline, loadDetector, type ConfirmationRule, type ObjectDetecto
 import type { Region } from "../src/pipeline/frame.js";
 import { DEFAULT_TRACKER_OPTIONS, INITIAL_TRACKER_STATE, updateTracks } from "../src/pipeline/track/tracker.js";
 import { footage, OUT_DIR } from "./footage.js";
+import { AWAY_NOW } from "../src/domain/modes.js";
 
 interface Clip {
   file: string;
@@ -75,7 +76,7 @@ async function record(clip: Clip, detector: ObjectDetector): Promise<{ frames: R
   const pipeline = await createPipeline({ mode: "replay", now: () => start, detector: recording });
   try {
     const camera: Camera = { id: "c", name: "c", url: footage(clip.file), armed: true, mutedUntil: null, settings: { ...defaultSettings(), score: LOWEST } };
-    pipeline.reconcile([camera], true);
+    pipeline.reconcile([camera], AWAY_NOW);
     await pipeline.ended("c");
   } finally {
     await pipeline.stop();

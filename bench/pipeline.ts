@@ -43,6 +43,7 @@ import { bareSession, footageFrames, median, quantile, startBareDecoders } from 
 import { footage, idleClip, OUT_DIR } from "./footage.js";
 import { childProcesses } from "../test/support/process-info.js";
 import { readStat } from "./proc.js";
+import { AWAY_NOW } from "../src/domain/modes.js";
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "idle-worker.js");
 // Long enough for V8 to have compiled the per-frame code: a camera runs for days, its first seconds are not its cost.
@@ -136,7 +137,7 @@ async function measureActive(n: number): Promise<ActiveResult> {
     }
   })();
   const t0 = performance.now();
-  pipeline.reconcile(cameras, true);
+  pipeline.reconcile(cameras, AWAY_NOW);
   await Promise.all(cameras.map((c) => pipeline.ended(c.id)));
   const wallMs = performance.now() - t0;
   sampling = false;

@@ -215,7 +215,7 @@ function program(): Command {
     .description("list cameras")
     .action(async () => {
       const store = await openStoreFromEnv(env);
-      out(formatTable(["name", "url", "armed", "settings"], store.cameras().map((c) => [c.name, c.url, c.armed ? "yes" : "no", `sensitivity ${c.settings.sensitivity}, ${c.settings.classes.join("+")}, ${c.settings.fps} fps`])));
+      out(formatTable(["name", "url", "armed", "modes", "settings"], store.cameras().map((c) => [c.name, c.url, c.armed ? "yes" : "no", c.settings.modes.join(","), `sensitivity ${c.settings.sensitivity}, ${c.settings.classes.join("+")}, ${c.settings.fps} fps`])));
     });
   camera
     .command("remove <name>")

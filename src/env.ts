@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
 import { isIPv4 } from "node:net";
+import { isTimeZone, machineTimeZone, validateTimeZone } from "./domain/local-time.js";
 import { ConfigError } from "./errors.js";
 import { parseMulticastTarget, type MulticastTarget } from "./onvif/discovery.js";
 
@@ -48,6 +49,8 @@ const EnvSchema = v.object({
   VIGIL_ONVIF_MULTICAST: v.optional(v.pipe(v.string(), v.check(isMulticastTarget, "VIGIL_ONVIF_MULTICAST must be a multicast group and port, such as 239.255.255.250:3702."), v.transform(parseMulticastTarget))),
   /** Seconds the camera search listens (0.5 to 60; default 3); 0 switches the search in /addcamera off. */
   VIGIL_ONVIF_TIMEOUT: v.optional(v.pipe(v.string(), v.trim(), v.check(isSearchSeconds, "VIGIL_ONVIF_TIMEOUT must be seconds from 0.5 to 60, or 0 to switch the camera search off."), v.transform((s) => Math.round(Number(s) * 1000)))),
+  /** The time zone of schedules, quiet hours and the times in the chat (IANA, e.g. Europe/London). Default: the machine's. */
+  VIGIL_TZ: v.optional(v.pipe(v.string(), v.trim(), v.check(isTimeZone, "VIGIL_TZ must be an IANA time zone such as Europe/London or America/New_York."))),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   VIGIL_LOG_LEVEL: v.optional(v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
 });
@@ -80,6 +83,8 @@ export interface Env {
   /** Detector worker threads (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, one per core up to 4. */
   detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** The time zone of schedules, quiet hours and the chat's times (VIGIL_TZ, else the machine's). */
+  timeZone: string;
   /**
    * The ONVIF camera search: the local address it goes out from (undefined: every interface), the
    * group (undefined: WS-Discovery's) and how long it listens (undefined: 3 s; 0: /addcamera does not search).
@@ -114,6 +119,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     ffprobePath: e.VIGIL_FFPROBE,
     detectorThreads: e.VIGIL_DETECTOR_THREADS,
     logLevel: e.VIGIL_LOG_LEVEL,
+    timeZone: e.VIGIL_TZ ? validateTimeZone(e.VIGIL_TZ) : machineTimeZone(),
     onvif: { interfaceAddress: e.VIGIL_ONVIF_INTERFACE, multicast: e.VIGIL_ONVIF_MULTICAST, timeoutMs: e.VIGIL_ONVIF_TIMEOUT },
     systemd: {
       notifySocket: source.NOTIFY_SOCKET || undefined,

@@ -6,6 +6,7 @@ import { createControl, type OwnedControl } from "./app/control.js";
 import { startStatsFile } from "./app/stats-file.js";
 import { claimLine, CLAIM_CODE_TTL_MS, createBot, type VigilBot, type VigilBotOptions } from "./bot/index.js";
 import type { CameraDiscovery } from "./domain/discovery.js";
+import { machineTimeZone } from "./domain/local-time.js";
 import type { PipelineEvent } from "./domain/events.js";
 import type { PipelineHandle } from "./domain/pipeline.js";
 import type { RecorderHandle } from "./domain/recorder.js";
@@ -47,6 +48,10 @@ export interface AssembleOptions {
   /** Bot tuning for tests and benchmarks. */
   bot?: Omit<VigilBotOptions, "apiRoot">;
   now?: () => number;
+  /** The control's clock (schedules, the exit delay, mutes). Default `now`; tests move it to a schedule's boundary while the cameras keep real time. */
+  controlNow?: () => number;
+  /** The zone of schedules, quiet hours and the chat's times (VIGIL_TZ). Default: the machine's. */
+  timeZone?: string;
 }
 
 /** Vigil's running parts around the pipeline and the recorder: control, outbox and bot, connected. */
@@ -68,11 +73,14 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const { store, pipeline, recorder, logger } = options;
   const now = options.now ?? Date.now;
   const outbox = await Outbox.open(store.vault, { now, logger });
-  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now });
-  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  const timeZone = options.timeZone ?? machineTimeZone();
+  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now: options.controlNow ?? now, timeZone, logger });
+  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, timeZone, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
+  // After the bot listens: a schedule boundary passed while Vigil was stopped is applied now, and said in the chat.
+  control.start();
   const publish = (event: PipelineEvent) => {
     bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue an event for the chat"));
   };
@@ -125,8 +133,8 @@ export async function runVigil(options: RunOptions): Promise<void> {
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
     recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
     const discovery = createOnvifDiscovery({ ...env.onvif, logger });
-    vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print });
-    logger.info({ cameras: store.cameras().length, armed: store.isArmed() }, "Vigil started");
+    vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print, timeZone: env.timeZone });
+    logger.info({ cameras: store.cameras().length, mode: vigil.control.mode().mode, timeZone: env.timeZone }, "Vigil started");
     await systemd.ready(`${store.cameras().length} camera(s)`);
     systemd.startWatchdog(signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));

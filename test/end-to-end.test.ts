@@ -57,14 +57,14 @@ describe("end to end", () => {
     await tg.waitFor((r) => r.method === "getUpdates", { arrived: true, timeoutMs: 120_000 });
     expect((await chat.ask(alice, home, `/claim ${code}`)).text).toMatch(/^Vigil is yours\./);
     expect((await addCameraByChat(tg, chat, alice, home, { name: "cam1", url: rtsp.url("cam1") })).text).toMatch(/^Saved cam1\./);
-    expect((await chat.ask(alice, home, "/arm")).text).toBe("Armed: cam1 will alert here.");
+    expect((await chat.ask(alice, home, "/arm")).text).toBe("Armed away: cam1 will alert here.");
 
     // The next visit at least 5 s away: the camera is connected and past its first second by then.
     const armedAt = tg.mark();
     const entry = rtsp.frameTimes("cam1", ENTRY_SECONDS).find((t) => t > Date.now() + 5000)!;
     await sleepUntil(entry + VISIT_MS + 5000);
     const photos = tg.outputs(home, armedAt).filter((r) => r.method === "sendPhoto");
-    expect(photos.map((r) => (r.result as Message).caption)).toEqual([expect.stringMatching(/^Person on cam1 · \d+% · \d\d:\d\d:\d\d$/)]);
+    expect(photos.map((r) => (r.result as Message).caption)).toEqual([expect.stringMatching(/^Person on cam1 · \d+% · \d\d:\d\d:\d\d · away$/)]);
     const delayMs = photos[0]!.at - entry;
     expect(delayMs, "the alert arrives after the person walks in, and within 2 s").toBeGreaterThanOrEqual(0);
     expect(delayMs).toBeLessThanOrEqual(2000);

@@ -14,6 +14,19 @@ describe("parseEnv", () => {
   });
 });
 
+describe("the time zone", () => {
+  it("is the machine's unless VIGIL_TZ names another, and anything that is not a zone is refused in one sentence", () => {
+    expect(parseEnv({}).timeZone).toBe(new Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(parseEnv({ VIGIL_TZ: "Europe/London" }).timeZone).toBe("Europe/London");
+    expect(parseEnv({ VIGIL_TZ: " america/new_york " }).timeZone).toBe("America/New_York");
+    expect(parseEnv({ VIGIL_TZ: "UTC" }).timeZone).toBe("UTC");
+    for (const bad of ["Mars/Olympus", "GMT+25", "Europe/London; rm -rf /"]) {
+      expect(() => parseEnv({ VIGIL_TZ: bad }), bad).toThrow(ConfigError);
+      expect(() => parseEnv({ VIGIL_TZ: bad }), bad).toThrow("VIGIL_TZ must be an IANA time zone such as Europe/London or America/New_York.");
+    }
+  });
+});
+
 describe("the camera search settings", () => {
   it("default to every interface and WS-Discovery's group, and refuse what is not an address or a group:port in one sentence", () => {
     expect(parseEnv({}).onvif).toEqual({ interfaceAddress: undefined, multicast: undefined, timeoutMs: undefined });

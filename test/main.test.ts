@@ -43,7 +43,7 @@ describe("vigil start", () => {
     const first = startVigil(env);
     const { group, code, armed } = await claimAndArm(tg, first.output);
     expect(first.output()).toContain(`Send this in your Telegram group to make it Vigil's: /claim ${code}`);
-    expect(armed.text).toBe("Armed: yard will alert here.");
+    expect(armed.text).toBe("Armed away: yard will alert here.");
 
     // A person walks in: the photo alert arrives.
     let mark = tg.mark();

@@ -61,12 +61,13 @@ export function alertKeyboard(cameraId: string, state: AlertButtonState, now: nu
 }
 
 /**
- * The caption: what, where, how sure, when; then every alert folded into it
+ * The caption: what, where, how sure, when, in which mode; then every alert folded into it
  * (`+2 more on cam2: 14:30:07 person, 14:30:22 car`) and whether it is late.
  */
 export function alertCaption(head: AlertPayload, folded: readonly AlertPayload[], now: number, timeZone?: string): Html {
   const when = formatClockSeconds(head.at, now, timeZone);
-  const lines: Html[] = [head.motionOnly ? html`<b>Motion</b> on <b>${head.cameraName}</b> · ${when}` : html`<b>${capitalise(head.label)}</b> on <b>${head.cameraName}</b> · ${Math.round(head.score * 100)}% · ${when}`];
+  const mode = head.mode ? ` · ${head.mode}` : "";
+  const lines: Html[] = [head.motionOnly ? html`<b>Motion</b> on <b>${head.cameraName}</b> · ${when}${mode}` : html`<b>${capitalise(head.label)}</b> on <b>${head.cameraName}</b> · ${Math.round(head.score * 100)}% · ${when}${mode}`];
   if (head.motionOnly) lines.push(html`Motion only: the object detector is not working (see /status).`);
   if (folded.length) {
     const each = folded.map((a) => `${formatClockSeconds(a.at, now, timeZone)} ${a.motionOnly ? "motion" : a.label}`);
@@ -92,6 +93,6 @@ export function visitLine(visit: Omit<VisitPayload, "type">, now: number, timeZo
   }
   const lasted = formatDuration(visit.lastSeenAt - visit.startedAt);
   if (visit.ended === "left") return html`${visit.motionOnly ? "Motion ended" : "Left"} at ${formatClockSeconds(visit.lastSeenAt, now, timeZone)} after ${lasted}${what}`;
-  const why = visit.ended === "disarmed" ? "the camera was disarmed or muted" : "Vigil stopped watching the camera";
+  const why = visit.ended === "disarmed" ? "the camera stopped alerting (the mode changed, or it was disarmed or muted)" : "Vigil stopped watching the camera";
   return html`Seen for ${lasted}, until ${formatClockSeconds(visit.at, now, timeZone)}: ${why}${what}`;
 }

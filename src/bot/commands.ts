@@ -7,9 +7,13 @@ import type { BotCommand } from "grammy/types";
 
 export const COMMANDS = [
   { command: "help", description: "What Vigil can do" },
-  { command: "status", description: "Armed or not; each camera's state and settings" },
-  { command: "arm", description: "Arm the system or one camera: /arm [camera|all]" },
-  { command: "disarm", description: "Disarm the system or one camera: /disarm [camera|all]" },
+  { command: "status", description: "The mode; each camera's state and settings" },
+  { command: "mode", description: "The mode, with buttons to change it: /mode [off|home|away|night]" },
+  { command: "arm", description: "Arm (away), or one camera: /arm [camera|all]" },
+  { command: "disarm", description: "Disarm (off), or one camera: /disarm [camera|all]" },
+  { command: "schedule", description: "Modes by the clock: /schedule night 23:00-07:00, /schedule off" },
+  { command: "exitdelay", description: "Time to leave after arming: /exitdelay 60s|off" },
+  { command: "quiet", description: "Alerts without a sound at night: /quiet 22:00-07:00|off" },
   { command: "cameras", description: "List the cameras" },
   { command: "snapshot", description: "The current picture: /snapshot [camera|all]" },
   { command: "mute", description: "Silence alerts for a while: /mute [camera] [30m|2h|1d]" },

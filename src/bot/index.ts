@@ -9,6 +9,7 @@ import { autoRetry } from "@grammyjs/auto-retry";
 import { run, sequentialize, type RunnerHandle } from "@grammyjs/runner";
 import { Api, Bot, GrammyError, type Context, type Transformer } from "grammy";
 import type { PipelineEvent } from "../domain/events.js";
+import type { ModeChange } from "../domain/modes.js";
 import { alertButtonState } from "./alert-view.js";
 import { describeApiError } from "./api-errors.js";
 import { COMMAND_SCOPES, COMMANDS } from "./commands.js";
@@ -24,11 +25,14 @@ import { createEventsFeature } from "./features/events.js";
 import { createClaimFeature, followMigration } from "./features/claim.js";
 import { createHeartbeat, createHeartbeatFeature } from "./features/heartbeat.js";
 import { createHelpFeature } from "./features/help.js";
+import { createModesFeature, modeCameras } from "./features/modes.js";
 import { createMuteFeature } from "./features/mute.js";
+import { createScheduleFeature } from "./features/schedule.js";
 import { createSettingsFeature } from "./features/settings.js";
 import { createSnapshotFeature } from "./features/snapshot.js";
 import { createStatusFeature } from "./features/status.js";
 import { createUnhandledFeature } from "./features/unhandled.js";
+import { changeNotice } from "./mode-view.js";
 import { createEventPublisher, followUpOfflineCameras, restartNotice } from "./publisher.js";
 import { ChatRateLimiter, DEFAULT_RATE_LIMITS, type RateLimits } from "./rate-limit.js";
 import { createOutboxSender, type SenderOptions } from "./sender.js";
@@ -130,6 +134,8 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createHelpFeature(featureDeps),
     createStatusFeature(featureDeps),
     createArmFeature(featureDeps),
+    createModesFeature(featureDeps),
+    createScheduleFeature(featureDeps),
     createSnapshotFeature(featureDeps),
     createSettingsFeature(featureDeps),
     createMuteFeature(featureDeps),
@@ -154,7 +160,15 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     onChatMigrated: (from, to) => followMigration(featureDeps, from, to),
     ...options.sender,
   });
-  const publish = createEventPublisher({ outbox: deps.outbox, access: deps.access, logger, now, timeZone: deps.timeZone });
+  const publish = createEventPublisher({ outbox: deps.outbox, access: deps.access, logger, now, timeZone: deps.timeZone, isQuiet: (at) => deps.control.isQuiet(at) });
+
+  /** Changes nobody made in a chat (a schedule, presence, Home Assistant) are said in every alert chat, silently. */
+  const tellModeChange = (change: ModeChange) => {
+    if (change.by.kind === "chat") return;
+    const text = changeNotice(change, deps.control.mode().schedules, modeCameras(deps));
+    deps.outbox.enqueueNotice(deps.access.chats(), text, { silent: true }).catch((error: unknown) => logger.error({ err: error }, "could not queue the notice of a change of mode"));
+  };
+  let stopTelling: (() => void) | undefined;
 
   // --- lifecycle -----------------------------------------------------------------
   const lifetime = new AbortController();
@@ -210,6 +224,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
         if (notice) await deps.outbox.enqueueNotice([chat], notice);
       }
       sender.start();
+      stopTelling ??= deps.control.onModeChange(tellModeChange);
       if (!polling) {
         heartbeat.start(lifetime.signal);
         followUpOfflineCameras({ outbox: deps.outbox, control: deps.control, publish, logger, now }, lifetime.signal);
@@ -219,6 +234,8 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     ready: () => ready,
     publish,
     async stop() {
+      stopTelling?.();
+      stopTelling = undefined;
       lifetime.abort();
       if (runner?.isRunning()) await runner.stop();
       await polling;

@@ -16,6 +16,8 @@ export interface PublisherDeps {
   logger: Logger;
   now: () => number;
   timeZone: string | undefined;
+  /** Whether an alert at this time falls in the quiet hours (it is then sent without a sound). Default: never. */
+  isQuiet?: (at: number) => boolean;
 }
 
 export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent) => Promise<void> {
@@ -37,6 +39,8 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
           score: event.score,
           at: event.at,
           motionOnly: event.motionOnly,
+          mode: event.mode,
+          silent: deps.isQuiet?.(event.at) ?? false,
           jpeg: event.snapshot,
         });
         return;

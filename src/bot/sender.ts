@@ -170,7 +170,9 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
         logger.error({ err: error, alert: payload.alertId }, "alert photo unreadable: sending the alert as text");
       }
     }
-    const common = { parse_mode: "HTML" as const, ...thread, ...buttons(payload.cameraId) };
+    // Quiet hours: silent when every alert in the message is; one that is not makes it ring.
+    const silent = payload.silent && plan.folded.every((e) => e.payload.type === "alert" && e.payload.silent);
+    const common = { parse_mode: "HTML" as const, ...thread, ...buttons(payload.cameraId), ...(silent ? { disable_notification: true } : {}) };
     const sent = photo ? await api.sendPhoto(chatId, new InputFile(photo, "alert.jpg"), { ...common, caption }, signal) : await api.sendMessage(chatId, caption, common, signal);
     return { chatId, messageId: sent.message_id, caption };
   }

@@ -18,6 +18,7 @@ import type { Logger } from "../log.js";
 import { findModel, readManifest } from "../models.js";
 import { createPipeline } from "../pipeline/index.js";
 import { progressBar } from "./progress.js";
+import { AWAY_NOW } from "../domain/modes.js";
 
 const run = promisify(execFile);
 
@@ -168,7 +169,7 @@ export async function runReplay(file: string, opts: ReplayOptions, context: Repl
   const onAbort = () => void pipeline.stop();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    pipeline.reconcile([camera], true);
+    pipeline.reconcile([camera], AWAY_NOW);
     await pipeline.ended(camera.id);
     if (signal?.aborted) return;
     await Promise.all(writes);

@@ -5,6 +5,7 @@
  */
 import { InputError } from "../errors.js";
 import { COCO_LABELS, normaliseLabel } from "./labels.js";
+import { DEFAULT_CAMERA_MODES, parseCameraModes, type Mode } from "./modes.js";
 
 /** A polygon in normalised frame coordinates: x and y from 0 (left/top) to 1 (right/bottom). */
 export type Polygon = ReadonlyArray<readonly [number, number]>;
@@ -27,6 +28,8 @@ export interface CameraSettings {
   timeout: number;
   /** COCO labels that alert. */
   classes: string[];
+  /** The modes it alerts in (never `off`). Default every armed mode; an indoor camera typically only `away`. */
+  modes: Mode[];
   /** Objects smaller than this are ignored. */
   minSize: MinSize;
   /** Minimum detector confidence, 0–1. */
@@ -64,7 +67,7 @@ export interface Camera {
   recordUrl?: string | undefined;
   /** High-resolution JPEG snapshot URL, without credentials. */
   snapshotUrl?: string | undefined;
-  /** Per-camera arm switch; alerts need the system and the camera armed. */
+  /** The camera's own switch: it alerts when this is on and the mode in force is one of its `modes`. */
   armed: boolean;
   /** Epoch ms until which alerts from this camera are muted, or null. */
   mutedUntil: number | null;
@@ -75,6 +78,7 @@ export const DEFAULT_SETTINGS: Readonly<CameraSettings> = Object.freeze<CameraSe
   sensitivity: 2000,
   timeout: 5,
   classes: ["person"],
+  modes: [...DEFAULT_CAMERA_MODES],
   minSize: { value: 0, unit: "px" },
   score: 0.5,
   fps: 5,
@@ -119,7 +123,7 @@ export function findCamera<T extends { name: string }>(cameras: readonly T[], na
 }
 
 /** The settings a user may change with `/set`, with their bounds, in the order `/help` lists them. */
-export const SETTING_KEYS = ["sensitivity", "timeout", "classes", "minsize", "score", "fps", "size", "zone", "mask", "transport", "offline", "preroll", "postroll", "maxclip"] as const;
+export const SETTING_KEYS = ["modes", "sensitivity", "timeout", "classes", "minsize", "score", "fps", "size", "zone", "mask", "transport", "offline", "preroll", "postroll", "maxclip"] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
 interface NumberBound {
@@ -143,6 +147,7 @@ const NUMBER_SETTINGS: Partial<Record<SettingKey, NumberBound>> = {
 };
 
 export const SETTING_HELP: Record<SettingKey, string> = {
+  modes: "the modes it alerts in, comma-separated: home, away, night (an indoor camera: away)",
   sensitivity: NUMBER_SETTINGS.sensitivity!.help,
   timeout: NUMBER_SETTINGS.timeout!.help,
   classes: "objects that alert, comma-separated COCO names (person, car, dog, cat, ...)",
@@ -244,6 +249,8 @@ export function parseSetting(key: string, raw: string): Partial<CameraSettings> 
   const bound = NUMBER_SETTINGS[k];
   if (bound) return { [bound.field]: parseNumber(k, raw, bound) };
   switch (k) {
+    case "modes":
+      return { modes: parseCameraModes(raw) };
     case "classes":
       return { classes: parseClasses(raw) };
     case "minsize":
@@ -272,6 +279,8 @@ export function formatSetting(key: SettingKey, s: CameraSettings): string {
     return bound.unit === "s" ? `${value} s` : String(value);
   }
   switch (key) {
+    case "modes":
+      return s.modes.join(", ");
     case "classes":
       return s.classes.join(", ");
     case "minsize":

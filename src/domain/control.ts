@@ -8,7 +8,9 @@
 import type { Camera } from "./camera.js";
 import type { CameraLogin, CameraStreams, FoundCamera } from "./discovery.js";
 import type { CameraStatus } from "./events.js";
+import type { Mode, ModeChange, ModeSource, Presence } from "./modes.js";
 import type { DiskStatus, EventsPicture, VideoClip } from "./recorder.js";
+import type { Schedule, TimeWindow } from "./schedule.js";
 
 export interface Snapshot {
   cameraId: string;
@@ -33,8 +35,27 @@ export interface CameraState {
   live: CameraStatus | undefined;
 }
 
+/** The mode as /mode, /status and the heartbeat show it (and, later, what MQTT publishes). */
+export interface ModeView {
+  mode: Mode;
+  /** When and by whom it was set. */
+  since: number;
+  by: ModeSource;
+  /** Until when visits that start are not alerted (a person just armed); null when no exit delay is running. */
+  exitDelayUntil: number | null;
+  /** The next change the schedules will make (within a week), if any. */
+  next: ModeChange | undefined;
+  schedules: readonly Schedule[];
+  /** Seconds of exit delay after a person arms; 0: none. */
+  exitDelay: number;
+  /** When alerts come without a sound; null: never. */
+  quietHours: TimeWindow | null;
+  /** The zone of the schedules and quiet hours (VIGIL_TZ, else the machine's). */
+  timeZone: string;
+}
+
 export interface SystemStatus {
-  armed: boolean;
+  mode: ModeView;
   cameras: CameraState[];
   detector: { ok: boolean; model: string; reason?: string };
   /** Disk use of the data directory, free space, the oldest event kept, and why clips are paused (recording). */
@@ -52,20 +73,49 @@ export interface NewCameraInput {
   recordUrl?: string | undefined;
 }
 
-/** Both arm switches after a change: a camera alerts when the system and the camera are armed. */
+/** The mode and every camera's switch after a change: a camera alerts when the mode in force is one of its modes and its own switch is on. */
 export interface ArmState {
-  systemArmed: boolean;
-  cameras: { name: string; armed: boolean }[];
+  mode: ModeView;
+  cameras: { name: string; armed: boolean; modes: Mode[] }[];
 }
 
 export interface Control {
   status(): Promise<SystemStatus>;
   cameras(): readonly Camera[];
-  /** The system's arm switch, read synchronously (alert buttons are drawn from it). */
+  /** Whether the mode in force is an armed one (not `off`), read synchronously (alert buttons are drawn from it). */
   isArmed(): boolean;
-  /** Arms the whole system (no camera, or "all") or one camera's own switch. */
-  arm(camera?: string): Promise<ArmState>;
-  disarm(camera?: string): Promise<ArmState>;
+  /** Arms (mode `away`) or, with a camera name, switches that camera on; `by`: who did it (default: the chat). */
+  arm(camera?: string, by?: ModeSource): Promise<ArmState>;
+  /** Disarms (mode `off`) or, with a camera name, switches that camera off. */
+  disarm(camera?: string, by?: ModeSource): Promise<ArmState>;
+  /** The mode in force now, with the schedules, the exit delay and quiet hours. */
+  mode(): ModeView;
+  /**
+   * Sets the mode, and says who did (a chat user, later Home Assistant's panel).
+   * Schedule boundaries that have passed are applied first; the mode set holds
+   * until the next one. Every listener of {@link onModeChange} hears of it.
+   */
+  setMode(mode: Mode, by: ModeSource): Promise<ModeView>;
+  /**
+   * Home Assistant presence: `not_home` (the last phone left) arms `away`;
+   * `home` goes back to `home` out of `away`. Returns the change, if it made one.
+   * (The MQTT topic that feeds it is the MQTT work's.)
+   */
+  setPresence(presence: Presence): Promise<ModeChange | undefined>;
+  /** Hears every change of mode, whoever made it (the chat, a schedule, presence, MQTT). Returns the unsubscribe function. */
+  onModeChange(listener: (change: ModeChange) => void): () => void;
+  /** Adds a schedule: `mode` from the window's start to its end. Refused when it overlaps another. */
+  addSchedule(mode: Mode, window: TimeWindow): Promise<Schedule>;
+  /** Removes a schedule; undefined when it was already gone. The mode in force stays. */
+  removeSchedule(id: string): Promise<Schedule | undefined>;
+  /** Removes every schedule; returns how many there were. The mode in force stays. */
+  clearSchedules(): Promise<number>;
+  /** Seconds, 0 (none) to 600, after a person arms during which visits that start are not alerted. */
+  setExitDelay(seconds: number): Promise<void>;
+  /** Quiet hours: alerts in this window come without a sound; null: none. */
+  setQuietHours(window: TimeWindow | null): Promise<void>;
+  /** Whether an alert at `at` falls in the quiet hours. */
+  isQuiet(at: number): boolean;
   /** The current frame of a camera, annotated. */
   snapshot(camera: string): Promise<Snapshot>;
   /**

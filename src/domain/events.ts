@@ -4,6 +4,8 @@
  * here knows about Telegram or about ffmpeg.
  */
 
+import type { Mode } from "./modes.js";
+
 /** A box in detection-frame pixels: [x1, y1, x2, y2]. */
 export type BoxXYXY = [number, number, number, number];
 
@@ -37,6 +39,8 @@ export interface AlertEvent {
   snapshot: Buffer;
   /** True when the detector is unavailable and this alert is from motion alone. */
   motionOnly: boolean;
+  /** The mode in force when it was decided. */
+  mode: Mode;
 }
 
 /** Most objects of each kind seen at once in a visit, by label family: `{ person: 2, dog: 1 }`. */
@@ -67,7 +71,8 @@ export interface VisitEvent {
   stationary: boolean;
   motionOnly: boolean;
   /**
-   * Why it ended: `left` (every object went away), `disarmed` (the camera was
+   * Why it ended: `left` (every object went away), `disarmed` (the camera
+   * stopped alerting: the mode changed to one it does not alert in, or it was
    * disarmed or muted, so it is no longer followed), `stopped` (the camera or
    * Vigil stopped, or a replayed file ended).
    */

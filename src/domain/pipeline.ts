@@ -6,6 +6,7 @@
 import type { Camera } from "./camera.js";
 import type { CameraProbe, Snapshot } from "./control.js";
 import type { CameraStatus, PipelineEvent } from "./events.js";
+import type { ModeInForce } from "./modes.js";
 
 export interface ProbeInput {
   url: string;
@@ -25,10 +26,11 @@ export interface DetectorStatus {
 export interface PipelineHandle {
   /**
    * Makes the running camera workers match `cameras`: starts new ones, stops removed
-   * ones, restarts those whose stream changed, and applies settings, arm and mute
-   * state in place. Called at start and after every change to the store.
+   * ones, restarts those whose stream changed, and applies settings, switches,
+   * mutes and the mode in force in place. Called at start, after every change
+   * to the store and whenever the mode changes.
    */
-  reconcile(cameras: readonly Camera[], systemArmed: boolean): void;
+  reconcile(cameras: readonly Camera[], inForce: ModeInForce): void;
   /** Every event, in order. Returns the unsubscribe function. */
   subscribe(listener: (event: PipelineEvent) => void): () => void;
   /** The newest frame of a camera, annotated with its confirmed objects. */

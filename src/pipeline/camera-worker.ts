@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Camera } from "../domain/camera.js";
 import type { Snapshot } from "../domain/control.js";
+import type { ModeInForce } from "../domain/modes.js";
 import type { AlertEvent, BoxXYXY, CameraStatus, DetectedObject, PipelineEvent, VisitEvent } from "../domain/events.js";
 import { streamKind, withCredentials } from "../domain/stream-url.js";
 import { CameraConnectError } from "../errors.js";
@@ -16,7 +17,7 @@ import { maskUrl } from "../redact.js";
 import { createAgeHistogram } from "./age-histogram.js";
 import { detectionRegions } from "./detect/crops.js";
 import type { DetectionService } from "./detect/detection-service.js";
-import { canAlert, matchesClasses, MOTION_LABEL } from "./events/alert-rules.js";
+import { canAlert, inExitDelay, matchesClasses, MOTION_LABEL } from "./events/alert-rules.js";
 import { checkOffline, frameArrived, INITIAL_AVAILABILITY } from "./events/availability.js";
 import type { ConfirmationRule } from "./events/confirmation.js";
 import { endVisits, INITIAL_VISIT_STATE, updateVisits, type Visit, type VisitState } from "./events/visits.js";
@@ -57,7 +58,8 @@ export interface CameraStats {
 
 export interface CameraWorkerOptions {
   camera: Camera;
-  systemArmed: boolean;
+  /** The mode in force and the exit delay: the camera alerts when the mode is one of its modes. */
+  inForce: ModeInForce;
   detection: DetectionService;
   emit: (event: PipelineEvent) => void;
   logger: Logger;
@@ -75,7 +77,7 @@ export interface CameraWorkerOptions {
 export interface CameraWorker {
   /** Ends when the source ends (replay: end of file) or the worker is stopped; rejects when a replayed file cannot be read. */
   readonly done: Promise<void>;
-  update(camera: Camera, systemArmed: boolean): void;
+  update(camera: Camera, inForce: ModeInForce): void;
   status(): CameraStatus;
   stats(): CameraStats;
   snapshot(): Promise<Snapshot>;
@@ -113,7 +115,7 @@ export function burstRate(fps: number): number {
 export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const { detection, emit, now, logger: parentLogger } = options;
   let camera = options.camera;
-  let systemArmed = options.systemArmed;
+  let inForce = options.inForce;
   const logger = parentLogger.child({ camera: camera.name });
   const controller = new AbortController();
   const { settings } = camera;
@@ -149,6 +151,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
    */
   let confirming = false;
   let surveyWanted = true;
+  /** Visits that started in the exit delay: never alerted, so nothing is said of them while they last. */
+  const unannounced = new Set<string>();
   let latest: Frame | undefined;
   let firstFrameArrived: () => void = () => undefined;
   const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
@@ -194,9 +198,10 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     lastAlertAt = frame.at;
     const head = opening[0]!;
     const motionOnly = head.label === MOTION_LABEL;
+    const { mode } = inForce;
     later(async () => {
       const snapshot = await annotated(frame, drawn, frame.at);
-      const event: AlertEvent = { type: "alert", id: visit.id, ...base(), at: frame.at, startedAt: visit.startedAt, label: head.label, score: head.score, box: head.box, objects: drawn, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly };
+      const event: AlertEvent = { type: "alert", id: visit.id, ...base(), at: frame.at, startedAt: visit.startedAt, label: head.label, score: head.score, box: head.box, objects: drawn, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly, mode };
       // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot); the benchmark reads it.
       const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at) } : {};
       logger.info({ label: head.label, score: Number(head.score.toFixed(2)), motionOnly, ...age }, "alert");
@@ -212,10 +217,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     });
   }
 
-  /** Ends every visit (disarmed, muted, stopped) and forgets the tracks: what is there when alerting resumes is surveyed anew. */
+  /** Ends every visit (disarmed, muted, out of its modes, stopped) and forgets the tracks: what is there when alerting resumes is surveyed anew. */
   function forget(at: number, reason: "disarmed" | "stopped"): void {
     const { ended } = endVisits(visits);
-    for (const visit of ended) queueVisit(visit, at, "end", reason);
+    for (const visit of ended) if (!unannounced.has(visit.id)) queueVisit(visit, at, "end", reason);
+    unannounced.clear();
     visits = INITIAL_VISIT_STATE;
     tracker = INITIAL_TRACKER_STATE;
   }
@@ -257,8 +263,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     if (next.change) emit({ type: "motion", ...base(), at: frame.at, state: next.change });
 
     const { settings: s } = camera;
-    // Disarmed or muted: motion still runs (for the recorder and snapshots); the detector does not.
-    if (!canAlert(systemArmed && camera.armed, camera.mutedUntil, frame.at)) {
+    // Not in one of its modes, disarmed or muted: motion still runs (for the recorder and snapshots); the detector does not.
+    if (!canAlert(camera, inForce, frame.at)) {
       if (alerting) forget(frame.at, "disarmed");
       alerting = false;
       confirming = false;
@@ -317,9 +323,16 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     source.burst(confirming);
     const confirmed = tracker.tracks.filter((t) => t.confirmed && t.lastSeenAt === frame.at).map((t) => ({ label: t.label, score: t.score, box: t.box }));
     if (confirmed.length > 0) shown = { objects: confirmed, at: frame.at };
-    for (const { visit, objects: opening } of decision.started) queueAlert(frame, visit, opening, confirmed);
-    for (const visit of decision.updated) queueVisit(visit, frame.at, "update");
-    for (const visit of decision.ended) queueVisit(visit, frame.at, "end", "left");
+    // In the exit delay (someone armed on the way out), visits that start are followed but never alerted, to their end.
+    const leaving = inExitDelay(inForce, frame.at);
+    for (const { visit, objects: opening } of decision.started) {
+      if (leaving) {
+        unannounced.add(visit.id);
+        logger.info({ label: visit.label }, "a visit started in the exit delay: not alerted");
+      } else queueAlert(frame, visit, opening, confirmed);
+    }
+    for (const visit of decision.updated) if (!unannounced.has(visit.id)) queueVisit(visit, frame.at, "update");
+    for (const visit of decision.ended) if (!unannounced.delete(visit.id)) queueVisit(visit, frame.at, "end", "left");
     return true;
   }
 
@@ -368,9 +381,9 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
 
   return {
     done,
-    update(next, armed) {
+    update(next, nextInForce) {
       camera = next;
-      systemArmed = armed;
+      inForce = nextInForce;
       motionDetector.configure({ sensitivity: next.settings.sensitivity, masks: next.settings.masks });
     },
     status() {

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Camera } from "../domain/camera.js";
 import type { CameraStatus, PipelineEvent } from "../domain/events.js";
+import type { ModeInForce } from "../domain/modes.js";
 import type { DetectorStatus, PipelineHandle } from "../domain/pipeline.js";
 import { withCredentials } from "../domain/stream-url.js";
 import { InputError } from "../errors.js";
@@ -100,10 +101,10 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
     ...(options.detectorRetryMs !== undefined ? { retryAfterMs: options.detectorRetryMs } : {}),
   });
 
-  function startWorker(camera: Camera, systemArmed: boolean): void {
+  function startWorker(camera: Camera, inForce: ModeInForce): void {
     const worker = createCameraWorker({
       camera,
-      systemArmed,
+      inForce,
       detection,
       emit,
       logger,
@@ -129,7 +130,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   }
 
   return {
-    reconcile(cameras, systemArmed) {
+    reconcile(cameras, inForce) {
       if (stopped) return;
       const wanted = new Set(cameras.map((c) => c.id));
       for (const [id, { worker }] of workers) {
@@ -141,7 +142,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
       for (const camera of cameras) {
         const current = workers.get(camera.id);
         if (current && current.key === streamKey(camera)) {
-          current.worker.update(camera, systemArmed);
+          current.worker.update(camera, inForce);
           continue;
         }
         if (current) {
@@ -149,7 +150,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
           retire(current.worker);
         }
         try {
-          startWorker(camera, systemArmed);
+          startWorker(camera, inForce);
         } catch (error) {
           // The store validates URLs, so this is a bug or a hand-edited store: one bad camera must not stop the others.
           logger.error({ err: error, camera: camera.name }, "camera could not be started");

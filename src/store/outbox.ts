@@ -21,6 +21,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as v from "valibot";
+import { MODES } from "../domain/modes.js";
 import { silentLogger, type Logger } from "../log.js";
 import { BlobStore } from "./blob-store.js";
 import { EncryptedDocument, type DocumentSpec } from "./document.js";
@@ -39,6 +40,10 @@ const AlertPayloadSchema = v.object({
   motionOnly: v.boolean(),
   /** Blob name of the annotated JPEG; null when it was not kept (see `maxPhotosPerCamera`). */
   photo: v.nullable(v.string()),
+  /** The mode in force when it was decided (the caption says it). */
+  mode: v.optional(v.picklist(MODES)),
+  /** Decided in the quiet hours: sent without a notification sound. */
+  silent: v.optional(v.boolean(), false),
 });
 
 const NoticePayloadSchema = v.object({
@@ -148,7 +153,7 @@ function isWriteFailure(error: unknown): boolean {
   return typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
-export type NewAlert = Omit<AlertPayload, "type" | "photo"> & { jpeg: Buffer };
+export type NewAlert = Omit<AlertPayload, "type" | "photo" | "silent"> & { jpeg: Buffer; silent?: boolean };
 
 /** Where entries went: the message, and its caption when it showed an alert, or the visit's line when it edited one in. */
 export interface Delivered {
@@ -208,7 +213,7 @@ export class Outbox {
       const { jpeg, ...fields } = alert;
       const full = chats.every((c) => this.#pendingPhotos(c.id, alert.cameraId) >= this.#maxPhotos);
       const photo = full ? null : `${PHOTO_PREFIX}${randomBytes(8).toString("hex")}`;
-      return this.#append(chats, { type: "alert", ...fields, photo }, photo ? jpeg : undefined);
+      return this.#append(chats, { type: "alert", ...fields, silent: fields.silent ?? false, photo }, photo ? jpeg : undefined);
     });
   }
 

@@ -5,6 +5,7 @@
  */
 import * as v from "valibot";
 import { DEFAULT_SETTINGS } from "../domain/camera.js";
+import { DEFAULT_CAMERA_MODES, INITIAL_MODE_STATE, MODES } from "../domain/modes.js";
 import type { DocumentSpec } from "./document.js";
 
 const Point = v.tuple([v.pipe(v.number(), v.minValue(0), v.maxValue(1)), v.pipe(v.number(), v.minValue(0), v.maxValue(1))]);
@@ -15,6 +16,7 @@ export const SettingsSchema = v.object({
   sensitivity: v.optional(v.number(), d.sensitivity),
   timeout: v.optional(v.number(), d.timeout),
   classes: v.optional(v.array(v.string()), () => [...d.classes]),
+  modes: v.optional(v.array(v.picklist(MODES)), () => [...DEFAULT_CAMERA_MODES]),
   minSize: v.optional(v.object({ value: v.number(), unit: v.picklist(["px", "%"]) }), () => ({ ...d.minSize })),
   score: v.optional(v.number(), d.score),
   fps: v.optional(v.number(), d.fps),
@@ -55,6 +57,35 @@ export const AdminSchema = v.object({
   name: v.optional(v.string()),
 });
 
+const Weekdays = v.array(v.picklist([0, 1, 2, 3, 4, 5, 6] as const));
+const Minute = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1440));
+
+export const WindowSchema = v.object({ days: Weekdays, start: Minute, end: Minute });
+
+export const ScheduleSchema = v.object({
+  id: v.string(),
+  mode: v.picklist(MODES),
+  days: Weekdays,
+  start: Minute,
+  end: Minute,
+  createdAt: v.number(),
+});
+
+const ModeSourceSchema = v.variant("kind", [
+  v.object({ kind: v.literal("chat"), userId: v.optional(v.number()), name: v.optional(v.string()) }),
+  v.object({ kind: v.literal("mqtt") }),
+  v.object({ kind: v.literal("schedule"), scheduleId: v.string(), edge: v.picklist(["start", "end"]) }),
+  v.object({ kind: v.literal("presence"), presence: v.picklist(["home", "not_home"]) }),
+  v.object({ kind: v.literal("setup") }),
+]);
+
+export const ModeStateSchema = v.object({
+  mode: v.picklist(MODES),
+  at: v.number(),
+  by: ModeSourceSchema,
+  resume: v.optional(v.picklist(MODES)),
+});
+
 export const RetentionSchema = v.object({
   /** Bytes of event media kept at most, all cameras together. 0: no limit but the disk floor. */
   maxBytes: v.optional(v.number(), 0),
@@ -67,13 +98,16 @@ export const RetentionSchema = v.object({
 });
 
 /**
+ * 3: the system's arm switch (`armed`) became the mode (`mode`): armed is
+ * `away` (every camera alerted), disarmed is `off`.
+ *
  * 2: `timeout` changed meaning. It was the quiet time after an alert (default
  * 15 s, up to a day); alerts now follow visits, and it is how long a visitor
  * who vanishes inside the picture is still the same visit (default 5 s, 1 to
  * 120 s). The old default becomes the new one; other values are kept within
  * the new bounds.
  */
-export const STORE_VERSION = 2;
+export const STORE_VERSION = 3;
 
 export const STORE_MIGRATIONS: Record<number, (old: Record<string, unknown>) => Record<string, unknown>> = {
   1: (old) => {
@@ -88,6 +122,10 @@ export const STORE_MIGRATIONS: Record<number, (old: Record<string, unknown>) => 
       }),
     };
   },
+  2: (old) => {
+    const { armed, ...rest } = old;
+    return { ...rest, mode: { mode: armed === true ? "away" : "off", at: 0, by: { kind: "setup" } } };
+  },
 };
 
 export const StoreSchema = v.object({
@@ -98,7 +136,14 @@ export const StoreSchema = v.object({
   admins: v.optional(v.array(AdminSchema), () => []),
   /** A pending `/claim` code: only its hash is stored. */
   claim: v.optional(v.nullable(v.object({ codeHash: v.string(), expiresAt: v.number() })), null),
-  armed: v.optional(v.boolean(), false),
+  /** The mode in force, when and by whom it was set (schedules move it on; see domain/schedule.ts). */
+  mode: v.optional(ModeStateSchema, () => structuredClone(INITIAL_MODE_STATE)),
+  /** Windows of the week that set a mode at their start and undo it at their end. */
+  schedules: v.optional(v.array(ScheduleSchema), () => []),
+  /** Seconds after a person arms during which new visits do not alert. 0: none. */
+  exitDelay: v.optional(v.number(), 0),
+  /** When alerts come without a notification sound; null: never. */
+  quietHours: v.optional(v.nullable(WindowSchema), null),
   cameras: v.optional(v.array(CameraSchema), () => []),
   retention: v.optional(RetentionSchema, () => ({})),
   /** Send a silent "still here" message once a day. */

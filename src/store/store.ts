@@ -1,11 +1,13 @@
 /**
  * The store's domain functions. Callers never see the raw document: they ask
- * `cameras()`, `isArmed()`, `addCamera(...)`; every change is validated here,
+ * `cameras()`, `modeState()`, `addCamera(...)`; every change is validated here,
  * written atomically and encrypted, and announced to `onChange` listeners (the
  * pipeline reconciles its cameras from those).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { defaultSettings, findCamera, unknownCameraError, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
+import type { ModeState } from "../domain/modes.js";
+import { formatSchedule, MAX_SCHEDULES, overlaps, type Schedule, type TimeWindow } from "../domain/schedule.js";
 import { InputError } from "../errors.js";
 import { EncryptedDocument } from "./document.js";
 import { storeSpec, type StoreData } from "./schema.js";
@@ -32,7 +34,7 @@ export interface Retention {
 
 export type NewCamera = Pick<Camera, "name" | "url" | "username" | "password" | "recordUrl" | "snapshotUrl"> & { settings?: Partial<CameraSettings> };
 
-export type StoreChange = "cameras" | "armed" | "chats" | "admins" | "retention" | "token";
+export type StoreChange = "cameras" | "mode" | "schedules" | "chats" | "admins" | "retention" | "token";
 
 function hashCode(code: string): Buffer {
   return createHash("sha256").update(code.trim().toLowerCase()).digest();
@@ -153,18 +155,85 @@ export class Store {
 
   // --- Arming and cameras -------------------------------------------------
 
-  isArmed(): boolean {
-    return this.#doc.data.armed;
+  /** The mode in force as last written, when and by whom (the control moves it on through the schedules). */
+  modeState(): ModeState {
+    return this.#doc.data.mode;
   }
 
-  /** Arms or disarms the whole system (no camera) or one camera. */
-  setArmed(armed: boolean, cameraName?: string): Promise<void> {
-    return this.#update(cameraName ? "cameras" : "armed", (d) => {
-      if (!cameraName) {
-        d.armed = armed;
-        return;
-      }
-      findIn(d, cameraName).armed = armed;
+  /** Whether the mode in force as last written is an armed one (not `off`). */
+  isArmed(): boolean {
+    return this.#doc.data.mode.mode !== "off";
+  }
+
+  setModeState(state: ModeState): Promise<void> {
+    return this.#update("mode", (d) => {
+      d.mode = structuredClone(state);
+    });
+  }
+
+  /** Switches one camera's own switch on or off. */
+  setCameraArmed(cameraName: string, armed: boolean): Promise<Camera> {
+    return this.#update("cameras", (d) => {
+      const camera = findIn(d, cameraName);
+      camera.armed = armed;
+      return camera;
+    });
+  }
+
+  // --- Schedules, exit delay, quiet hours -----------------------------------
+
+  schedules(): readonly Schedule[] {
+    return this.#doc.data.schedules;
+  }
+
+  /** Adds a schedule; refused in one sentence when there are too many, or when it overlaps one there is. */
+  addSchedule(schedule: Schedule): Promise<Schedule> {
+    return this.#update("schedules", (d) => {
+      if (d.schedules.length >= MAX_SCHEDULES) throw new InputError(`Vigil keeps at most ${MAX_SCHEDULES} schedules; remove one first (/schedule lists them).`);
+      const clash = (d.schedules as Schedule[]).find((s) => overlaps(s, schedule));
+      if (clash) throw new InputError(`That overlaps ${formatSchedule(clash)}; schedules must not overlap (one may end when another starts).`);
+      d.schedules.push(structuredClone(schedule));
+      return schedule;
+    });
+  }
+
+  /** Removes one schedule by id; undefined when there is none (already removed). */
+  removeSchedule(id: string): Promise<Schedule | undefined> {
+    return this.#update("schedules", (d) => {
+      const found = (d.schedules as Schedule[]).find((s) => s.id === id);
+      d.schedules = d.schedules.filter((s) => s.id !== id);
+      return found;
+    });
+  }
+
+  /** Removes every schedule; returns how many there were. */
+  clearSchedules(): Promise<number> {
+    return this.#update("schedules", (d) => {
+      const n = d.schedules.length;
+      d.schedules = [];
+      return n;
+    });
+  }
+
+  /** Seconds after a person arms during which new visits do not alert (0: none). */
+  exitDelay(): number {
+    return this.#doc.data.exitDelay;
+  }
+
+  setExitDelay(seconds: number): Promise<void> {
+    return this.#update("mode", (d) => {
+      d.exitDelay = seconds;
+    });
+  }
+
+  /** When alerts come silently; null: never. */
+  quietHours(): TimeWindow | null {
+    return this.#doc.data.quietHours;
+  }
+
+  setQuietHours(window: TimeWindow | null): Promise<void> {
+    return this.#update("schedules", (d) => {
+      d.quietHours = window === null ? null : structuredClone(window);
     });
   }
 
@@ -298,7 +367,10 @@ export class Store {
       dataDir: this.vault.dataDir,
       unlock: this.vault.method,
       telegram: { token: token ? `${token.split(":")[0]}:***` : "(not set)" },
-      armed: data.armed,
+      mode: data.mode.mode,
+      schedules: (data.schedules as Schedule[]).map((sc) => formatSchedule(sc)),
+      exitDelay: data.exitDelay,
+      quietHours: data.quietHours,
       chats: data.chats.map((c) => ({ ...c })),
       admins: data.admins.map((a) => ({ ...a })),
       cameras: data.cameras.map((c) => ({

@@ -77,7 +77,7 @@ describe("/addcamera", () => {
     // While the chat waits for that camera, an alert's button is still answered at once.
     const porch = h.store.camera("porch")!;
     const alertMark = h.tg.mark();
-    await h.bot.publish({ type: "alert", id: "during-probe", cameraId: porch.id, cameraName: porch.name, at: Date.now(), startedAt: Date.now(), label: "person", score: 0.8, box: [0, 0, 1, 1], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false });
+    await h.bot.publish({ type: "alert", id: "during-probe", cameraId: porch.id, cameraName: porch.name, at: Date.now(), startedAt: Date.now(), label: "person", score: 0.8, box: [0, 0, 1, 1], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false, mode: "away" });
     const alert = await h.tg.nextMessage(group, { after: alertMark, method: "sendPhoto" });
     const mute = h.tg.press(alice, alert, "Mute 30 min");
     const muteAnswer = await h.tg.answerOf(mute);

@@ -8,7 +8,7 @@ const NOW = Date.UTC(2026, 2, 14, 14, 0, 0);
 const TZ = "UTC";
 
 function payload(cameraName: string, over: Partial<AlertPayload> = {}): AlertPayload {
-  return { type: "alert", alertId: "a1", cameraId: "c0ffee000001", cameraName, label: "person", score: 0.912, at: NOW - 5000, motionOnly: false, photo: null, ...over };
+  return { type: "alert", alertId: "a1", cameraId: "c0ffee000001", cameraName, label: "person", score: 0.912, at: NOW - 5000, motionOnly: false, photo: null, silent: false, ...over };
 }
 
 describe("alert captions and buttons", () => {
@@ -18,6 +18,11 @@ describe("alert captions and buttons", () => {
       expect(parsed.text).toBe(`Person on ${name} · 91% · 13:59:55`);
       expect(parsed.entities.map((e) => e.type)).toEqual(["bold", "bold"]);
     }
+  });
+
+  it("says the mode the alert was decided in", () => {
+    expect(parseTelegramHtml(alertCaption(payload("living", { mode: "away" }), [], NOW, TZ).value).text).toBe("Person on living · 91% · 13:59:55 · away");
+    expect(parseTelegramHtml(alertCaption(payload("yard", { mode: "night", motionOnly: true, label: "motion" }), [], NOW, TZ).value).text).toMatch(/^Motion on yard · 13:59:55 · night\n/);
   });
 
   it("lists every alert folded in with its time and object, says that it is late, and marks motion-only alerts", () => {
@@ -31,7 +36,7 @@ describe("alert captions and buttons", () => {
     const name = "a".repeat(32);
     const dayAgo = NOW - 26 * 3600_000;
     const folded = Array.from({ length: MAX_FOLDED }, (_, i) => payload(name, { at: dayAgo + i * 1000, label: "baseball glove", motionOnly: i % 2 === 0 }));
-    const text = parseTelegramHtml(alertCaption(payload(name, { at: dayAgo, motionOnly: true, label: "motion" }), folded, NOW, TZ).value).text;
+    const text = parseTelegramHtml(alertCaption(payload(name, { at: dayAgo, motionOnly: true, label: "motion", mode: "night" }), folded, NOW, TZ).value).text;
     expect(text.split(", ")).toHaveLength(MAX_FOLDED);
     expect(text.length).toBeLessThanOrEqual(1024);
   });

@@ -39,7 +39,7 @@ afterAll(async () => {
 function alertEvent(over: Partial<AlertEvent> = {}): AlertEvent {
   const camera = h.store.camera("front_door")!;
   n += 1;
-  return { type: "alert", id: `alert-${n}`, cameraId: camera.id, cameraName: camera.name, at: Date.now(), startedAt: Date.now() - 2000, label: "person", score: 0.91, box: [10, 10, 50, 100], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false, ...over };
+  return { type: "alert", id: `alert-${n}`, cameraId: camera.id, cameraName: camera.name, at: Date.now(), startedAt: Date.now() - 2000, label: "person", score: 0.91, box: [10, 10, 50, 100], objects: [], frameWidth: 160, frameHeight: 120, snapshot: frame, motionOnly: false, mode: "away", ...over };
 }
 
 async function publishAlert(over: Partial<AlertEvent> = {}): Promise<Message> {
@@ -53,7 +53,7 @@ const rows = (m: Message | undefined) => m?.reply_markup?.inline_keyboard.map((r
 describe("alerts", () => {
   it("arrive as the annotated photo with caption and the four buttons, and the outbox remembers where", async () => {
     const message = await publishAlert();
-    expect(message.caption).toMatch(/^Person on front_door · 91% · \d\d:\d\d:\d\d$/);
+    expect(message.caption).toMatch(/^Person on front_door · 91% · \d\d:\d\d:\d\d · away$/);
     expect(h.tg.media(message)?.equals(frame)).toBe(true);
     expect(rows(message)).toEqual([["Mute 30 min", "Mute 2 h"], ["Snapshot", "Disarm"]]);
     await drained(h);
@@ -86,7 +86,7 @@ describe("alerts", () => {
     expect(h.store.isArmed()).toBe(false);
     await h.tg.waitFor((r) => r.method === "editMessageReplyMarkup" && r.ok === true, { after: disarm.mark });
     const arm = h.tg.press(alice, h.tg.message(group.id, message.message_id)!, "Disarmed · Arm");
-    expect((await h.tg.answerOf(arm)).params.text).toBe("Armed.");
+    expect((await h.tg.answerOf(arm)).params.text).toBe("Armed away.");
     expect(h.store.isArmed()).toBe(true);
 
     const snap = h.tg.press(alice, message, "Snapshot");

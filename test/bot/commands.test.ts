@@ -91,13 +91,13 @@ describe("commands", () => {
     expect(h.store.heartbeat()).toBe(false);
   });
 
-  it("/arm and /disarm switch the system, addressed plainly or as /cmd@bot", async () => {
-    expect((await say("/arm")).text).toBe("Armed: cam1, cam2 will alert here.");
+  it("/arm and /disarm switch the mode (away, off), addressed plainly or as /cmd@bot", async () => {
+    expect((await say("/arm")).text).toBe("Armed away: cam1, cam2 will alert here.");
     expect(h.store.isArmed()).toBe(true);
     expect((await say(`/disarm@${h.tg.bot.username}`)).text).toBe("Disarmed: no alerts until /arm.");
     expect(h.store.isArmed()).toBe(false);
     expect((await say("/disarm cam2")).text).toBe("cam2 is disarmed.");
-    expect((await say("/arm")).text).toBe("Armed: cam1 will alert here. Disarmed on their own: cam2.");
+    expect((await say("/arm")).text).toBe("Armed away: cam1 will alert here. Disarmed on their own: cam2.");
     expect((await say("/arm cam2")).text).toBe("cam2 is armed.");
     expect(h.store.cameras().every((c) => c.armed)).toBe(true);
   });
@@ -125,7 +125,7 @@ describe("commands", () => {
     expect(get.text).toContain("sensitivity: 5000\n");
     expect(get.text).toContain("score: 0.7\n");
     const status = await say("/status");
-    expect(status.text).toMatch(/^Armed · running for /);
+    expect(status.text).toMatch(/^Armed away · running for /);
     expect(status.text).toMatch(/\ncam1: (online|starting).*\nsensitivity 5000 · person · score 0.7 · 5 fps/);
   });
 
@@ -145,6 +145,7 @@ describe("commands", () => {
 
   it("/mute and /unmute, for one camera or all", async () => {
     const muted = await say("/mute cam1 2h");
+    // Two hours from late evening is tomorrow: then the weekday comes first.
     expect(muted.text).toMatch(/^cam1 is muted until (\w{3} )?\d\d:\d\d \(2 h\)\. \/unmute cam1 ends it\.$/);
     const until = h.store.camera("cam1")!.mutedUntil!;
     expect(until - Date.now()).toBeGreaterThan(119 * 60_000);
@@ -160,7 +161,7 @@ describe("commands", () => {
       ["/set sensitivity -5", "sensitivity must be from 10 to 230400; -5 is out of range."],
       ["/set sensitivity 1e12", 'sensitivity must be a number from 10 to 230400; "1e12" is not.'],
       ["/set sensitivity", /^Give a value for sensitivity: /],
-      ["/set loudness 11", /^There is no setting or camera called "loudness"; the settings are sensitivity, /],
+      ["/set loudness 11", /^There is no setting or camera called "loudness"; the settings are modes, sensitivity, /],
       ["/set cam9 sensitivity 100", 'There is no camera called "cam9"; the cameras are cam1, cam2.'],
       ["/mute cam1 forever", 'Durations look like 30m, 2h or 1d; "forever" is not one. To stop alerts altogether, use /disarm.'],
       ["/mute forever", '"forever" is neither a camera nor a duration like 30m, 2h or 1d.'],

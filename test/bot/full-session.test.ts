@@ -57,12 +57,12 @@ describe("a whole session on real footage", () => {
     expect(probe!.caption).toMatch(/^This is what yard sees/);
     const save = h.tg.press(alice, probe!, "Save");
     await h.sentSince(group, save.mark, 1);
-    expect((await h.ask(alice, group, "/arm")).text).toBe("Armed: yard will alert here.");
+    expect((await h.ask(alice, group, "/arm")).text).toBe("Armed away: yard will alert here.");
 
     // The person walks in: one photo alert.
     let mark = h.tg.mark();
     const alert = await nextAlert(mark);
-    expect(alert.caption).toMatch(/^Person on yard · \d+% · (\w{3} )?\d\d:\d\d:\d\d$/);
+    expect(alert.caption).toMatch(/^Person on yard · \d+% · (\w{3} )?\d\d:\d\d:\d\d · away$/);
     expect(alert.reply_markup?.inline_keyboard.flat().map((b) => b.text)).toEqual(["Mute 30 min", "Mute 2 h", "Snapshot", "Disarm"]);
 
     // A few seconds later the recorder's clip replaces the photo, in the same message.

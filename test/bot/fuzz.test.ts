@@ -44,6 +44,6 @@ describe("generated updates", () => {
     expect(world.unhandled).toEqual([]);
     await h.store.flush();
     await expect(openStore(h.dir, { passphrase: PASSPHRASE })).resolves.toBeDefined();
-    expect((await h.ask(alice, group, "/status")).text).toMatch(/^(Armed|Disarmed) · running for /);
+    expect((await h.ask(alice, group, "/status")).text).toMatch(/^(Armed (home|away|night)|Disarmed) · running for /);
   });
 });

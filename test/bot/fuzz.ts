@@ -20,13 +20,14 @@ import { until } from "../support/wait.js";
 import { claim, drained, startHarness, type Harness } from "./harness.js";
 
 /** Every command, and typical arguments. */
-export const EVERY_COMMAND = [...COMMANDS.map((c) => `/${c.command}`), "/start", "/claim 12345678", "/arm all", "/disarm cam1", "/snapshot cam1", "/mute cam1 1d", "/unmute cam1", "/set sensitivity 5000", "/set cam1 classes car", "/get cam1", "/removecamera cam1", "/rename cam1 mine", `/admins add @mallory_x`, "/admins remove @alice_x", "/heartbeat on", "/frobnicate"];
+export const EVERY_COMMAND = [...COMMANDS.map((c) => `/${c.command}`), "/start", "/claim 12345678", "/arm all", "/disarm cam1", "/snapshot cam1", "/mute cam1 1d", "/unmute cam1", "/set sensitivity 5000", "/set cam1 classes car", "/get cam1", "/removecamera cam1", "/rename cam1 mine", `/admins add @mallory_x`, "/admins remove @alice_x", "/heartbeat on", "/mode away", "/mode off", "/set cam1 modes away", "/schedule night 23:00-07:00", "/schedule away mon-fri 08:30-17:00", "/schedule off", "/exitdelay 60s", "/quiet 22:00-07:00", "/quiet off", "/frobnicate"];
 
 const ODD = [
   "", " ", "x".repeat(4000), "Ворота 门口 🚪", "‮evil‬", "a\u200bb", "👨‍👩‍👧‍👦".repeat(50), "<b>&amp;</b>", "<a href='x'>", "'; DROP TABLE cameras; --", "$(reboot)", "`id`", "a|b;c&&d",
   "rtsp://a:b@10.0.0.1/x", "file:///etc/passwd", "concat:/etc/passwd|/etc/shadow", "/etc/passwd", "../../etc", "rtsp://cam/%zz", "http://cam/x.m3u8",
   "\u0000\u001f\u202e", "1e12", "-5", "0", "NaN", "Infinity", "0x10", "99999999999999999999", "9".repeat(500), "3.5", "640x360", "99999x99999", "0,0 1,0 1,1", "0,0 5,5", "person,car", "person;rm",
   "all", "cam1", "CAM1", "cam2", "forever", "30m", "7d", "8d", "@alice_x", "@mallory_x", "on", "off", "tcp", "udp",
+  "home", "away", "night", "modes", "23:00-07:00", "mon-fri", "24:00-00:00", "sun-sat", "25:61",
 ];
 
 export interface FuzzOptions {
@@ -115,6 +116,10 @@ export interface FuzzWorld {
   elsewhere: Chat;
   alert: Message;
   confirm: Message;
+  /** Alice's /mode, with its mode buttons. */
+  modes: Message;
+  /** Alice's /schedule list, with a remove button (its window is three days away, so it changes nothing while the tests run). */
+  schedules: Message;
   unhandled: unknown[];
   /** Every file of the data directory with its bytes (the lock is Vigil's liveness, not state). */
   dataDirState(): Promise<Record<string, string>>;
@@ -138,9 +143,13 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
   await h.control.arm();
   const mark = h.tg.mark();
   const camera = h.store.camera("cam1")!;
-  await h.bot.publish({ type: "alert", id: "a1", cameraId: camera.id, cameraName: "cam1", at: Date.now(), startedAt: Date.now(), label: "person", score: 0.9, box: [0, 0, 10, 10], objects: [], frameWidth: 160, frameHeight: 120, snapshot: await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25), motionOnly: false });
+  await h.bot.publish({ type: "alert", id: "a1", cameraId: camera.id, cameraName: "cam1", at: Date.now(), startedAt: Date.now(), label: "person", score: 0.9, box: [0, 0, 10, 10], objects: [], frameWidth: 160, frameHeight: 120, snapshot: await jpegFrame(footage("wallflower_wavingtrees_10fps.mp4"), 25), motionOnly: false, mode: "away" });
   const alert = await h.tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 60_000 });
   const confirm = await h.ask(alice, group, "/removecamera cam1");
+  const modes = await h.ask(alice, group, "/mode");
+  const day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(new Date().getDay() + 6 + 3) % 7]!;
+  await h.ask(alice, group, `/schedule night ${day} 10:00-11:00`);
+  const schedules = await h.ask(alice, group, "/schedule");
   await drained(h);
   return {
     h,
@@ -151,6 +160,8 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
     elsewhere,
     alert,
     confirm,
+    modes,
+    schedules,
     unhandled,
     async dataDirState() {
       const out: Record<string, string> = {};
@@ -201,5 +212,5 @@ export async function expectNoEffectOfFuzz(world: FuzzWorld, options: { seed: nu
   expect(refusals(), why).toHaveLength(report.privateMessages + 2);
   expect(answers().every((r) => r.ok === true), why).toBe(true);
   expect(answers(), why).toHaveLength(report.presses + 1);
-  expect((await h.ask(alice, group, "/status")).text, why).toMatch(/^Armed/);
+  expect((await h.ask(alice, group, "/status")).text, why).toMatch(/^Armed away/);
 }

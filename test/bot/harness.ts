@@ -47,6 +47,10 @@ export interface HarnessOptions {
   onvifTimeoutMs?: number;
   /** Collects every line Vigil logs (debug and up) here, to check what it wrote. */
   logLines?: string[];
+  /** The zone of schedules, quiet hours and the chat's times. Default: the machine's. */
+  timeZone?: string;
+  /** The control's clock, which schedules follow (a test moves it to a boundary). Default: real time. */
+  controlNow?: () => number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -63,7 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 } });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 }, ...(options.timeZone ? { timeZone: options.timeZone } : {}), ...(options.controlNow ? { controlNow: options.controlNow } : {}) });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;

@@ -53,7 +53,7 @@ async function setup(cameraNames: string[]): Promise<Setup> {
   const group = tg.group({ forum: true, title: "Home" });
   const topic = tg.topic(group, "Alerts");
   await store.addChat({ id: group.id, threadId: topic });
-  await store.setArmed(true);
+  await store.setModeState({ mode: "away", at: Date.now(), by: { kind: "chat" } });
   const cameras = [];
   for (const [i, name] of cameraNames.entries()) cameras.push(await store.addCamera({ name, url: `rtsp://192.168.1.${20 + i}:554/sub` }));
   const history = await EventHistory.open(store.vault);

@@ -19,10 +19,12 @@ let group: Chat;
 let elsewhere: Chat;
 let alert: Message;
 let confirm: Message;
+let modes: Message;
+let schedules: Message;
 
 beforeAll(async () => {
   world = await startFuzzWorld();
-  ({ h, alice, mallory, group, elsewhere, alert, confirm } = world);
+  ({ h, alice, mallory, group, elsewhere, alert, confirm, modes, schedules } = world);
 }, 180_000);
 afterAll(() => world?.stop());
 
@@ -47,9 +49,12 @@ describe("someone who is not an admin", () => {
     for (const text of EVERY_COMMAND) expect((await h.ask(mallory, dm, text)).text).toBe(REFUSAL);
     expect(h.tg.outputs(dm)).toHaveLength(EVERY_COMMAND.length);
 
-    for (const button of inlineButtons(alert).map((b) => b.text)) {
-      const press = h.tg.press(mallory, alert, button);
-      expect((await h.tg.answerOf(press)).params.text).toBe(BUTTON_REFUSAL);
+    for (const message of [alert, modes, schedules]) {
+      expect(inlineButtons(message).length).toBeGreaterThan(0);
+      for (const button of inlineButtons(message).map((b) => b.text)) {
+        const press = h.tg.press(mallory, message, button);
+        expect((await h.tg.answerOf(press)).params.text).toBe(BUTTON_REFUSAL);
+      }
     }
     const remove = h.tg.press(mallory, confirm, "Remove cam1");
     expect((await h.tg.answerOf(remove)).params.text).toBe(BUTTON_REFUSAL);

@@ -35,12 +35,12 @@ describe("a visit that lasts", () => {
     await h.store.addCamera({ name: "porch", url: clip.file });
     const startedAt = Date.now();
     const alert = await h.tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 60_000 });
-    expect(alert.caption).toMatch(/^Person on porch · \d+% · (\w{3} )?\d\d:\d\d:\d\d$/);
+    expect(alert.caption).toMatch(/^Person on porch · \d+% · (\w{3} )?\d\d:\d\d:\d\d · away$/);
     const captionOf = () => h.tg.message(group.id, alert.message_id)!.caption ?? "";
 
     // While he stands there, the caption says for how long.
     await h.tg.waitFor((r) => r.method === "editMessageCaption" && r.ok === true && r.params.message_id === alert.message_id, { after: mark, timeoutMs: 60_000 });
-    expect(captionOf()).toMatch(/^Person on porch · \d+% · (\w{3} )?\d\d:\d\d:\d\d\nStill there after \d+ s, not moving$/);
+    expect(captionOf()).toMatch(/^Person on porch · \d+% · (\w{3} )?\d\d:\d\d:\d\d · away\nStill there after \d+ s, not moving$/);
 
     // The clip replaces the photo: the visit's first maxclip seconds (30 by default), from before he came in.
     await h.tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true && r.params.message_id === alert.message_id, { after: mark, timeoutMs: 90_000 });

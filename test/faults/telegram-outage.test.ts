@@ -34,7 +34,7 @@ const key = (a: Alert) => `${a.camera} ${a.time} ${a.label}`;
 function alertsIn(text: string): Alert[] {
   const [first = "", ...rest] = text.split("\n");
   // Around midnight a time from the day before carries its weekday (`Fri 23:59:58`).
-  const head = /^(\S+) on (\S+) · (?:\d+% · )?(?:\w{3} )?(\d\d:\d\d:\d\d)$/.exec(first);
+  const head = /^(\S+) on (\S+) · (?:\d+% · )?(?:\w{3} )?(\d\d:\d\d:\d\d)(?: · (?:home|away|night))?$/.exec(first);
   if (!head) return [];
   const camera = head[2]!;
   const out: Alert[] = [{ camera, time: head[3]!, label: head[1]!.toLowerCase() }];

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings } from "../../src/domain/camera.js";
+import { AWAY_NOW } from "../../src/domain/modes.js";
 import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/events.js";
 import { silentLogger } from "../../src/log.js";
 import { findModel, readManifest } from "../../src/models.js";
@@ -27,7 +28,7 @@ describe("a camera's requests to the shared detector", () => {
     const events: PipelineEvent[] = [];
     const worker = createCameraWorker({
       camera: { id: "yard", name: "yard", url: footage("wallflower_wavingtrees_10fps.mp4"), armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
-      systemArmed: true,
+      inForce: AWAY_NOW,
       detection: {
         ...service,
         async detect(request) {

@@ -9,6 +9,7 @@ import { createOnnxDetector, createPipeline, type Pipeline, type PipelineOptions
 import { footage, MODELS_DIR, pipelineFfmpegs } from "../support/footage.js";
 import { startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
+import { AWAY_NOW, OFF_NOW } from "../../src/domain/modes.js";
 
 function camera(id: string, url: string, settings: Partial<CameraSettings> = {}, extra: Partial<Camera> = {}): Camera {
   return { id, name: id, url, armed: true, mutedUntil: null, settings: { ...defaultSettings(), ...settings }, ...extra };
@@ -21,7 +22,7 @@ async function replay(file: string, settings: Partial<CameraSettings>, options: 
   const events: PipelineEvent[] = [];
   pipeline.subscribe((e) => events.push(e));
   try {
-    pipeline.reconcile([camera("clip", footage(file), settings)], true);
+    pipeline.reconcile([camera("clip", footage(file), settings)], AWAY_NOW);
     await pipeline.ended("clip");
   } finally {
     await pipeline.stop();
@@ -102,7 +103,7 @@ describe("the pipeline on live cameras", () => {
     pipeline.subscribe((e) => events.push(e));
     const url = rtsp.url("walk");
     try {
-      pipeline.reconcile([camera("armed", url), camera("disarmed", url, {}, { armed: false }), camera("muted", url, {}, { mutedUntil: Date.now() + 3_600_000 })], true);
+      pipeline.reconcile([camera("armed", url), camera("disarmed", url, {}, { armed: false }), camera("muted", url, {}, { mutedUntil: Date.now() + 3_600_000 })], AWAY_NOW);
       await expect.poll(() => alertsOf(events).length, { timeout: 40_000 }).toBeGreaterThan(0);
       // Give the others as long again: they see the same people.
       await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -112,7 +113,7 @@ describe("the pipeline on live cameras", () => {
       const snapshot = await pipeline.snapshot("disarmed");
       expect(await sharp(snapshot.jpeg).metadata()).toMatchObject({ width: 640, height: 360 });
       // Arming in place: no restart, and the camera now alerts.
-      pipeline.reconcile([camera("armed", url), camera("disarmed", url), camera("muted", url, {}, { mutedUntil: Date.now() + 3_600_000 })], true);
+      pipeline.reconcile([camera("armed", url), camera("disarmed", url), camera("muted", url, {}, { mutedUntil: Date.now() + 3_600_000 })], AWAY_NOW);
       await expect.poll(() => alertsOf(events).some((a) => a.cameraId === "disarmed"), { timeout: 40_000 }).toBe(true);
       expect(pipeline.status().find((s) => s.cameraId === "disarmed")!.restarts).toBe(0);
       expect(alertsOf(events).some((a) => a.cameraId === "muted")).toBe(false);
@@ -127,7 +128,7 @@ describe("the pipeline on live cameras", () => {
     const events: PipelineEvent[] = [];
     pipeline.subscribe((e) => events.push(e));
     try {
-      pipeline.reconcile([camera("porch", rtsp.url("walk"), { offlineAfter: 3 })], true);
+      pipeline.reconcile([camera("porch", rtsp.url("walk"), { offlineAfter: 3 })], AWAY_NOW);
       await expect.poll(() => pipeline.status()[0]?.state, { timeout: 30_000 }).toBe("online");
       await rtsp.kill();
       await expect.poll(() => events.find((e) => e.type === "camera-offline"), { timeout: 30_000 }).toBeDefined();
@@ -147,7 +148,7 @@ describe("the pipeline on live cameras", () => {
   it("snapshots from the camera's high-resolution still URL when it has one, else from the detection frame", async () => {
     const pipeline = await createPipeline();
     try {
-      pipeline.reconcile([camera("hi", rtsp.url("walk"), {}, { snapshotUrl: `${stillUrl}/snap.jpg` }), camera("broken", rtsp.url("walk"), {}, { snapshotUrl: `${stillUrl}/missing.jpg` })], false);
+      pipeline.reconcile([camera("hi", rtsp.url("walk"), {}, { snapshotUrl: `${stillUrl}/snap.jpg` }), camera("broken", rtsp.url("walk"), {}, { snapshotUrl: `${stillUrl}/missing.jpg` })], OFF_NOW);
       await expect.poll(() => pipeline.status().every((s) => s.framesIn > 0), { timeout: 30_000 }).toBe(true);
       expect(await sharp((await pipeline.snapshot("hi")).jpeg).metadata()).toMatchObject({ width: 1280, height: 720 });
       expect(await sharp((await pipeline.snapshot("broken")).jpeg).metadata()).toMatchObject({ width: 640, height: 360 });
@@ -161,15 +162,15 @@ describe("the pipeline on live cameras", () => {
     const pipeline = await createPipeline();
     try {
       const url = rtsp.url("walk");
-      pipeline.reconcile([camera("a", url), camera("b", url)], false);
+      pipeline.reconcile([camera("a", url), camera("b", url)], OFF_NOW);
       await expect.poll(() => pipeline.status().every((s) => s.framesIn > 3), { timeout: 30_000 }).toBe(true);
       const before = pipeline.status().find((s) => s.cameraId === "a")!.framesIn;
-      pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("b", url, { fps: 2 })], false);
+      pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("b", url, { fps: 2 })], OFF_NOW);
       // a kept its worker (frames keep counting up); b got a new one (counting from zero).
       expect(pipeline.status().find((s) => s.cameraId === "a")!.framesIn).toBeGreaterThanOrEqual(before);
       expect(pipeline.status().find((s) => s.cameraId === "b")!.framesIn).toBe(0);
       // A camera that cannot start (a relative path is no stream URL) is logged and skipped, the others run on.
-      pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("bad", "relative/clip.mp4")], false);
+      pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("bad", "relative/clip.mp4")], OFF_NOW);
       expect(pipeline.status().map((s) => s.cameraId)).toEqual(["a"]);
       await expect.poll(async () => (await pipelineFfmpegs()).length, { timeout: 10_000 }).toBe(1);
     } finally {

@@ -10,6 +10,7 @@ import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/eve
 import { createPipeline } from "../../src/pipeline/index.js";
 import { longVisit, parkedCar, repeatedVisits, twoVisitors, type MadeClip } from "../support/made-footage.js";
 import { startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
+import { AWAY_NOW, type ModeInForce } from "../../src/domain/modes.js";
 
 const START = 1_700_000_000_000;
 
@@ -25,14 +26,14 @@ interface Replayed {
   frames: number;
 }
 
-/** Runs a made clip through a replay pipeline at its own size; times in seconds into the clip. */
-async function replay(clip: MadeClip, settings: Partial<CameraSettings> = {}): Promise<Replayed> {
+/** Runs a made clip through a replay pipeline at its own size, in a mode (default away); times in seconds into the clip. */
+async function replay(clip: MadeClip, settings: Partial<CameraSettings> = {}, inForce: ModeInForce = AWAY_NOW): Promise<Replayed> {
   const pipeline = await createPipeline({ mode: "replay", now: () => START });
   const events: PipelineEvent[] = [];
   pipeline.subscribe((e) => events.push(e));
   let stats;
   try {
-    pipeline.reconcile([camera(clip.file, { width: clip.width, height: clip.height, ...settings })], true);
+    pipeline.reconcile([camera(clip.file, { width: clip.width, height: clip.height, ...settings })], inForce);
     await pipeline.ended("cam");
     stats = pipeline.stats()[0]!;
   } finally {
@@ -127,6 +128,38 @@ describe("visits on made footage (replay)", () => {
   });
 });
 
+describe("modes and the exit delay (replay)", () => {
+  it("an indoor camera (modes away) is silent in home and night, and does not even run the detector; in away it alerts every visitor", async () => {
+    const clip = await repeatedVisits([6]);
+    for (const mode of ["home", "night"] as const) {
+      const { alerts, visits, detectorRuns, frames } = await replay(clip, { modes: ["away"] }, { mode, exitDelayUntil: null });
+      expect(alerts, mode).toEqual([]);
+      expect(visits, mode).toEqual([]);
+      expect(detectorRuns, mode).toBe(0);
+      expect(frames, mode).toBeGreaterThan(50);
+    }
+    const away = await replay(clip, { modes: ["away"] }, { mode: "away", exitDelayUntil: null });
+    expect(away.alerts).toHaveLength(2);
+  });
+
+  it("does not alert someone who comes into view in the exit delay, even when still walking there as it ends; the next visitor alerts", async () => {
+    const clip = await repeatedVisits([6]);
+    const [first, second] = clip.entries as [number, number];
+    // The delay ends 1 s after he comes in, while he is still crossing the picture (he is in view for about 1.8 s).
+    const endsWhileThere = await replay(clip, {}, { mode: "away", exitDelayUntil: START + (first + 1) * 1000 });
+    expect(endsWhileThere.alerts.map((a) => Math.round(a.t))).toEqual([Math.round(second)]);
+    expect(endsWhileThere.alerts[0]!.t).toBeGreaterThanOrEqual(second);
+    // Nothing is said of the visit that was never alerted: no news, no end.
+    expect(endsWhileThere.visits.map((v) => v.event.id)).toEqual([endsWhileThere.alerts[0]!.event.id]);
+    expect(endsWhileThere.updates.every((u) => u.id === endsWhileThere.alerts[0]!.event.id)).toBe(true);
+    // A delay that ended before he came: both visits alert, the first within a second of his coming in.
+    const endedBefore = await replay(clip, {}, { mode: "away", exitDelayUntil: START + (first - 1) * 1000 });
+    expect(endedBefore.alerts).toHaveLength(2);
+    expect(endedBefore.alerts[0]!.t).toBeLessThanOrEqual(first + 1);
+    expect(endedBefore.alerts[0]!.event.mode).toBe("away");
+  });
+});
+
 describe("arming with something already there (live)", () => {
   let rtsp: RtspTestServer;
   let clip: MadeClip & { arrival: number };
@@ -146,7 +179,7 @@ describe("arming with something already there (live)", () => {
     const url = rtsp.url("drive");
     const alerts = () => events.filter((e): e is AlertEvent => e.type === "alert");
     try {
-      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 }, { armed: false })], true);
+      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 }, { armed: false })], AWAY_NOW);
       await expect.poll(() => pipeline.status()[0]?.state, { timeout: 30_000 }).toBe("online");
       // Arm while the car stands there: from 5 s after it arrived to 12 s before the clip starts over.
       const loopStarts = () => rtsp.frameTimes("drive", 0);
@@ -154,7 +187,7 @@ describe("arming with something already there (live)", () => {
       const next = loopStarts().find((s) => parkedSince(s) > Date.now() && s + (clip.duration - 12) * 1000 > Date.now() + 2000) ?? loopStarts().find((s) => parkedSince(s) > Date.now())!;
       await new Promise((r) => setTimeout(r, Math.max(0, parkedSince(next) - Date.now())));
       const armedAt = Date.now();
-      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 })], true);
+      pipeline.reconcile([camera(url, { classes: ["car"], width: 320, height: 120 })], AWAY_NOW);
       const loopEnd = next + clip.duration * 1000;
       await new Promise((r) => setTimeout(r, loopEnd - 1000 - Date.now()));
       expect(alerts().filter((a) => a.at >= armedAt)).toEqual([]);

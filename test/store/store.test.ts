@@ -25,18 +25,27 @@ async function snapshotDir(dir: string): Promise<Record<string, string>> {
 }
 
 describe("encrypted store", () => {
-  it("round-trips cameras, chats, admins and arm state through an encrypted file", async () => {
+  it("round-trips cameras, chats, admins, the mode and schedules through an encrypted file", async () => {
     const dir = path.join(await tempDir(), "data");
     const store = await newStore(dir);
     await store.addCamera({ name: "front_door", url: "rtsp://192.168.1.20:554/sub", username: "admin", password: "s3cret-pw!" });
     await store.updateSettings("front_door", { sensitivity: 5000 });
     await store.addChat({ id: -1001, threadId: 7 });
     await store.addAdmin({ id: 42, username: "alice" });
-    await store.setArmed(true);
+    await store.setModeState({ mode: "night", at: 1_770_000_000_000, by: { kind: "schedule", scheduleId: "s1", edge: "start" }, resume: "home" });
+    await store.addSchedule({ id: "s1", mode: "night", days: [0, 1, 2, 3, 4, 5, 6], start: 23 * 60, end: 7 * 60, createdAt: 1_760_000_000_000 });
+    await store.setExitDelay(45);
+    await store.setQuietHours({ days: [5, 6], start: 22 * 60, end: 9 * 60 });
+    await store.updateSettings("front_door", { modes: ["away"] });
 
     const again = await openStore(dir, { passphrase: PASS });
     expect(again.token()).toBe(TOKEN);
     expect(again.isArmed()).toBe(true);
+    expect(again.modeState()).toEqual({ mode: "night", at: 1_770_000_000_000, by: { kind: "schedule", scheduleId: "s1", edge: "start" }, resume: "home" });
+    expect(again.schedules()).toEqual([{ id: "s1", mode: "night", days: [0, 1, 2, 3, 4, 5, 6], start: 1380, end: 420, createdAt: 1_760_000_000_000 }]);
+    expect(again.exitDelay()).toBe(45);
+    expect(again.quietHours()).toEqual({ days: [5, 6], start: 1320, end: 540 });
+    expect(again.requireCamera("front_door").settings.modes).toEqual(["away"]);
     expect(again.chats()).toEqual([{ id: -1001, threadId: 7 }]);
     expect(again.isAdmin(42)).toBe(true);
     const cam = again.requireCamera("FRONT_DOOR");
@@ -67,6 +76,34 @@ describe("encrypted store", () => {
     expect(migrated.cameras().map((c) => c.name)).toEqual(["a", "b", "c", "d"]);
     // Written back in the new format: a second open reads the same.
     expect((await openStore(dir, { passphrase: PASS })).cameras().map((c) => c.settings.timeout)).toEqual([5, 60, 1, 120]);
+  });
+
+  it("migrates a store from before modes: armed becomes away, disarmed becomes off, and every camera alerts in every armed mode", async () => {
+    for (const armed of [true, false]) {
+      const dir = path.join(await tempDir(), "data");
+      const store = await newStore(dir);
+      await store.addCamera({ name: "yard", url: "rtsp://192.168.1.20:554/sub" });
+      await store.flush();
+      // Written as a version-2 Vigil left it: one arm switch for the system, no modes on the cameras.
+      const vault = await openVault(dir, { passphrase: PASS });
+      const current = (await readDocumentFile(vault, storeSpec()))!;
+      const { mode: _mode, schedules: _s, exitDelay: _e, quietHours: _q, ...rest } = current;
+      const old = { ...rest, version: 2, armed, cameras: current.cameras.map((c) => ({ ...c, settings: Object.fromEntries(Object.entries(c.settings).filter(([k]) => k !== "modes")) })) };
+      await writeDocumentFile(vault, { ...storeSpec(), version: 2 }, old as unknown as { version: number });
+
+      const migrated = await openStore(dir, { passphrase: PASS });
+      expect(migrated.modeState(), String(armed)).toEqual({ mode: armed ? "away" : "off", at: 0, by: { kind: "setup" } });
+      expect(migrated.isArmed()).toBe(armed);
+      expect(migrated.requireCamera("yard").settings.modes).toEqual(["home", "away", "night"]);
+      expect(migrated.schedules()).toEqual([]);
+      expect(migrated.exitDelay()).toBe(0);
+      expect(migrated.quietHours()).toBeNull();
+      // Written back as version 3: a second open reads the same.
+      const written = (await readDocumentFile(await openVault(dir, { passphrase: PASS }), storeSpec()))!;
+      expect(written.version).toBe(3);
+      expect("armed" in written).toBe(false);
+      expect((await openStore(dir, { passphrase: PASS })).modeState().mode).toBe(armed ? "away" : "off");
+    }
   });
 
   it("refuses a wrong passphrase with a clear sentence and leaves every file untouched", async () => {

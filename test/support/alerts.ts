@@ -15,6 +15,7 @@ export function makeAlert(fields: Partial<AlertEvent> & { cameraId: string; at: 
     frameWidth: 640,
     frameHeight: 360,
     motionOnly: false,
+    mode: "away",
     ...fields,
   };
 }

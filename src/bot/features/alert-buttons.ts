@@ -10,6 +10,7 @@ import { alertButtonState, alertKeyboard, parseAlertButton } from "../alert-view
 import type { BotContext, FeatureDeps } from "../context.js";
 import { formatClock } from "../format.js";
 import { STALE_BUTTON } from "./access.js";
+import { chatSource } from "./modes.js";
 import { replySnapshot } from "./snapshot.js";
 
 export function createAlertButtonsFeature(deps: FeatureDeps): Composer<BotContext> {
@@ -35,12 +36,12 @@ export function createAlertButtonsFeature(deps: FeatureDeps): Composer<BotContex
         await ctx.answerCallbackQuery({ text: `${camera.name} alerts again.` });
         break;
       case "disarm":
-        await control.disarm();
+        await control.disarm(undefined, chatSource(ctx.from));
         await ctx.answerCallbackQuery({ text: "Disarmed: no alerts until /arm." });
         break;
       case "arm":
-        await control.arm();
-        await ctx.answerCallbackQuery({ text: "Armed." });
+        await control.arm(undefined, chatSource(ctx.from));
+        await ctx.answerCallbackQuery({ text: "Armed away." });
         break;
       case "snapshot":
         await ctx.answerCallbackQuery({ text: `Taking a picture from ${camera.name}…` });

@@ -1,6 +1,6 @@
 /**
  * `/heartbeat on|off`, and the heartbeat itself: once a day, a silent message
- * that Vigil is running (armed or not, cameras online, the detector), so that a
+ * that Vigil is running (the mode, cameras online, the detector), so that a
  * quiet chat means "nothing happened", not "Vigil died". The first one goes out
  * when it is switched on, which sets the time of day. When the last one was sent
  * is kept in the store, so a restart neither repeats nor skips one.
@@ -11,6 +11,7 @@ import { InputError } from "../../errors.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { words } from "../format.js";
 import { html } from "../html.js";
+import { modeLabel } from "../mode-view.js";
 import { say } from "../reply.js";
 
 export const HEARTBEAT_EVERY_MS = 24 * 3600_000;
@@ -22,13 +23,13 @@ export function heartbeatDue(lastSentAt: number, now: number): boolean {
   return now - lastSentAt >= HEARTBEAT_EVERY_MS;
 }
 
-/** One line: armed or not, how many cameras send pictures (naming the ones that do not), the detector. Pure. */
+/** One line: the mode, how many cameras send pictures (naming the ones that do not), the detector. Pure. */
 export function heartbeatText(status: SystemStatus): string {
   const offline = status.cameras.filter((c) => c.live?.state !== "online").map((c) => c.camera.name);
   const total = status.cameras.length;
   const cameras = total === 0 ? "no cameras yet" : `${total - offline.length} of ${total} camera${total === 1 ? "" : "s"} online${offline.length ? ` (not ${offline.join(", ")})` : ""}`;
   const detector = status.detector.ok ? "the detector works" : "the detector is not working, so alerts come from motion alone";
-  return `Daily heartbeat: Vigil is running, ${status.armed ? "armed" : "disarmed"}; ${cameras}; ${detector}. /heartbeat off stops these.`;
+  return `Daily heartbeat: Vigil is running, ${modeLabel(status.mode.mode).toLowerCase()}; ${cameras}; ${detector}. /heartbeat off stops these.`;
 }
 
 export interface Heartbeat {

@@ -13,6 +13,8 @@ export function helpText(): ReturnType<typeof html> {
     ...COMMANDS.map((c) => html`/${c.command}: ${c.description}`),
     html``,
     html`Settings for /set: ${SETTING_KEYS.join(", ")}. Send /set alone for what each one means.`,
+    html`Modes: off (disarmed), home, away, night. Each camera alerts in the modes of its modes setting (by default home, away and night; an indoor camera: /set living modes away). /arm is away, /disarm is off.`,
+    html`Schedules: /schedule night 23:00-07:00, /schedule away mon-fri 08:30-17:00; /schedule lists them, /schedule off removes them.`,
     html`Without a camera name, /arm, /disarm, /mute, /unmute, /set and /snapshot apply to every camera.`,
     html`Every alert has buttons: Mute 30 min, Mute 2 h, Snapshot and Disarm.`,
   ]);

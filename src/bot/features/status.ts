@@ -2,11 +2,13 @@
 import { Composer } from "grammy";
 import { findCamera, formatSetting, SETTING_KEYS, unknownCameraError, type Camera } from "../../domain/camera.js";
 import type { CameraState } from "../../domain/control.js";
+import { alertsIn, type Mode } from "../../domain/modes.js";
 import { InputError } from "../../errors.js";
 import { formatBytes } from "../../store/retention.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { formatClock, formatDay, formatDuration, words } from "../format.js";
 import { html, joinHtml, type Html } from "../html.js";
+import { modeLabel, nextText } from "../mode-view.js";
 import { say } from "../reply.js";
 
 function liveLine(state: CameraState, now: number, tz: string | undefined): string {
@@ -21,9 +23,10 @@ function liveLine(state: CameraState, now: number, tz: string | undefined): stri
   return parts.join(" · ");
 }
 
-function switches(camera: Camera, now: number, tz: string | undefined): string[] {
+function switches(camera: Camera, now: number, tz: string | undefined, mode?: Mode): string[] {
   const out: string[] = [];
   if (!camera.armed) out.push("disarmed on its own");
+  else if (mode !== undefined && mode !== "off" && !alertsIn(camera.settings.modes, mode)) out.push(`silent in ${mode} (alerts in ${camera.settings.modes.join(", ")})`);
   if (camera.mutedUntil !== null && camera.mutedUntil > now) out.push(`muted until ${formatClock(camera.mutedUntil, now, tz)}`);
   return out;
 }
@@ -45,7 +48,10 @@ export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
   composer.command("status", async (ctx) => {
     const status = await deps.control.status();
     const now = deps.now();
-    const lines: Html[] = [html`<b>${status.armed ? "Armed" : "Disarmed"}</b> · running for ${formatDuration(now - status.startedAt)}`];
+    const lines: Html[] = [html`<b>${modeLabel(status.mode.mode)}</b> · running for ${formatDuration(now - status.startedAt)}`];
+    const next = nextText(status.mode, now, tz);
+    if (status.mode.exitDelayUntil !== null) lines.push(html`Exit delay until ${formatClock(status.mode.exitDelayUntil, now, tz)}.`);
+    if (next) lines.push(html`${next}`);
     lines.push(status.detector.ok ? html`Detector: ${status.detector.model}, working.` : html`Detector: ${status.detector.model}, not working${status.detector.reason ? ` (${status.detector.reason})` : ""}. Alerts come from motion alone.`);
     if (status.disk) {
       const { usedBytes, freeBytes, oldestEventAt, paused } = status.disk;
@@ -54,7 +60,7 @@ export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
     }
     if (status.cameras.length === 0) lines.push(html`No cameras yet: /addcamera adds one.`);
     for (const state of status.cameras) {
-      const flags = switches(state.camera, now, tz);
+      const flags = switches(state.camera, now, tz, status.mode.mode);
       lines.push(html``, html`<b>${state.camera.name}</b>: ${liveLine(state, now, tz)}${flags.length ? ` · ${flags.join(" · ")}` : ""}`, html`${shortSettings(state.camera)}`);
     }
     await say(ctx, joinHtml(lines));

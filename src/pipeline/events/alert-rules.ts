@@ -1,9 +1,10 @@
 /**
  * Which detections may alert on a camera: its classes, minimum score, minimum
- * size and zones, and whether it is armed. Pure functions of the detections,
- * the settings and the time.
+ * size and zones, and whether it may alert at all in the mode in force. Pure
+ * functions of the detections, the settings, what is in force and the time.
  */
-import type { CameraSettings, MinSize, Polygon } from "../../domain/camera.js";
+import type { Camera, CameraSettings, MinSize, Polygon } from "../../domain/camera.js";
+import { alertsIn, type ModeInForce } from "../../domain/modes.js";
 import type { BoxXYXY } from "../../domain/events.js";
 import { pointInPolygon } from "../geometry.js";
 
@@ -45,7 +46,16 @@ export function inZones(box: BoxXYXY, zones: readonly Polygon[], frame: { width:
 
 export type AlertRules = Pick<CameraSettings, "classes" | "score" | "minSize" | "zones">;
 
-/** Disarmed or muted cameras keep their frames flowing but never alert. */
-export function canAlert(armed: boolean, mutedUntil: number | null, at: number): boolean {
-  return armed && (mutedUntil === null || at >= mutedUntil);
+/**
+ * Whether a camera may alert at `at`: the mode in force is one of its modes,
+ * its own switch is on, and it is not muted. Cameras that may not keep their
+ * frames flowing (motion, the recorder, snapshots) but never alert.
+ */
+export function canAlert(camera: Pick<Camera, "armed" | "mutedUntil"> & { settings: Pick<CameraSettings, "modes"> }, inForce: Pick<ModeInForce, "mode">, at: number): boolean {
+  return camera.armed && alertsIn(camera.settings.modes, inForce.mode) && (camera.mutedUntil === null || at >= camera.mutedUntil);
+}
+
+/** Whether `at` is inside the exit delay after a person armed: visits that start then never alert. */
+export function inExitDelay(inForce: ModeInForce, at: number): boolean {
+  return inForce.exitDelayUntil !== null && at < inForce.exitDelayUntil;
 }

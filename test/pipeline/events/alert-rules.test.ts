@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canAlert, inZones, largeEnough, matchesClasses } from "../../../src/pipeline/events/alert-rules.js";
+import { canAlert, inExitDelay, inZones, largeEnough, matchesClasses } from "../../../src/pipeline/events/alert-rules.js";
 import { DEFAULT_CONFIRMATION, isConfirmed, type ConfirmationRule, type Look } from "../../../src/pipeline/events/confirmation.js";
 
 const FRAME = { width: 640, height: 360 };
@@ -41,10 +41,22 @@ describe("alert rules", () => {
   });
 
   it("says nothing while disarmed or muted, and may alert again the moment the mute ends", () => {
-    expect(canAlert(true, 5000, 4999)).toBe(false);
-    expect(canAlert(true, 5000, 5000)).toBe(true);
-    expect(canAlert(true, null, 0)).toBe(true);
-    expect(canAlert(false, null, 0)).toBe(false);
+    const cam = (armed: boolean, mutedUntil: number | null) => ({ armed, mutedUntil, settings: { modes: ["home", "away", "night"] as ("home" | "away" | "night")[] } });
+    const away = { mode: "away" as const };
+    expect(canAlert(cam(true, 5000), away, 4999)).toBe(false);
+    expect(canAlert(cam(true, 5000), away, 5000)).toBe(true);
+    expect(canAlert(cam(true, null), away, 0)).toBe(true);
+    expect(canAlert(cam(false, null), away, 0)).toBe(false);
+    expect(canAlert(cam(true, null), { mode: "off" }, 0)).toBe(false);
+  });
+
+  it("alerts only in the camera's own modes: an indoor camera is silent in home and night, and alerts in away", () => {
+    const indoor = { armed: true, mutedUntil: null, settings: { modes: ["away" as const] } };
+    expect(["off", "home", "away", "night"].map((mode) => canAlert(indoor, { mode: mode as "off" }, 0))).toEqual([false, false, true, false]);
+    // The exit delay: inside it until the moment it ends.
+    expect(inExitDelay({ mode: "away", exitDelayUntil: 60_000 }, 59_999)).toBe(true);
+    expect(inExitDelay({ mode: "away", exitDelayUntil: 60_000 }, 60_000)).toBe(false);
+    expect(inExitDelay({ mode: "away", exitDelayUntil: null }, 0)).toBe(false);
   });
 });
 
