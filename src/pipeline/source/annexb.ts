@@ -43,7 +43,7 @@ export interface SplitterOptions {
  * stream needs): a unit ends before an AUD, SPS, PPS or SEI that follows a
  * picture's slices, or before a slice that starts a new picture
  * (first_mb_in_slice 0). Pictures of several slices stay one unit. Bytes
- * before the first start code are skipped. Remembers the newest SPS and PPS.
+ * before the first start code are skipped.
  */
 export class AccessUnitSplitter {
   #buffer: Buffer = Buffer.alloc(0);
@@ -57,9 +57,6 @@ export class AccessUnitSplitter {
   #pps = false;
   #dropping = false;
   readonly #maxUnitBytes: number;
-  /** The newest SPS and PPS NAL units seen (without start codes). */
-  sps: Buffer | undefined;
-  pps: Buffer | undefined;
 
   constructor(options: SplitterOptions = {}) {
     this.#maxUnitBytes = options.maxUnitBytes ?? 8 * 1024 * 1024;
@@ -113,8 +110,6 @@ export class AccessUnitSplitter {
       const unit = this.#emit();
       if (unit) out.push(unit);
     }
-    if (type === NAL.sps) this.sps = Buffer.from(nal);
-    if (type === NAL.pps) this.pps = Buffer.from(nal);
     // Dropping the rest of an oversized unit, until the next picture begins.
     if (type === NAL.aud || this.#dropping) return;
     this.#parts.push(START_CODE, Buffer.from(nal));
@@ -144,6 +139,21 @@ export class AccessUnitSplitter {
     this.#pps = false;
     this.#dropping = false;
   }
+}
+
+/** The SPS and PPS NAL units (without start codes) at the front of a unit, as rpicam-vid's `--inline` puts them before each keyframe. */
+export function parameterSetsOf(unit: AccessUnit): { sps?: Buffer; pps?: Buffer } {
+  const found: { sps?: Buffer; pps?: Buffer } = {};
+  for (let at = unit.data.indexOf(START_CODE); at >= 0; ) {
+    const next = unit.data.indexOf(START_CODE, at + START_CODE.length);
+    const nal = unit.data.subarray(at + START_CODE.length, next < 0 ? unit.data.length : next);
+    const type = nal[0]! & 0x1f;
+    if (type === NAL.sps) found.sps = Buffer.from(nal);
+    else if (type === NAL.pps) found.pps = Buffer.from(nal);
+    else if (type !== NAL.sei) break;
+    at = next;
+  }
+  return found;
 }
 
 /** `unit` with `sps` and `pps` in front, unless it has its own (a decoder starting at a keyframe needs them). */

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ACCESS_UNIT_DELIMITER, AccessUnitSplitter, withParameterSets, type AccessUnit } from "../../../src/pipeline/source/annexb.js";
+import { ACCESS_UNIT_DELIMITER, AccessUnitSplitter, parameterSetsOf, withParameterSets, type AccessUnit } from "../../../src/pipeline/source/annexb.js";
 import { footage } from "../../support/footage.js";
 import { seededRandom } from "../../support/random.js";
 import { pipeThrough } from "../../support/video.js";
@@ -44,7 +44,7 @@ function parameterSetsOnce(stream: Buffer): Buffer {
 }
 
 /** Splits `stream` fed in chunks of random sizes (1 byte to 64 KiB). */
-function split(stream: Buffer, seed: number, splitter = new AccessUnitSplitter()): { units: AccessUnit[]; splitter: AccessUnitSplitter } {
+function split(stream: Buffer, seed: number, splitter = new AccessUnitSplitter()): { units: AccessUnit[] } {
   const random = seededRandom(seed);
   const units: AccessUnit[] = [];
   for (let at = 0; at < stream.length; ) {
@@ -53,7 +53,7 @@ function split(stream: Buffer, seed: number, splitter = new AccessUnitSplitter()
     at += size;
   }
   units.push(...splitter.flush());
-  return { units, splitter };
+  return { units };
 }
 
 const START = Buffer.from([0, 0, 0, 1]);
@@ -87,14 +87,16 @@ describe("cutting an H.264 byte stream into pictures", () => {
 
   it("knows which keyframes carry SPS and PPS, and lets a decoder start at a keyframe that does not", async () => {
     expect(split(inline, 5).units.filter((u) => u.keyframe).map((u) => u.parameterSets)).toEqual([true, true]);
-    const { units, splitter } = split(headersOnce, 6);
+    const { units } = split(headersOnce, 6);
     expect(units.filter((u) => u.keyframe).map((u) => u.parameterSets)).toEqual([true, false]);
-    expect(splitter.sps).toBeDefined();
-    expect(splitter.pps).toBeDefined();
+    const { sps, pps } = parameterSetsOf(units[0]!);
+    expect((sps?.[0] ?? 0) & 0x1f).toBe(7);
+    expect((pps?.[0] ?? 0) & 0x1f).toBe(8);
+    expect(parameterSetsOf(units[10]!)).toEqual({});
     // Joining at the second keyframe: without the remembered SPS and PPS nothing decodes; with them, all ten pictures.
     const second = units.slice(10);
     await expect(decoded(joined(second))).rejects.toThrow();
-    const started = Buffer.concat([withParameterSets(second[0]!, splitter.sps, splitter.pps), ACCESS_UNIT_DELIMITER, joined(second.slice(1))]);
+    const started = Buffer.concat([withParameterSets(second[0]!, sps, pps), ACCESS_UNIT_DELIMITER, joined(second.slice(1))]);
     expect((await decoded(started)).frames).toBe(10);
   });
 
