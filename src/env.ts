@@ -36,6 +36,8 @@ const EnvSchema = v.object({
   /** The ffmpeg and ffprobe binaries. Default: found on PATH. */
   VIGIL_FFMPEG: v.optional(v.pipe(v.string(), v.minLength(1)), "ffmpeg"),
   VIGIL_FFPROBE: v.optional(v.pipe(v.string(), v.minLength(1)), "ffprobe"),
+  /** The program that reads the Raspberry Pi camera. Default: rpicam-vid, else libcamera-vid (its name before bookworm), on PATH. */
+  VIGIL_RPICAM: optionalString,
   /**
    * onnxruntime threads for the detector. Default 1: on a busy 2-core box one beat
    * two (../shared/RECIPES.md); a 4-core Raspberry Pi with many cameras may gain from 2.
@@ -76,6 +78,8 @@ export interface Env {
   modelsDir: string;
   ffmpegPath: string;
   ffprobePath: string;
+  /** The program reading a `picam:N` camera (VIGIL_RPICAM); undefined: rpicam-vid, else libcamera-vid, on PATH. */
+  rpicamPath: string | undefined;
   /** onnxruntime threads for the detector (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, 1. */
   detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -111,6 +115,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     modelsDir: e.VIGIL_MODELS_DIR ? path.resolve(cwd, e.VIGIL_MODELS_DIR) : path.join(PROJECT_ROOT, "models"),
     ffmpegPath: e.VIGIL_FFMPEG,
     ffprobePath: e.VIGIL_FFPROBE,
+    rpicamPath: e.VIGIL_RPICAM,
     detectorThreads: e.VIGIL_DETECTOR_THREADS,
     logLevel: e.VIGIL_LOG_LEVEL,
     onvif: { interfaceAddress: e.VIGIL_ONVIF_INTERFACE, multicast: e.VIGIL_ONVIF_MULTICAST, timeoutMs: e.VIGIL_ONVIF_TIMEOUT },

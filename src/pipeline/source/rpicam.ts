@@ -54,7 +54,7 @@ export function findRpicam(configured?: string, searchPath?: string): string | u
 
 /** The one sentence for a program that cannot be found. */
 export function missingRpicam(configured?: string): string {
-  return configured ? `VIGIL_RPICAM names ${configured}, which is not a program this machine can run` : "rpicam-vid is not installed (on Raspberry Pi OS: sudo apt install rpicam-apps)";
+  return configured ? `VIGIL_RPICAM names ${configured}, which is not a program this machine can run` : "rpicam-vid is not installed; sudo apt install rpicam-apps installs it";
 }
 
 export interface RpicamExit {
@@ -70,9 +70,9 @@ export interface RpicamExit {
  */
 export function explainRpicamExit(exit: RpicamExit, camera: number, program = "rpicam-vid", hadVideo = false): { sentence: string; failure: AttemptFailure } {
   const error = /ERROR: \*\*\* (.*?) \*\*\*/.exec(exit.stderr)?.[1];
-  if (error === "no cameras available") return { sentence: `${program} finds no camera on this Raspberry Pi (check the camera's ribbon cable, then reboot)`, failure: "rejected" };
-  if (error === "selected camera is not available") return { sentence: `there is no camera ${camera} on this Raspberry Pi (picam:0 is the first)`, failure: "rejected" };
-  if (error?.startsWith("failed to acquire camera")) return { sentence: "the Pi camera is in use by another program (only one at a time can open it)", failure: "rejected" };
+  if (error === "no cameras available") return { sentence: `${program} finds no camera on this Raspberry Pi; check the camera's ribbon cable, then reboot`, failure: "rejected" };
+  if (error === "selected camera is not available") return { sentence: `there is no camera ${camera} on this Raspberry Pi; picam:0 is the first`, failure: "rejected" };
+  if (error?.startsWith("failed to acquire camera")) return { sentence: "the Pi camera is in use by another program; only one at a time can open it", failure: "rejected" };
   if (error) return { sentence: `${program} failed: ${error}`, failure: hadVideo ? "silent" : "rejected" };
   if (exit.code === 0) return { sentence: `${program} stopped`, failure: "ended" };
   const how = exit.signal ? `was ended by ${exit.signal}` : `exited with code ${exit.code}`;

@@ -191,11 +191,11 @@ describe("a camera's H.264 feed on the rpicam-vid stand-in", () => {
     const second = registry.subscribe("picam:1?width=320&height=240&fps=10", { name: "detection" });
     try {
       await until(() => first.status().lastError !== undefined, 30_000, "the failure");
-      expect(first.status()).toMatchObject({ state: expect.stringMatching(/retrying|starting/) as string, lastError: "rpicam-vid finds no camera on this Raspberry Pi (check the camera's ribbon cable, then reboot)" });
+      expect(first.status()).toMatchObject({ state: expect.stringMatching(/retrying|starting/) as string, lastError: "rpicam-vid finds no camera on this Raspberry Pi; check the camera's ribbon cable, then reboot" });
       await camera.setCameras(1);
       await until(() => first.status().state === "running", 30_000, "the camera, once connected");
       expect(first.status().lastError).toBeUndefined();
-      await until(() => second.status().lastError === "there is no camera 1 on this Raspberry Pi (picam:0 is the first)", 30_000, "the second camera's failure");
+      await until(() => second.status().lastError === "there is no camera 1 on this Raspberry Pi; picam:0 is the first", 30_000, "the second camera's failure");
     } finally {
       await camera.setCameras(1);
       await Promise.all([first.close(), second.close()]);
@@ -226,7 +226,7 @@ describe("a camera's H.264 feed on the rpicam-vid stand-in", () => {
     const named = feeds({}, "/opt/rpicam/bin/rpicam-vid").subscribe(SOURCE, { name: "detection" });
     try {
       await until(() => missing.status().lastError !== undefined && named.status().lastError !== undefined, 10_000, "the sentences");
-      expect(missing.status().lastError).toBe("rpicam-vid is not installed (on Raspberry Pi OS: sudo apt install rpicam-apps)");
+      expect(missing.status().lastError).toBe("rpicam-vid is not installed; sudo apt install rpicam-apps installs it");
       expect(named.status().lastError).toBe("VIGIL_RPICAM names /opt/rpicam/bin/rpicam-vid, which is not a program this machine can run");
       // Installed while Vigil runs: found at the next attempt. Only the older name: that one.
       vi.stubEnv("PATH", `${older.binDir}:/usr/bin:/bin`);
@@ -253,9 +253,9 @@ describe("rpicam-vid's command line and messages", () => {
     expect(rpicamArgs({ camera: 1, width: 1280, height: 720, fps: 15 }).join(" ")).toBe("--camera 1 -t 0 --nopreview --codec h264 --inline --width 1280 --height 720 --framerate 15 --intra 15 --flush -o -");
     const exit = (stderr: string, code: number | null = 255) => explainRpicamExit({ code, signal: null, stderr }, 1);
     const libcamera = "[0:00:00.123456789] [1234]  INFO Camera camera_manager.cpp:327 libcamera v0.4.0+53-29156679\n";
-    expect(exit(`${libcamera}ERROR: *** no cameras available ***`)).toEqual({ sentence: "rpicam-vid finds no camera on this Raspberry Pi (check the camera's ribbon cable, then reboot)", failure: "rejected" });
-    expect(exit(`${libcamera}ERROR: *** selected camera is not available ***`)).toEqual({ sentence: "there is no camera 1 on this Raspberry Pi (picam:0 is the first)", failure: "rejected" });
-    expect(exit("ERROR: *** failed to acquire camera /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a ***").sentence).toBe("the Pi camera is in use by another program (only one at a time can open it)");
+    expect(exit(`${libcamera}ERROR: *** no cameras available ***`)).toEqual({ sentence: "rpicam-vid finds no camera on this Raspberry Pi; check the camera's ribbon cable, then reboot", failure: "rejected" });
+    expect(exit(`${libcamera}ERROR: *** selected camera is not available ***`)).toEqual({ sentence: "there is no camera 1 on this Raspberry Pi; picam:0 is the first", failure: "rejected" });
+    expect(exit("ERROR: *** failed to acquire camera /base/axi/pcie@120000/rp1/i2c@88000/imx708@1a ***").sentence).toBe("the Pi camera is in use by another program; only one at a time can open it");
     expect(exit("ERROR: *** failed to queue request ***")).toEqual({ sentence: "rpicam-vid failed: failed to queue request", failure: "rejected" });
     expect(explainRpicamExit({ code: 255, signal: null, stderr: "ERROR: *** failed to queue request ***" }, 0, "libcamera-vid", true)).toEqual({ sentence: "libcamera-vid failed: failed to queue request", failure: "silent" });
     expect(exit("Received signal 2", 0)).toEqual({ sentence: "rpicam-vid stopped", failure: "ended" });
