@@ -2,6 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { vigil } from "../support/cli.js";
+import { footage } from "../support/footage.js";
+import { installRpicamStandIn } from "../support/rpicam-stand-in.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const TOKEN = "7000001:AAF-cli-test-token-bbbbbbbbbbbbbbbbbbbbbbb";
@@ -147,6 +149,24 @@ describe("vigil doctor", () => {
     expect(rows.find((r) => r.startsWith("store"))).toMatch(/ok/);
     expect(rows.find((r) => r.startsWith("telegram"))).toMatch(/FAIL\s+cannot reach 127\.0\.0\.1:9/);
     expect(result.stdout).not.toContain(TOKEN);
+  });
+
+  it("checks a Pi camera by a picture from rpicam-vid, and says what is missing with a fix", async () => {
+    const root = await tempDir();
+    const dataDir = path.join(root, "data");
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
+    expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], env)).code).toBe(0);
+    expect((await vigil(["camera", "add", "garden", "picam:0?width=320&height=240&fps=10"], env)).code).toBe(0);
+    const camera = await installRpicamStandIn(footage("wallflower_wavingtrees_10fps.mp4"));
+    const doctor = { VIGIL_DATA_DIR: dataDir, VIGIL_PASSPHRASE: "a long passphrase", VIGIL_TELEGRAM_API_ROOT: "http://127.0.0.1:9" };
+    const works = await vigil(["doctor"], { ...doctor, VIGIL_RPICAM: camera.binary });
+    expect(works.stdout.split("\n").find((r) => r.startsWith("camera garden"))).toMatch(/^camera garden\s+ok\s+rpicam-vid: first picture in \d+\.\d s\s*$/);
+    // It let the camera go, cleanly (SIGINT).
+    expect(await camera.runs()).toMatchObject([{ code: 0 }]);
+
+    const missing = await vigil(["doctor"], { ...doctor, VIGIL_RPICAM: path.join(root, "no-rpicam") });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout.split("\n").find((r) => r.startsWith("camera garden"))).toMatch(/FAIL\s+Could not open the Pi camera at picam:0\?width=320&height=240&fps=10: VIGIL_RPICAM names .*no-rpicam, which is not a program this machine can run\.\s+Install rpicam-apps \(sudo apt install rpicam-apps\), or set VIGIL_RPICAM to the program\./);
   });
 });
 

@@ -14,11 +14,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { parsePicamUrl, type PicamStream } from "../../domain/stream-url.js";
+import { CameraConnectError } from "../../errors.js";
 import { silentLogger, type Logger } from "../../log.js";
 import { AccessUnitSplitter } from "./annexb.js";
 import type { AttemptFailure } from "./backoff.js";
 import { isExecutable } from "./ffmpeg-child.js";
-import type { AttemptEnd, H264Producer, ProducerAttempt } from "./h264-feed.js";
+import { createH264Feeds, type AttemptEnd, type H264Producer, type ProducerAttempt } from "./h264-feed.js";
 
 /** Tried in this order on PATH when VIGIL_RPICAM is not set. */
 export const RPICAM_PROGRAMS = ["rpicam-vid", "libcamera-vid"] as const;
@@ -149,4 +150,36 @@ export function rpicamProducer(options: RpicamOptions = {}): (source: string) =>
       },
     };
   };
+}
+
+export interface PicamProbe {
+  /** The program that ran (rpicam-vid or libcamera-vid). */
+  program: string;
+  /** How long it took to the first picture. */
+  firstPictureMs: number;
+}
+
+/**
+ * Opens the Pi camera until its first picture and lets it go: "does this camera
+ * work?" for `vigil doctor`. Rejects with the one sentence a feed would show
+ * (rpicam-vid missing, no camera, the camera in use) after the first failed
+ * attempt, or when no picture came within `timeoutMs` (default 15 s).
+ */
+export async function probePicam(url: string, options: { binary?: string | undefined; timeoutMs?: number } = {}): Promise<PicamProbe> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const started = performance.now();
+  const program = path.basename(findRpicam(options.binary) ?? RPICAM_PROGRAMS[0]);
+  const feeds = createH264Feeds({ producer: rpicamProducer({ binary: options.binary }), startTimeoutMs: timeoutMs, backoff: { initialMs: timeoutMs, maxMs: timeoutMs } });
+  const subscription = feeds.subscribe(url, { name: "probe" });
+  try {
+    for (;;) {
+      const status = subscription.status();
+      if (status.units > 0) return { program, firstPictureMs: Math.round(performance.now() - started) };
+      if (status.lastError) throw new CameraConnectError(`Could not open the Pi camera at ${url}: ${status.lastError}.`, "Pi camera", url, "unknown");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await subscription.close();
+    await feeds.stop();
+  }
 }
