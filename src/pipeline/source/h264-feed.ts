@@ -125,6 +125,8 @@ interface Consumer {
   /** Fell behind and waits for a keyframe; the pictures it misses count as dropped. */
   behind: boolean;
   dropped: number;
+  /** When falling behind was last a warning (then it is debug for a minute: a Pi that stays busy fills no log). */
+  warnedAt: number;
 }
 
 interface Feed {
@@ -185,7 +187,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
           if (consumer.behind) consumer.dropped++;
           continue;
         }
-        if (consumer.behind) logger.info({ source: feed.source, consumer: consumer.name, dropped: consumer.dropped }, "feed: consumer caught up at a keyframe");
+        if (consumer.behind) logger.debug({ source: feed.source, consumer: consumer.name, dropped: consumer.dropped }, "feed: consumer caught up at a keyframe");
         consumer.synced = true;
         consumer.behind = false;
         write(consumer, feed, unit, true);
@@ -196,7 +198,9 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         consumer.synced = false;
         consumer.behind = true;
         consumer.dropped++;
-        logger.warn({ source: feed.source, consumer: consumer.name, queuedBytes: consumer.sink.writableLength }, "feed: a consumer fell behind; skipping it to the next keyframe");
+        const quiet = performance.now() - consumer.warnedAt < 60_000;
+        if (!quiet) consumer.warnedAt = performance.now();
+        (quiet ? logger.debug : logger.warn).call(logger, { source: feed.source, consumer: consumer.name, queuedBytes: consumer.sink.writableLength, dropped: consumer.dropped }, "feed: a consumer fell behind; skipping it to the next keyframe");
         continue;
       }
       write(consumer, feed, unit, false);
@@ -219,8 +223,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
       let units = 0;
       let lastActivity = performance.now();
       let stalled: "start" | "gap" | undefined;
-      let attempt: ProducerAttempt | undefined = undefined;
-      attempt = producer.start(
+      const attempt: ProducerAttempt = producer.start(
         (unit) => {
           if (signal.aborted) return;
           if (units++ === 0) {
@@ -229,7 +232,8 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
             previousSentence = undefined;
             status.state = "running";
             delete status.lastError;
-            logger.info({ source: feed.source, producer: producer.label, pid: attempt?.pid() }, "feed: pictures flowing");
+            // Pictures come only after start() has returned: `attempt` is set.
+            logger.info({ source: feed.source, producer: producer.label, pid: attempt.pid() }, "feed: pictures flowing");
           }
           lastActivity = performance.now();
           status.units++;
@@ -238,20 +242,19 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         },
         { hadVideo },
       );
-      const running = attempt;
       const watchdog = setInterval(() => {
         const limit = units === 0 ? startTimeoutMs : stallTimeoutMs;
         if (!stalled && performance.now() - lastActivity > limit) {
           stalled = units === 0 ? "start" : "gap";
-          logger.warn({ source: feed.source, pid: running.pid(), silentMs: Math.round(performance.now() - lastActivity) }, `feed: no pictures from ${producer.label}; stopping it`);
-          void running.stop();
+          logger.warn({ source: feed.source, pid: attempt.pid(), silentMs: Math.round(performance.now() - lastActivity) }, `feed: no pictures from ${producer.label}; stopping it`);
+          void attempt.stop();
         }
       }, Math.min(500, startTimeoutMs / 4, stallTimeoutMs / 4));
-      const onAbort = () => void running.stop();
+      const onAbort = () => void attempt.stop();
       signal.addEventListener("abort", onAbort, { once: true });
       let end: AttemptEnd;
       try {
-        end = await running.ended;
+        end = await attempt.ended;
       } finally {
         clearInterval(watchdog);
         signal.removeEventListener("abort", onAbort);
@@ -319,7 +322,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         feeds.set(source, feed);
       }
       const joined = feed;
-      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", sink: undefined, synced: false, behind: false, dropped: 0 };
+      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", sink: undefined, synced: false, behind: false, dropped: 0, warnedAt: -Infinity };
       joined.consumers.add(consumer);
       let closed: Promise<void> | undefined;
       return {
