@@ -21,7 +21,9 @@
  *     longer acted on, as in the real event loop) or `exit` (it fails mid-stream,
  *     exit 255);
  *   - `runs.jsonl` gets one line when a run writes its first picture (its pid,
- *     argv and the wall time of footage time 0) and one when it ends.
+ *     argv and the wall time of footage time 0) and one when it ends;
+ *   - `camera-N.pid` marks camera N as open: as libcamera lets one process at
+ *     a time acquire a camera, a second stand-in fails while that process lives.
  *
  * Stop it as the real one is stopped: SIGINT ends it cleanly at the next frame
  * (exit 0); SIGTERM and SIGKILL end it at once.
@@ -118,6 +120,23 @@ const connected = dir && fs.existsSync(path.join(dir, "cameras")) ? Number(fs.re
 if (connected === 0) fail("no cameras available");
 if (camera >= connected) fail("selected camera is not available");
 if (!footage) fail("RPICAM_STANDIN_FOOTAGE is not set (the stand-in has nothing to show)");
+// RPiCamApp::OpenCamera(): camera_->acquire() fails while another process holds the camera.
+const CAMERA_ID = `/base/soc/i2c0mux/i2c@1/imx708@1a`;
+if (dir) {
+  const lock = path.join(dir, `camera-${camera}.pid`);
+  const holder = Number(fs.existsSync(lock) ? fs.readFileSync(lock, "utf8") : 0);
+  let held = false;
+  try {
+    held = holder > 0 && holder !== process.pid && process.kill(holder, 0);
+  } catch {
+    held = false;
+  }
+  if (held) {
+    process.stderr.write(`${libcameraLine("ERROR", "Camera camera.cpp:1011 Camera in use by another process")}\n`);
+    fail(`failed to acquire camera ${CAMERA_ID}`);
+  }
+  fs.writeFileSync(lock, String(process.pid));
+}
 process.stderr.write(`Mode selection for ${width}:${height}:12:P\n`);
 
 // --- The pictures -------------------------------------------------------------

@@ -202,7 +202,7 @@ describe("a camera's H.264 feed on the rpicam-vid stand-in", () => {
     }
   }, 60_000);
 
-  it("never runs two rpicam-vid for one camera: another stream of it waits until the first is let go", async () => {
+  it("never runs two rpicam-vid for one camera: another stream of it waits until the first is let go, and another program is refused", async () => {
     const registry = feeds();
     const wide = registry.subscribe(SOURCE, { name: "detection" });
     wide.attach(collector().sink);
@@ -210,6 +210,11 @@ describe("a camera's H.264 feed on the rpicam-vid stand-in", () => {
     const small = registry.subscribe("picam:0?width=160&height=120&fps=5", { name: "detection" });
     small.attach(collector().sink);
     expect(small.status().state).toBe("waiting");
+    // A second registry (two Vigils, or detection and recording wired apart) meets what libcamera says.
+    const apart = feeds().subscribe(SOURCE, { name: "recording" });
+    await until(() => apart.status().lastError !== undefined, 30_000, "the second program's failure");
+    expect(apart.status().lastError).toBe("the Pi camera is in use by another program; only one at a time can open it");
+    await apart.close();
     await wide.close();
     await until(() => small.status().state === "running", 30_000, "the second stream");
     const [before, after] = (await camera.runs()).slice(-2);
