@@ -8,7 +8,7 @@
  * recording share; stopping Vigil stops it.
  */
 import path from "node:path";
-import type { Chat, Message, User } from "grammy/types";
+import type { Chat, User } from "grammy/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "./support/bot-api/index.js";
 import { createChatDriver } from "./support/chat.js";
@@ -54,7 +54,7 @@ describe("the Pi camera in a running Vigil", () => {
 
     const alert = await tg.nextMessage(home, { after: armed, method: "sendPhoto", timeoutMs: 90_000 });
     expect(alert.caption).toMatch(/^Person on garden · \d+% · \d\d:\d\d:\d\d$/);
-    await tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true && r.params.message_id === (alert as Message).message_id, { after: armed, timeoutMs: 90_000 });
+    await tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true && r.params.message_id === alert.message_id, { after: armed, timeoutMs: 90_000 });
     expect((await chat.ask(alice, home, "/status")).text).toMatch(/\ngarden: online/);
 
     // One rpicam-vid all along (a size change restarts detection's decoder, not the camera), with the real options.
