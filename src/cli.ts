@@ -13,7 +13,7 @@ import { parseScanTimeout, runCameraScan } from "./cli/scan.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
 import { runDoctor } from "./doctor.js";
-import { parseStreamUrl } from "./domain/stream-url.js";
+import { parsePicamUrl, parseStreamUrl } from "./domain/stream-url.js";
 import { parseEnv, type Env } from "./env.js";
 import { ConfigError, InputError, NoStoreError, userMessage, VigilError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
@@ -171,22 +171,34 @@ function program(): Command {
   const camera = cli.command("camera").description("manage cameras from this machine (the chat's /addcamera does the same)");
   camera
     .command("add <name> <url>")
-    .description("add a camera; local files and /dev/video devices are allowed here, not from the chat")
+    .description("add a camera; local files, /dev/video devices and the Raspberry Pi camera (picam:0) are allowed here, not from the chat")
     .option("--username <user>", "camera username")
     .option("--password-stdin", "read the camera password from standard input")
     .option("--record-url <url>", "main stream for clips")
     .option("--snapshot-url <url>", "high-resolution JPEG URL")
     .action(async (name: string, url: string, opts: { username?: string; passwordStdin?: boolean; recordUrl?: string; snapshotUrl?: string }) => {
       const parsed = parseStreamUrl(url, { allowLocal: true });
+      const recordUrl = opts.recordUrl ? parseStreamUrl(opts.recordUrl, { allowLocal: true }) : undefined;
+      // One rpicam-vid gives the Pi camera's detection and clips: a second stream of it could never open.
+      if (parsed.kind === "picam" && recordUrl) throw new InputError("The Pi camera gives detection and clips from one stream; leave out --record-url and set its size and rate in the URL (picam:0?width=1920&height=1080&fps=15).");
+      if (recordUrl?.kind === "picam") throw new InputError(`Add the Pi camera with its own URL (vigil camera add <name> ${recordUrl.url}), not as --record-url.`);
       const password = opts.passwordStdin ? (isInteractive() ? await ask("Camera password", { hidden: true }) : await readStdin()) : parsed.password;
-      const added = await withStoreLock(async () => (await openStoreFromEnv(env)).addCamera({
-        name,
-        url: parsed.url,
-        username: opts.username ?? parsed.username,
-        password,
-        recordUrl: opts.recordUrl ? parseStreamUrl(opts.recordUrl, { allowLocal: true }).url : undefined,
-        snapshotUrl: opts.snapshotUrl ? parseStreamUrl(opts.snapshotUrl).url : undefined,
-      }));
+      const added = await withStoreLock(async () => {
+        const store = await openStoreFromEnv(env);
+        if (parsed.kind === "picam") {
+          const { camera: index } = parsePicamUrl(parsed.url);
+          const taken = store.cameras().find((c) => c.url.startsWith("picam:") && parsePicamUrl(c.url).camera === index);
+          if (taken) throw new InputError(`picam:${index} is already the camera ${taken.name}; remove it first (vigil camera remove ${taken.name}) to add it again.`);
+        }
+        return store.addCamera({
+          name,
+          url: parsed.url,
+          username: opts.username ?? parsed.username,
+          password,
+          recordUrl: recordUrl?.url,
+          snapshotUrl: opts.snapshotUrl ? parseStreamUrl(opts.snapshotUrl).url : undefined,
+        });
+      });
       out(`Added camera ${added.name} (${added.url}).`);
     });
   camera

@@ -11,8 +11,9 @@ import type { Env } from "./env.js";
 import { userMessage } from "./errors.js";
 import { checkModel, findModel, readManifest } from "./models.js";
 import { redact } from "./redact.js";
-import { withCredentials } from "./domain/stream-url.js";
+import { streamKind, withCredentials } from "./domain/stream-url.js";
 import { probeStream } from "./pipeline/source/probe.js";
+import { probePicam } from "./pipeline/source/rpicam.js";
 import type { Store } from "./store/index.js";
 
 const run = promisify(execFile);
@@ -95,9 +96,10 @@ export async function checkDisk(dataDir: string, minFreeBytes: number): Promise<
   }
 }
 
-export async function checkCameras(store: Store, ffmpegPath: string): Promise<Check[]> {
+export async function checkCameras(store: Store, ffmpegPath: string, rpicamPath?: string): Promise<Check[]> {
   return Promise.all(
     store.cameras().map(async (camera): Promise<Check> => {
+      if (streamKind(camera.url) === "picam") return checkPicam(camera.name, camera.url, rpicamPath);
       try {
         const probe = await probeStream(withCredentials(camera.url, camera.username, camera.password), { camera: camera.name, transport: camera.settings.transport, ffmpegPath, timeoutMs: 15_000 });
         return { name: `camera ${camera.name}`, ok: true, detail: `${probe.width}x${probe.height}, first frame in ${(probe.firstFrameMs / 1000).toFixed(1)} s` };
@@ -106,6 +108,19 @@ export async function checkCameras(store: Store, ffmpegPath: string): Promise<Ch
       }
     }),
   );
+}
+
+/** The Pi camera: rpicam-vid runs and gives a picture. A camera in use is only a warning: a running Vigil holds it. */
+async function checkPicam(name: string, url: string, rpicamPath: string | undefined): Promise<Check> {
+  try {
+    const probe = await probePicam(url, { binary: rpicamPath });
+    return { name: `camera ${name}`, ok: true, detail: `${probe.program}: first picture in ${(probe.firstPictureMs / 1000).toFixed(1)} s` };
+  } catch (error) {
+    const detail = userMessage(error);
+    if (/in use by another program/.test(detail)) return { name: `camera ${name}`, ok: false, warning: true, detail, fix: "If Vigil is running, that is Vigil: stop it to check the camera." };
+    const fix = /not installed|VIGIL_RPICAM/.test(detail) ? "Install rpicam-apps (sudo apt install rpicam-apps), or set VIGIL_RPICAM to the program." : "Check the camera's ribbon cable and that `rpicam-hello --list-cameras` lists it.";
+    return { name: `camera ${name}`, ok: false, detail, fix };
+  }
 }
 
 /** Runs every check. `openStore` failing is itself a row, and the checks that need the store are skipped. */
@@ -121,7 +136,7 @@ export async function runDoctor(env: Env, openStore: () => Promise<Store>): Prom
   }
   if (store) {
     checks.push(await checkTelegram(env.telegramApiRoot, store.token()));
-    if (ffmpeg.ok) checks.push(...(await checkCameras(store, env.ffmpegPath)));
+    if (ffmpeg.ok) checks.push(...(await checkCameras(store, env.ffmpegPath, env.rpicamPath)));
     else checks.push(...store.cameras().map((c) => ({ name: `camera ${c.name}`, ok: false, detail: "not checked: ffmpeg is missing", fix: "Install ffmpeg first." })));
     checks.push(await checkDisk(env.dataDir, store.retention().minFreeBytes));
   } else {

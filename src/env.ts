@@ -37,6 +37,8 @@ const EnvSchema = v.object({
   /** The ffmpeg and ffprobe binaries. Default: found on PATH. */
   VIGIL_FFMPEG: v.optional(v.pipe(v.string(), v.minLength(1)), "ffmpeg"),
   VIGIL_FFPROBE: v.optional(v.pipe(v.string(), v.minLength(1)), "ffprobe"),
+  /** The program that reads the Raspberry Pi camera. Default: rpicam-vid, else libcamera-vid (its name before bookworm), on PATH. */
+  VIGIL_RPICAM: optionalString,
   /**
    * Detector worker threads: how many frames are analysed at once, each on one core
    * (one onnxruntime thread each). Default: one per core, at most 4
@@ -80,6 +82,8 @@ export interface Env {
   modelsDir: string;
   ffmpegPath: string;
   ffprobePath: string;
+  /** The program reading a `picam:N` camera (VIGIL_RPICAM); undefined: rpicam-vid, else libcamera-vid, on PATH. */
+  rpicamPath: string | undefined;
   /** Detector worker threads (VIGIL_DETECTOR_THREADS); undefined: the pipeline's default, one per core up to 4. */
   detectorThreads: number | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -117,6 +121,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     modelsDir: e.VIGIL_MODELS_DIR ? path.resolve(cwd, e.VIGIL_MODELS_DIR) : path.join(PROJECT_ROOT, "models"),
     ffmpegPath: e.VIGIL_FFMPEG,
     ffprobePath: e.VIGIL_FFPROBE,
+    rpicamPath: e.VIGIL_RPICAM,
     detectorThreads: e.VIGIL_DETECTOR_THREADS,
     logLevel: e.VIGIL_LOG_LEVEL,
     timeZone: e.VIGIL_TZ ? validateTimeZone(e.VIGIL_TZ) : machineTimeZone(),

@@ -15,6 +15,8 @@ import type { Logger } from "./log.js";
 import { createOnvifDiscovery } from "./onvif/index.js";
 import { createPipeline } from "./pipeline/index.js";
 import { createRecorder } from "./pipeline/record/index.js";
+import { createH264Feeds, type H264Feeds } from "./pipeline/source/h264-feed.js";
+import { rpicamProducer } from "./pipeline/source/rpicam.js";
 import { EventHistory } from "./store/event-history.js";
 import { acquireLock, previousCrash, type Store } from "./store/index.js";
 import { createSystemdNotifier } from "./systemd.js";
@@ -126,12 +128,14 @@ export async function runVigil(options: RunOptions): Promise<void> {
   let recorder: RecorderHandle | undefined;
   let vigil: Vigil | undefined;
   let stats: { stop(): Promise<void> } | undefined;
+  // One registry for the camera feeds: the Pi camera opens in one process only, and detection and the recorder both read it.
+  const feeds: H264Feeds = createH264Feeds({ producer: rpicamProducer({ binary: env.rpicamPath, logger }), logger });
   try {
     if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
-    const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, ...(env.detectorThreads ? { detectorThreads: env.detectorThreads } : {}) });
+    const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, feeds, ...(env.detectorThreads ? { detectorThreads: env.detectorThreads } : {}) });
     pipeline = created;
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
-    recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger });
+    recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger, feeds });
     const discovery = createOnvifDiscovery({ ...env.onvif, logger });
     vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print, timeZone: env.timeZone });
     logger.info({ cameras: store.cameras().length, mode: vigil.control.mode().mode, timeZone: env.timeZone }, "Vigil started");
@@ -143,6 +147,7 @@ export async function runVigil(options: RunOptions): Promise<void> {
     await stats?.stop();
     await pipeline?.stop();
     await recorder?.stop();
+    await feeds.stop();
     await vigil?.stop();
     await store.flush();
     await release();

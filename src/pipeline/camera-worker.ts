@@ -26,6 +26,7 @@ import { createMotionDetector } from "./motion/motion-detector.js";
 import { INITIAL_MOTION_STATE, nextMotionState } from "./motion/motion-events.js";
 import { annotateFrame, annotateJpeg } from "./snapshot/annotate.js";
 import { createFrameSource, type FrameSourceOptions } from "./source/frame-source.js";
+import type { H264Feeds } from "./source/h264-feed.js";
 import { probeStream } from "./source/probe.js";
 import { DEFAULT_TRACKER_OPTIONS, dueForLook, expectedBox, INITIAL_TRACKER_STATE, TRACK_MIN_SCORE, updateTracks, type TrackerOptions, type TrackerState } from "./track/tracker.js";
 
@@ -72,6 +73,8 @@ export interface CameraWorkerOptions {
   confirmation: ConfirmationRule;
   /** Source tuning (timeouts, backoff), mostly for tests. */
   source?: Partial<Pick<FrameSourceOptions, "startTimeoutMs" | "stallTimeoutMs" | "backoff" | "graceMs">>;
+  /** The camera feeds (the Pi camera's rpicam-vid), shared with the recorder. */
+  feeds: H264Feeds;
 }
 
 export interface CameraWorker {
@@ -135,6 +138,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     now,
     replay: options.mode === "replay",
     realtimeFile: options.mode === "replay" ? (options.realtime ? "once" : false) : streamKind(camera.url) === "file",
+    feeds: options.feeds,
     ...options.source,
   });
   const motionDetector = createMotionDetector({ width: settings.width, height: settings.height, sensitivity: settings.sensitivity, masks: settings.masks });

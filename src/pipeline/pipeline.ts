@@ -19,7 +19,9 @@ import { createDetectionService, defaultDetectorThreads, type DetectionStats } f
 import type { ObjectDetector } from "./detect/object-detector.js";
 import { loadDetector } from "./detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
+import { createH264Feeds, type H264Feeds } from "./source/h264-feed.js";
 import { probeStream } from "./source/probe.js";
+import { rpicamProducer } from "./source/rpicam.js";
 
 export interface PipelineOptions {
   /** A ready detector (tests, benchmarks), the only one: the pool has one detector. Default: `model` loaded from `modelsDir`. */
@@ -54,6 +56,12 @@ export interface PipelineOptions {
   detectorRetryMs?: number;
   /** Source tuning for tests (watchdog, backoff). */
   source?: CameraWorkerOptions["source"];
+  /**
+   * The camera feeds: the Pi camera's one rpicam-vid, which the recorder reads
+   * too, so give both the same registry (src/main.ts does). Default: one of the
+   * pipeline's own, finding rpicam-vid on PATH, stopped with the pipeline.
+   */
+  feeds?: H264Feeds;
 }
 
 /** The handle plus what replay and the benchmark read. */
@@ -78,6 +86,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   const workers = new Map<string, { worker: CameraWorker; key: string }>();
   const stopping = new Set<Promise<void>>();
   let stopped: Promise<void> | undefined;
+  const feeds = options.feeds ?? createH264Feeds({ producer: rpicamProducer({ logger }), logger });
 
   const emit = (event: PipelineEvent) => {
     for (const listener of listeners) {
@@ -113,6 +122,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
       mode: options.mode ?? "live",
       realtime: options.realtime ?? false,
       confirmation: options.confirmation ?? DEFAULT_CONFIRMATION,
+      feeds,
       ...(options.source ? { source: options.source } : {}),
     });
     workers.set(camera.id, { worker, key: streamKey(camera) });
@@ -178,6 +188,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
         for (const { worker } of workers.values()) retire(worker);
         workers.clear();
         await Promise.all([...stopping]);
+        if (!options.feeds) await feeds.stop();
         await detection.close();
         await given?.close();
       })();

@@ -2,6 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { vigil } from "../support/cli.js";
+import { footage } from "../support/footage.js";
+import { installRpicamStandIn } from "../support/rpicam-stand-in.js";
 import { filesContaining, tempDir } from "../support/tmp.js";
 
 const TOKEN = "7000001:AAF-cli-test-token-bbbbbbbbbbbbbbbbbbbbbbb";
@@ -147,5 +149,49 @@ describe("vigil doctor", () => {
     expect(rows.find((r) => r.startsWith("store"))).toMatch(/ok/);
     expect(rows.find((r) => r.startsWith("telegram"))).toMatch(/FAIL\s+cannot reach 127\.0\.0\.1:9/);
     expect(result.stdout).not.toContain(TOKEN);
+  });
+
+  it("checks a Pi camera by a picture from rpicam-vid, and says what is missing with a fix", async () => {
+    const root = await tempDir();
+    const dataDir = path.join(root, "data");
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
+    expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], env)).code).toBe(0);
+    expect((await vigil(["camera", "add", "garden", "picam:0?width=320&height=240&fps=10"], env)).code).toBe(0);
+    const camera = await installRpicamStandIn(footage("wallflower_wavingtrees_10fps.mp4"));
+    const doctor = { VIGIL_DATA_DIR: dataDir, VIGIL_PASSPHRASE: "a long passphrase", VIGIL_TELEGRAM_API_ROOT: "http://127.0.0.1:9" };
+    const works = await vigil(["doctor"], { ...doctor, VIGIL_RPICAM: camera.binary });
+    expect(works.stdout.split("\n").find((r) => r.startsWith("camera garden"))).toMatch(/^camera garden\s+ok\s+rpicam-vid: first picture in \d+\.\d s\s*$/);
+    // It let the camera go, cleanly (SIGINT).
+    expect(await camera.runs()).toMatchObject([{ code: 0 }]);
+
+    const missing = await vigil(["doctor"], { ...doctor, VIGIL_RPICAM: path.join(root, "no-rpicam") });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout.split("\n").find((r) => r.startsWith("camera garden"))).toMatch(/FAIL\s+Could not open the Pi camera at picam:0\?width=320&height=240&fps=10: VIGIL_RPICAM names .*no-rpicam, which is not a program this machine can run\.\s+Install rpicam-apps \(sudo apt install rpicam-apps\), or set VIGIL_RPICAM to the program\./);
+  });
+});
+
+describe("vigil camera add with the Raspberry Pi camera", () => {
+  it("adds picam:0 with its size and rate, refuses a second stream of it, and says what is wrong with a bad one in one sentence", async () => {
+    const dataDir = path.join(await tempDir(), "data");
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_BOT_TOKEN: TOKEN, VIGIL_PASSPHRASE: "a long passphrase" };
+    expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], env)).code).toBe(0);
+    const added = await vigil(["camera", "add", "garden", "picam:0?fps=10&width=1640&height=922"], env);
+    expect(added.stderr).toBe("");
+    expect(added.stdout.trim()).toBe("Added camera garden (picam:0?width=1640&height=922&fps=10).");
+
+    const refusals: [string[], string][] = [
+      [["camera", "add", "yard", "picam:0"], "picam:0 is already the camera garden; remove it first (vigil camera remove garden) to add it again."],
+      [["camera", "add", "porch", "picam:1", "--record-url", "picam:1?width=1920&height=1080"], "The Pi camera gives detection and clips from one stream; leave out --record-url and set its size and rate in the URL (picam:0?width=1920&height=1080&fps=15)."],
+      [["camera", "add", "porch", "rtsp://10.1.1.1/sub", "--record-url", "picam:1"], "Add the Pi camera with its own URL (vigil camera add <name> picam:1), not as --record-url."],
+      [["camera", "add", "porch", "picam:1?width=4056&height=3040"], "The Pi camera's width and height must be even numbers from 64x64 to 1920x1080 (the largest its H.264 encoder takes)."],
+    ];
+    for (const [args, sentence] of refusals) {
+      const result = await vigil(args, env);
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr.trim()).toBe(sentence);
+    }
+    const list = await vigil(["camera", "list"], env);
+    expect(list.stdout).toContain("picam:0?width=1640&height=922&fps=10");
+    expect(list.stdout).not.toContain("porch");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStreamUrl, withCredentials } from "../../src/domain/stream-url.js";
+import { parsePicamUrl, parseStreamUrl, streamKind, withCredentials } from "../../src/domain/stream-url.js";
 import { InputError } from "../../src/errors.js";
 
 /** The one sentence parseStreamUrl answers with, or the parsed URL. */
@@ -53,5 +53,35 @@ describe("camera stream URLs", () => {
     expect(outcome("/dev/video0", true)).toBe('ok {"url":"/dev/video0","kind":"device"}');
     expect(outcome("/srv/../etc/passwd", true)).toMatch(/is not a URL/);
     expect(outcome("/srv/cams/door.mp4", false)).toMatch(/is not a URL/);
+  });
+});
+
+describe("the Raspberry Pi camera's URL", () => {
+  it("is picam:N with an optional size and rate, stored in one spelling, and only from the machine's own CLI", () => {
+    expect(outcome("picam:0", true)).toBe('ok {"url":"picam:0","kind":"picam"}');
+    expect(outcome("PICAM:1?fps=10", true)).toBe('ok {"url":"picam:1?fps=10","kind":"picam"}');
+    expect(outcome("picam:0?fps=7.5&height=480&width=640", true)).toBe('ok {"url":"picam:0?width=640&height=480&fps=7.5","kind":"picam"}');
+    expect(outcome("picam:0", false)).toBe("The Raspberry Pi camera can be added only on the Pi itself: vigil camera add <name> picam:0.");
+    expect(parsePicamUrl("picam:0")).toEqual({ camera: 0, width: 1280, height: 720, fps: 15 });
+    expect(parsePicamUrl("picam:1?width=1920&height=1080&fps=30")).toEqual({ camera: 1, width: 1920, height: 1080, fps: 30 });
+    expect(streamKind("picam:0?fps=10")).toBe("picam");
+  });
+
+  it("answers each bad part in one sentence", () => {
+    const bad: [string, string][] = [
+      ["picam:", "The Pi camera is picam:0 (picam:1 for a second one), optionally with its size and rate: picam:0?width=1280&height=720&fps=15."],
+      ["picam:x", "The Pi camera is picam:0 (picam:1 for a second one), optionally with its size and rate: picam:0?width=1280&height=720&fps=15."],
+      ["picam:12", "picam:12 is not a camera number; picam:0 is the Pi's first camera, picam:1 its second."],
+      ["picam:0?iso=800", '"iso" is not a Pi camera setting; picam takes width, height and fps, as in picam:0?width=1280&height=720&fps=15.'],
+      ["picam:0?fps=10&fps=12", "fps is given twice in the Pi camera's URL."],
+      ["picam:0?width=640", "Give the Pi camera's width and height together, as in picam:0?width=1280&height=720&fps=15."],
+      ["picam:0?width=4056&height=3040", "The Pi camera's width and height must be even numbers from 64x64 to 1920x1080 (the largest its H.264 encoder takes)."],
+      ["picam:0?width=641&height=480", "The Pi camera's width and height must be even numbers from 64x64 to 1920x1080 (the largest its H.264 encoder takes)."],
+      ["picam:0?width=1920&height=1080&fps=60", "The Pi camera's fps must be from 1 to 30 at 1920x1080."],
+      ["picam:0?fps=0", "The Pi camera's fps must be from 1 to 60 at 1280x720."],
+      ["picam:0?fps=1e1", "The Pi camera's fps must be from 1 to 60 at 1280x720."],
+      ["picam:0;reboot", "The Pi camera is picam:0 (picam:1 for a second one), optionally with its size and rate: picam:0?width=1280&height=720&fps=15."],
+    ];
+    for (const [raw, sentence] of bad) expect(outcome(raw, true), raw).toBe(sentence);
   });
 });

@@ -12,6 +12,7 @@ import { createCameraWorker } from "../../src/pipeline/camera-worker.js";
 import { createDetectionService, type DetectionRequest, type DetectionService } from "../../src/pipeline/detect/detection-service.js";
 import { loadDetector } from "../../src/pipeline/detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION } from "../../src/pipeline/events/confirmation.js";
+import { createH264Feeds } from "../../src/pipeline/source/h264-feed.js";
 import { footage, MODELS_DIR } from "../support/footage.js";
 
 const START = 1_700_000_000_000;
@@ -20,7 +21,12 @@ beforeAll(async () => {
   const entry = findModel(await readManifest());
   service = await createDetectionService({ model: entry.name, load: () => loadDetector({ entry, modelsDir: MODELS_DIR }) });
 });
-afterAll(() => service.close());
+// A file camera never uses a feed; the worker still needs the registry every camera is given.
+const feeds = createH264Feeds({ producer: () => { throw new Error("no feed in this test"); } });
+afterAll(async () => {
+  await service.close();
+  await feeds.stop();
+});
 
 describe("a camera's requests to the shared detector", () => {
   it("marks the frames that confirm a visitor and that clear the visit `confirm`, and every other frame `routine`", async () => {
@@ -44,6 +50,7 @@ describe("a camera's requests to the shared detector", () => {
       mode: "replay",
       realtime: false,
       confirmation: DEFAULT_CONFIRMATION,
+      feeds,
     });
     await worker.done;
 

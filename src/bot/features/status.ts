@@ -17,7 +17,8 @@ function liveLine(state: CameraState, now: number, tz: string | undefined): stri
   const parts: string[] = [];
   if (live.state === "online") parts.push(`online, ${live.fps.toFixed(1)} fps`);
   else if (live.state === "offline") parts.push(`offline${live.lastFrameAt ? ` since ${formatClock(live.lastFrameAt, now, tz)}` : ""}${live.lastError ? ` (${live.lastError})` : ""}`);
-  else parts.push(live.state);
+  // Not online yet: why, when it is known (a Pi camera whose rpicam-vid is missing never gets past starting).
+  else parts.push(live.lastError ? `${live.state} (${live.lastError})` : live.state);
   if (live.lastMotionAt) parts.push(`last motion ${formatClock(live.lastMotionAt, now, tz)}`);
   if (live.lastAlertAt) parts.push(`last alert ${formatClock(live.lastAlertAt, now, tz)}`);
   return parts.join(" · ");

@@ -7,6 +7,13 @@
  * with `q`, SIGTERM, SIGKILL — the same ffmpeg child, backoff and port watch as
  * the detection source. Credentials appear only in ffmpeg's argv, never in a log
  * line or status.
+ *
+ * A fed stream (the Pi camera) comes from the camera's H.264 feed on ffmpeg's
+ * stdin, from its next keyframe (h264-feed.ts: the one rpicam-vid that
+ * detection reads too). Raw H.264 carries no times: ffmpeg stamps each picture
+ * as it reads it, which the ring maps to wall time like any other stream's.
+ * While the feed has no pictures the watchdog waits (the feed restarts the
+ * camera), the buffer counts as offline, and the feed's sentence is its error.
  */
 import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
@@ -14,7 +21,8 @@ import type { Logger } from "../../log.js";
 import { maskUrl, redact } from "../../redact.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "../source/backoff.js";
 import { spawnFfmpeg } from "../source/ffmpeg-child.js";
-import { explainFfmpegFailure, inputOptions, inputUrl } from "../source/input-options.js";
+import type { FeedSubscription, H264Feeds } from "../source/h264-feed.js";
+import { explainFfmpegFailure, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
 
@@ -35,6 +43,8 @@ export interface CameraBufferOptions {
   /** Waits between respawns, doubling after each failure. Default 0.5 s to 30 s. */
   backoff?: BackoffOptions;
   now?: () => number;
+  /** Where a fed stream (`picam:N`) comes from. Required for one. */
+  feeds?: H264Feeds;
 }
 
 /** A run that delivered video this long counts as healthy: the next failure starts the backoff over. */
@@ -61,6 +71,16 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   let run = 0;
   /** Whether this URL has ever given video (then a missing stream is a stalled source, not a wrong URL: backoff.ts). */
   let hadVideo = false;
+  let feed: FeedSubscription | undefined;
+  if (isFedStream(options.url)) {
+    if (!options.feeds) throw new Error(`${options.cameraName} is read through a feed (${masked}), and no feeds were given.`);
+    feed = options.feeds.subscribe(options.url, { name: "recording" });
+  }
+  /** The feed's sentence while it has no pictures to give. */
+  const feedDown = () => {
+    const status = feed?.status();
+    return status && status.state !== "running" ? (status.lastError ?? "the camera is starting") : undefined;
+  };
 
   const outputOptions = [
     "-map", "0:v:0", "-c", "copy",
@@ -103,9 +123,18 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       output,
       ffmpegPath: options.ffmpegPath,
       logger: log,
+      stdinInput: feed !== undefined,
     });
+    if (feed) {
+      const joined = feed;
+      void child.started.then((stdin) => {
+        if (stdin && !controller.signal.aborted) joined.attach(stdin);
+      });
+    }
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
+      // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
+      if (feedDown()) lastData = now();
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
@@ -118,6 +147,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     try {
       exit = await child.exited;
     } finally {
+      feed?.detach();
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);
       ring.endRun();
@@ -146,6 +176,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       if (!controller.signal.aborted) state = "starting";
     }
     state = "stopped";
+    await feed?.close();
   })();
 
   return {
@@ -153,14 +184,16 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     status() {
       const oldest = ring.oldestWall();
       const newest = ring.newestWall();
+      const down = state === "recording" ? feedDown() : undefined;
+      const error = down ?? (feed && state !== "recording" ? (feedDown() ?? lastError) : lastError);
       return {
         cameraId: options.cameraId,
         cameraName: options.cameraName,
-        state,
+        state: down ? "offline" : state,
         bufferSeconds: oldest !== undefined && newest !== undefined ? Math.round((newest - oldest) / 100) / 10 : 0,
         bufferBytes: ring.bytes,
         restarts,
-        ...(lastError ? { lastError } : {}),
+        ...(error ? { lastError: error } : {}),
       };
     },
     trim(keepFrom) {

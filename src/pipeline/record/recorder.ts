@@ -24,6 +24,8 @@ import { toStoredEvent, type EventHistory } from "../../store/event-history.js";
 import { createRetention, DiskFullError, type Retention, type RetentionOptions } from "../../store/retention.js";
 import { hourlyActivity, renderEventsSheet } from "../../report/events-sheet.js";
 import type { BackoffOptions } from "../source/backoff.js";
+import { createH264Feeds, type H264Feeds } from "../source/h264-feed.js";
+import { rpicamProducer } from "../source/rpicam.js";
 import { assembleClip, BOT_UPLOAD_LIMIT } from "./assemble.js";
 import { createCameraBuffer, type CameraBuffer } from "./camera-buffer.js";
 import { ClipPlanner, type ClipPlan } from "./clip-plan.js";
@@ -56,6 +58,12 @@ export interface RecorderOptions {
   /** IANA time zone for the /events picture. Default: the system's. */
   timeZone?: string;
   now?: () => number;
+  /**
+   * The camera feeds: the Pi camera's one rpicam-vid, which detection reads too,
+   * so give both the same registry (src/main.ts does). Default: one of the
+   * recorder's own, finding rpicam-vid on PATH, stopped with the recorder.
+   */
+  feeds?: H264Feeds;
 }
 
 /** Seconds kept beyond what the settings need: pipeline latency and one keyframe interval. */
@@ -105,6 +113,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
   let pinId = 0;
   let stopped = false;
   let lastRetry = 0;
+  const feeds = options.feeds ?? createH264Feeds({ producer: rpicamProducer({ logger }), logger });
 
   const scratch: Promise<string | undefined> = options.scratchDir !== undefined ? Promise.resolve(options.scratchDir ?? undefined) : createScratchDir();
   void scratch.then((dir) => logger.info(describeScratch(dir)));
@@ -305,6 +314,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
               ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
               ...(options.backoff ? { backoff: options.backoff } : {}),
               now,
+              feeds,
             });
         if (buffer) logger.info({ camera: camera.name, url: maskUrl(camera.recordUrl ?? camera.url) }, "recording: camera added");
         cameras.set(camera.id, { camera, buffer, key });
@@ -402,6 +412,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
       await Promise.all([...cameras.values()].map((c) => c.buffer?.stop() ?? Promise.resolve()));
       cameras.clear();
+      if (!options.feeds) await feeds.stop();
       await retention.stop();
       await history.flush();
       const dir = await scratch;

@@ -4,7 +4,8 @@
  * "output stream closed" error against the real exit; so the exit is read from the
  * child process itself. Stopping is Scrypted's sequence: `q` on stdin (ffmpeg
  * finishes cleanly), then SIGTERM, then SIGKILL, each after a grace period, and
- * `stop()` resolves only once the process is gone: no orphan, no zombie.
+ * `stop()` resolves only once the process is gone: no orphan, no zombie. When
+ * stdin is the video itself (a camera's feed), closing it takes the place of `q`.
  */
 import type { ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -36,10 +37,19 @@ export interface FfmpegChildOptions {
   logger: Logger;
   /** Grace period for each step of the stop sequence. Default 1000 ms. */
   graceMs?: number;
+  /**
+   * The input is ffmpeg's stdin (`input` "pipe:0"), written by the caller once
+   * {@link FfmpegChild.started} gives it. Stopping closes it (ffmpeg finishes
+   * what it has and exits) instead of sending `q`, which would be read as video.
+   * Default false.
+   */
+  stdinInput?: boolean;
 }
 
 export interface FfmpegChild {
   readonly exited: Promise<FfmpegExit>;
+  /** ffmpeg's stdin once it runs; undefined when it never started. */
+  readonly started: Promise<Writable | undefined>;
   /** q, then SIGTERM, then SIGKILL; resolves when the process has exited. */
   stop(): Promise<void>;
   pid(): number | undefined;
@@ -69,7 +79,7 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
   const binary = options.ffmpegPath ?? "ffmpeg";
   if (!isExecutable(binary)) {
     const exited = Promise.resolve<FfmpegExit>({ code: null, signal: null, stderr: "", spawnError: `spawn ${binary} ENOENT` });
-    return { exited, pid: () => undefined, stop: async () => void (await exited) };
+    return { exited, started: Promise.resolve(undefined), pid: () => undefined, stop: async () => void (await exited) };
   }
   const grace = options.graceMs ?? 1000;
   const lines: string[] = [];
@@ -78,9 +88,12 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
   let resolveExit!: (exit: FfmpegExit) => void;
   let done = false;
   const exited = new Promise<FfmpegExit>((resolve) => (resolveExit = resolve));
+  let resolveStart!: (stdin: Writable | undefined) => void;
+  const started = new Promise<Writable | undefined>((resolve) => (resolveStart = resolve));
   const finish = (exit: Omit<FfmpegExit, "stderr">) => {
     if (done) return;
     done = true;
+    resolveStart(undefined);
     resolveExit({ ...exit, stderr: lines.join("\n") });
   };
 
@@ -94,6 +107,7 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
       options.logger.debug({ pid: proc?.pid, command: maskUrl(commandLine) }, "ffmpeg started");
       proc?.stdin?.on("error", () => undefined); // ffmpeg may exit before reading `q`
       proc?.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
+      resolveStart(proc?.stdin ?? undefined);
       if (stopRequested) void sequence();
     })
     .on("stderr", (line: string) => {
@@ -112,7 +126,8 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
   async function sequence(): Promise<void> {
     const child = proc;
     if (!child || done) return;
-    if (child.stdin?.writable) child.stdin.write("q");
+    if (options.stdinInput) child.stdin?.end();
+    else if (child.stdin?.writable) child.stdin.write("q");
     if (await wait(grace)) return;
     child.kill("SIGTERM");
     if (await wait(grace)) return;
@@ -122,6 +137,7 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
 
   return {
     exited,
+    started,
     pid: () => proc?.pid,
     async stop() {
       stopRequested = true;

@@ -8,6 +8,12 @@
  * to wait between attempts depends on why the last one ended (backoff.ts): a
  * camera is picked up again within seconds of coming back, and a camera that
  * rejects the login is not hammered.
+ *
+ * A fed stream (the Pi camera, `picam:N`) is not opened by this ffmpeg: the
+ * camera's H.264 feed (h264-feed.ts, one rpicam-vid shared with the recorder)
+ * writes it to ffmpeg's stdin, starting at a keyframe. The feed supervises the
+ * camera; this source supervises its decoder, whose watchdog waits while the
+ * feed has no pictures to give, and shows the feed's sentence when it is down.
  */
 import { streamKind } from "../../domain/stream-url.js";
 import { CameraConnectError } from "../../errors.js";
@@ -18,7 +24,8 @@ import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type Backof
 import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
-import { explainDeviceFailure, explainFfmpegFailure, inputOptions, inputUrl, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+import type { FeedSubscription, H264Feeds } from "./h264-feed.js";
+import { explainDeviceFailure, explainFfmpegFailure, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
 import { rateFilter } from "./rate-filter.js";
 
 export interface FrameSourceOptions {
@@ -58,6 +65,8 @@ export interface FrameSourceOptions {
   backoff?: BackoffOptions;
   /** Grace period of each step of the stop sequence. Default 1000 ms. */
   graceMs?: number;
+  /** Where a fed stream (`picam:N`) comes from; it is joined while the frames are read. Required for one. */
+  feeds?: H264Feeds;
 }
 
 export interface SourceStatus {
@@ -155,6 +164,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const arrivals: number[] = [];
   let started = false;
   const startedAt = now();
+  /** The camera's feed while the frames are read (a fed stream only). */
+  let activeFeed: FeedSubscription | undefined;
 
   /**
    * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
@@ -188,7 +199,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     return caughtUp;
   }
 
-  async function supervise(signal: AbortSignal): Promise<void> {
+  /** The feed's sentence while it has no pictures to give (undefined while they flow, or for a stream ffmpeg opens itself). */
+  function feedDown(feed: FeedSubscription | undefined): string | undefined {
+    const status = feed?.status();
+    return status && status.state !== "running" ? status.lastError : undefined;
+  }
+
+  async function supervise(signal: AbortSignal, feed: FeedSubscription | undefined): Promise<void> {
     let failures = 0;
     /** Whether this URL has ever given a picture (then a missing stream is a stalled source, not a wrong URL). */
     let hadPictures = false;
@@ -235,7 +252,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         ffmpegPath: options.ffmpegPath ?? "ffmpeg",
         logger,
         graceMs: options.graceMs ?? 1000,
+        stdinInput: feed !== undefined,
       });
+      if (feed) {
+        void child.started.then((stdin) => {
+          if (stdin && !signal.aborted) feed.attach(stdin);
+        });
+      }
       const onAbort = () => {
         receiver.close();
         void child.stop();
@@ -245,6 +268,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       const watchdog = replay
         ? undefined
         : setInterval(() => {
+            // No pictures from the camera's feed: nothing for this decoder to decode, so no fault of it.
+            if (feed && feed.status().state !== "running") lastActivity = performance.now();
             const limit = attemptFrames === 0 ? startTimeoutMs : stallTimeoutMs;
             if (!stalled && performance.now() - lastActivity > limit) {
               stalled = attemptFrames === 0 ? "start" : "gap";
@@ -258,12 +283,16 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         // What ffmpeg wrote before it exited may still be on its way (the end of a replayed file).
         await receiver.finish();
       } finally {
+        feed?.detach();
         receiver.close();
         clearInterval(watchdog);
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
-      const { sentence, failure } = describeExit(exit, stalled, startTimeoutMs, hadPictures, streamKind(options.url) === "device" ? options.url : undefined);
+      const described = describeExit(exit, stalled, startTimeoutMs, hadPictures, streamKind(options.url) === "device" ? options.url : undefined);
+      // The camera's feed knows better why there are no pictures.
+      const fromFeed = feedDown(feed);
+      const { sentence, failure } = fromFeed ? { sentence: fromFeed, failure: "silent" as const } : described;
       if (replay) {
         state = "ended";
         if (exit.code === 0 && !exit.spawnError) return;
@@ -292,8 +321,14 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       const onAbort = () => controller.abort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) controller.abort();
+      // A fed stream: joined for as long as the frames are read (the first consumer starts the camera).
+      let feed: FeedSubscription | undefined;
+      if (isFedStream(options.url)) {
+        if (!options.feeds) throw new Error(`${options.camera} is read through a feed (${masked}), and no feeds were given.`);
+        feed = activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached" });
+      }
       // Ends the generator when the supervisor ends (replay finished, or stopped).
-      const supervisor = supervise(controller.signal).then(
+      const supervisor = supervise(controller.signal, feed).then(
         () => slot.close(),
         (error: unknown) => slot.close(error instanceof Error ? error : new Error(String(error))),
       );
@@ -309,6 +344,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         controller.abort();
         signal?.removeEventListener("abort", onAbort);
         await supervisor;
+        await feed?.close();
         if (state !== "ended") state = "stopped";
       }
     },
@@ -316,6 +352,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       burst = on;
     },
     status() {
+      const reason = feedDown(activeFeed) ?? lastError;
       const recent = arrivals.length > 1 && performance.now() - arrivals[arrivals.length - 1]! < 5000;
       const span = recent ? (arrivals[arrivals.length - 1]! - arrivals[0]!) / 1000 : 0;
       return {
@@ -325,7 +362,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         restarts,
         lastFrameAt,
         fps: span > 0 ? Math.round(((arrivals.length - 1) / span) * 10) / 10 : 0,
-        ...(lastError ? { lastError } : {}),
+        ...(reason ? { lastError: reason } : {}),
       };
     },
   };

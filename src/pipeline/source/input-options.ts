@@ -29,9 +29,20 @@ const HTTP_PROTOCOLS = "http,https,tcp,tls";
 /** Polling a camera's snapshot URL faster than this only loads the camera. */
 export const MAX_POLL_FPS = 2;
 
-/** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs. */
+/**
+ * A stream ffmpeg does not open itself: its H.264 comes from the camera's feed
+ * (h264-feed.ts) on ffmpeg's stdin, because the camera can be opened by one
+ * process only and both detection and recording read it (the Pi camera, through
+ * rpicam-vid).
+ */
+export function isFedStream(url: string): boolean {
+  return streamKind(url) === "picam";
+}
+
+/** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs, a fed stream as stdin. */
 export function inputUrl(url: string): string {
-  return streamKind(url) === "file" ? `file:${url}` : url;
+  const kind = streamKind(url);
+  return kind === "file" ? `file:${url}` : kind === "picam" ? "pipe:0" : url;
 }
 
 /**
@@ -65,6 +76,11 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
     }
     case "device":
       return ["-f", "v4l2"];
+    case "picam":
+      // A raw H.264 byte stream has no timestamps: each picture is stamped with the time ffmpeg reads it
+      // (the recorder's ring maps them to wall time), and nothing needs probing (the first bytes are SPS, PPS
+      // and a keyframe), so the first picture leaves at once (../shared/RECIPES.md).
+      return ["-f", "h264", "-use_wallclock_as_timestamps", "1", "-fflags", "+genpts", "-probesize", "32", "-analyzeduration", "0"];
     case "file":
       // Only the file protocol: a path cannot smuggle in concat:, subfile: or a URL.
       return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re"] : []), ...(config.realtimeFile === true ? ["-stream_loop", "-1"] : [])];
