@@ -4,7 +4,7 @@
  * recorded detections through the tracker (the pure updateTracks) with each
  * candidate rule, at several minimum scores. Prints nuisance confirmations
  * (tracks confirmed on clips or stretches without a person) beside the latency
- * of the first true one; DEFAULT_CONFIRMATION and the README's trade-off come
+ * of the first true one; DEFAULT_CONFIRMATION and docs/detection.md's trade-off come
  * from this table.
  *
  *   npx tsx bench/confirmation.ts

@@ -26,7 +26,7 @@
  * 4. The floor: bare ffmpeg per camera on the capacity mix, beside the running
  *    Vigil; bare `session.run` on the model.
  *
- * Prints a table (and a markdown table for the README) with the load average, and
+ * Prints a table (and a markdown table for docs/performance.md) with the load average, and
  * writes bench/out/results.json (the issue's keys, to compare versions) and
  * bench/out/details-<time>.json (everything). Every child process is stopped in
  * `finally`, also when the run fails or is interrupted.
@@ -749,7 +749,7 @@ async function main(): Promise<void> {
   ];
   const note = `${machine.model}, ${machine.cpus} cores; load average ${loadAtStart} at the start, ${loadAtEnd} at the end (other work shares this machine); commit ${results.commit}; ${startedAt.toISOString()}; ${Math.round(elapsedS())} s${QUICK ? "; --quick" : ""}`;
   process.stdout.write(`\n${table(summary)}\n\n${table(stepRows)}\n\n${note}\n`);
-  process.stdout.write(`\nMarkdown for the README:\n\n${markdown(summary)}\n\n${markdown(stepRows)}\n\n${note}\n`);
+  process.stdout.write(`\nMarkdown for docs/performance.md:\n\n${markdown(summary)}\n\n${markdown(stepRows)}\n\n${note}\n`);
 
   await fs.mkdir(OUT_DIR, { recursive: true });
   await fs.writeFile(path.join(OUT_DIR, "results.json"), `${JSON.stringify(results, null, 2)}\n`);

@@ -6,7 +6,7 @@
  * confirm each other.
  *
  * The default, 3 of the last 4, was chosen on the footage with bench/confirmation.ts
- * (table in the README): it is the fastest rule that gave zero false person
+ * (table in docs/detection.md): it is the fastest rule that gave zero false person
  * alerts on every clip without a person (swaying trees, road, parking lot with
  * exposure swings, pets). 2 of 3 and 2 of 2 are one processed frame faster
  * (0.2 s at 5 fps) but confirmed a kitten close-up as a person (0.60 and 0.57 in
