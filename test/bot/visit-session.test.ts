@@ -17,7 +17,8 @@ let group: Chat;
 let clip: MadeClip;
 
 beforeAll(async () => {
-  clip = await longVisit(180);
+  // 30 s of tree after he leaves: the file starts over (and he comes in again) long after this test is done.
+  clip = await longVisit(180, 30);
   h = await startHarness();
   alice = h.tg.user({ firstName: "Alice" });
   group = h.tg.group({ title: "Home", owner: alice });
@@ -33,7 +34,6 @@ describe("a visit that lasts", () => {
     const mark = h.tg.mark();
     // A local file plays in real time from its start when the camera starts.
     await h.store.addCamera({ name: "porch", url: clip.file });
-    const startedAt = Date.now();
     const alert = await h.tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 60_000 });
     expect(alert.caption).toMatch(/^Person on porch · \d+% · (\w{3} )?\d\d:\d\d:\d\d · away$/);
     const captionOf = () => h.tg.message(group.id, alert.message_id)!.caption ?? "";
@@ -54,7 +54,6 @@ describe("a visit that lasts", () => {
 
     // He leaves at the end of the 3 minutes: the caption says so, and that was the only alert.
     await until(() => /\nLeft at (\w{3} )?\d\d:\d\d:\d\d after 3 min$/.test(captionOf()), 120_000, "the caption says he has gone");
-    expect(Date.now() - startedAt).toBeLessThan(clip.duration * 1000); // the footage has not started over
     const photos = h.tg.outputs(group, mark).filter((r) => r.method === "sendPhoto");
     expect(photos).toHaveLength(1);
     const edits = h.tg.outputs(group, mark).filter((r) => r.method === "editMessageCaption");

@@ -153,12 +153,16 @@ export async function twoVisitors(offset = 0.8): Promise<MadeClip> {
   return { file, width: 320, height: 120, entries: [entry, entry + lag / MADE_FPS], duration: frames.length / MADE_FPS };
 }
 
-/** The man comes in and stays `seconds` without moving (one frame held, with sensor noise), then leaves. */
-export async function longVisit(seconds: number): Promise<MadeClip> {
+/**
+ * The man comes in and stays `seconds` without moving (one frame held, with
+ * sensor noise), then leaves; `tail` seconds of tree follow (a camera looping
+ * the clip sees him again only after them).
+ */
+export async function longVisit(seconds: number, tail = 3): Promise<MadeClip> {
   const src = await decode(WALLFLOWER, 160, 120);
   const hold = 249; // standing in the middle, facing the camera
-  const order = [...treeFrames(40), ...range(VISIT.from, hold), ...Array<number>(Math.round(seconds * MADE_FPS)).fill(hold), ...range(hold, VISIT.to), ...treeFrames(30)];
-  const file = await encode(`long-visit-${seconds}`, order.map((i) => src.frames[i]!), 160, 120);
+  const order = [...treeFrames(40), ...range(VISIT.from, hold), ...Array<number>(Math.round(seconds * MADE_FPS)).fill(hold), ...range(hold, VISIT.to), ...treeFrames(Math.round(tail * MADE_FPS))];
+  const file = await encode(`long-visit-${seconds}-${tail}`, order.map((i) => src.frames[i]!), 160, 120);
   return { file, width: 160, height: 120, entries: [(40 + WALLFLOWER_ENTRY - VISIT.from) / MADE_FPS], duration: order.length / MADE_FPS };
 }
 
