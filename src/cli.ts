@@ -22,6 +22,7 @@ import { createOnvifDiscovery, DEFAULT_DISCOVERY_TIMEOUT_MS, parseMulticastTarge
 import { ensureModel, findModel, readManifest } from "./models.js";
 import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Store, type Unlock } from "./store/index.js";
 import { ensureSystemPackages, runtimeNeeds } from "./system-deps.js";
+import { parseMqttSettings } from "./mqtt/settings.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -223,6 +224,40 @@ function program(): Command {
     .action(async (name: string) => {
       const removed = await withStoreLock(async () => (await openStoreFromEnv(env)).removeCamera(name));
       out(`Removed camera ${removed.name}.`);
+    });
+
+  const mqttCli = cli.command("mqtt").description("the MQTT broker Vigil publishes to and takes commands from (Home Assistant)");
+  mqttCli
+    .command("set <url>")
+    .description("connect to this broker (mqtt://HOST:1883, mqtts://HOST:8883); the password is read from standard input and kept encrypted")
+    .option("--username <user>", "the broker username")
+    .option("--password-stdin", "read the broker password from standard input")
+    .option("--site <name>", "topics go under vigil/<site>/ (default home)")
+    .option("--discovery-prefix <prefix>", "Home Assistant's discovery prefix (default homeassistant)")
+    .option("--ca-file <path>", "the CA certificate of an mqtts:// broker (default: the system's CAs)")
+    .action(async (url: string, opts: { username?: string; passwordStdin?: boolean; site?: string; discoveryPrefix?: string; caFile?: string }) => {
+      const password = opts.passwordStdin ? (isInteractive() ? await ask("Broker password", { hidden: true }) : await readStdin()) : undefined;
+      const settings = parseMqttSettings({ url, username: opts.username, password, site: opts.site, discoveryPrefix: opts.discoveryPrefix, caFile: opts.caFile });
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setMqtt(settings));
+      out(`MQTT is set: ${settings.url}, topics under vigil/${settings.site}/, Home Assistant discovery under ${settings.discoveryPrefix}/. Start Vigil (or restart it) to connect.`);
+    });
+  mqttCli
+    .command("show")
+    .description("the MQTT settings, password redacted")
+    .action(async () => {
+      const settings = (await openStoreFromEnv(env)).mqtt();
+      if (!settings) {
+        out("MQTT is off (set it up with `vigil mqtt set URL`).");
+        return;
+      }
+      out(JSON.stringify({ ...settings, password: settings.password ? "***" : undefined, topics: `vigil/${settings.site}/` }, null, 2));
+    });
+  mqttCli
+    .command("off")
+    .description("stop using MQTT (the settings and password are deleted)")
+    .action(async () => {
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setMqtt(null));
+      out("MQTT is off; Vigil will not connect to a broker.");
     });
 
   cli

@@ -18,6 +18,10 @@ import { EventHistory } from "./store/event-history.js";
 import { acquireLock, previousCrash, type Store } from "./store/index.js";
 import { createSystemdNotifier } from "./systemd.js";
 import { Outbox } from "./store/outbox.js";
+import { createMqttBridge, type MqttBridge } from "./mqtt/bridge.js";
+import { createAlertGate } from "./sensors/alert-gate.js";
+import { createSensorHub, type SensorHub } from "./sensors/hub.js";
+import { VIGIL_VERSION } from "./version.js";
 
 export interface RunOptions {
   env: Env;
@@ -46,6 +50,8 @@ export interface AssembleOptions {
   print: (line: string) => void;
   /** Bot tuning for tests and benchmarks. */
   bot?: Omit<VigilBotOptions, "apiRoot">;
+  /** MQTT reconnect tuning (tests). */
+  mqtt?: { reconnectMs?: number; refusedReconnectMs?: number };
   now?: () => number;
 }
 
@@ -54,6 +60,9 @@ export interface Vigil {
   control: OwnedControl;
   outbox: Outbox;
   bot: VigilBot;
+  sensors: SensorHub;
+  /** Present when MQTT is set up (`vigil mqtt set`). */
+  mqtt: MqttBridge | undefined;
   /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
   stop(): Promise<void>;
 }
@@ -69,7 +78,25 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const now = options.now ?? Date.now;
   const outbox = await Outbox.open(store.vault, { now, logger });
   const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now });
-  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  const lifetime = new AbortController();
+  const sensors = createSensorHub({ store, logger, now });
+  const gate = createAlertGate(() => store.cameras(), (id) => sensors.lastOpenedFor(id));
+  const mqttSettings = store.mqtt();
+  // No `vigil mqtt set`: no client, no socket, Vigil as it always was.
+  const mqtt = mqttSettings
+    ? createMqttBridge({
+        settings: mqttSettings,
+        control,
+        sensors: { sensors: () => sensors.configured(), states: () => sensors.states(), reading: (r) => sensors.reading(r), sawContactDevice: (n, t, at) => sensors.sawContactDevice(n, t, at) },
+        notify: async (text) => void (await outbox.enqueueNotice(store.chats(), text)),
+        logger,
+        signal: lifetime.signal,
+        version: VIGIL_VERSION,
+        ...options.mqtt,
+        now,
+      })
+    : undefined;
+  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, sensors, ...(mqtt ? { mqttStatus: () => mqtt.status() } : {}), ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
@@ -78,10 +105,20 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   };
   const unsubscribe = [
     pipeline.subscribe((event) => {
+      if (!gate.pass(event)) return;
       recorder.handle(event);
       publish(event);
+      mqtt?.handle(event);
     }),
-    recorder.subscribe(publish),
+    recorder.subscribe((event) => {
+      publish(event);
+      mqtt?.handle(event);
+    }),
+    sensors.subscribe((event) => mqtt?.door(event)),
+    sensors.onDetails(() => mqtt?.sensorChanged()),
+    store.onChange((change) => {
+      if (change === "cameras" || change === "armed" || change === "sensors") mqtt?.configChanged();
+    }),
   ];
   if (store.admins().length === 0) {
     const code = await store.newClaimCode(now() + CLAIM_CODE_TTL_MS);
@@ -92,8 +129,13 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     control,
     outbox,
     bot,
+    sensors,
+    mqtt,
     async stop() {
       for (const off of unsubscribe) off();
+      lifetime.abort();
+      await mqtt?.closed();
+      sensors.close();
       await bot.stop();
       control.close();
       await outbox.flush();

@@ -73,7 +73,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const apiRoot = options.apiRoot ?? "https://api.telegram.org";
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const { previousCrash: _crash, ...rest } = deps;
-  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map() };
+  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map(), mqttStatus: deps.mqttStatus, sensors: deps.sensors };
   const heartbeat = createHeartbeat(featureDeps);
 
   // --- API clients and their transformers --------------------------------------
