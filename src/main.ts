@@ -20,7 +20,9 @@ import { createSystemdNotifier } from "./systemd.js";
 import { Outbox } from "./store/outbox.js";
 import { createMqttBridge, type MqttBridge } from "./mqtt/bridge.js";
 import { createAlertGate } from "./sensors/alert-gate.js";
+import { createDoorAlarm } from "./sensors/door-alarm.js";
 import { createSensorHub, type SensorHub } from "./sensors/hub.js";
+import { startSensorSources, type SensorSources } from "./sensors/sources.js";
 import { VIGIL_VERSION } from "./version.js";
 
 export interface RunOptions {
@@ -61,6 +63,8 @@ export interface Vigil {
   outbox: Outbox;
   bot: VigilBot;
   sensors: SensorHub;
+  /** The webhook listener and the gpiomon children. */
+  sources: SensorSources;
   /** Present when MQTT is set up (`vigil mqtt set`). */
   mqtt: MqttBridge | undefined;
   /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
@@ -100,6 +104,16 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
+  const sources = startSensorSources({ sensors: () => store.sensors(), webhook: () => store.webhook(), reading: (r) => sensors.reading(r), logger, signal: lifetime.signal, now });
+  const doorAlarm = createDoorAlarm({
+    control,
+    sensors: () => store.sensors(),
+    alert: (alert) => bot.publishDoor(alert),
+    record: (event) => recorder.recordDoor(event),
+    triggered: () => mqtt?.trigger(),
+    logger,
+    now,
+  });
   const publish = (event: PipelineEvent) => {
     bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue an event for the chat"));
   };
@@ -114,10 +128,14 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
       publish(event);
       mqtt?.handle(event);
     }),
-    sensors.subscribe((event) => mqtt?.door(event)),
+    sensors.subscribe((event) => {
+      mqtt?.door(event);
+      doorAlarm(event).catch((error: unknown) => logger.error({ err: error, sensor: event.sensorName }, "could not queue a door alert for the chat"));
+    }),
     sensors.onDetails(() => mqtt?.sensorChanged()),
     store.onChange((change) => {
       if (change === "cameras" || change === "armed" || change === "sensors") mqtt?.configChanged();
+      if (change === "sensors") sources.reconcile();
     }),
   ];
   if (store.admins().length === 0) {
@@ -130,11 +148,13 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     outbox,
     bot,
     sensors,
+    sources,
     mqtt,
     async stop() {
       for (const off of unsubscribe) off();
       lifetime.abort();
       await mqtt?.closed();
+      await sources.stopped();
       sensors.close();
       await bot.stop();
       control.close();

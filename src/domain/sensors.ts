@@ -68,6 +68,19 @@ export interface DoorEvent {
   first?: boolean;
 }
 
+/** A door or window that opened while armed: the alert, with a picture from each linked camera that could give one. */
+export interface DoorAlert {
+  type: "door-alert";
+  /** The door event's id. */
+  id: string;
+  sensorId: string;
+  sensorName: string;
+  kind: SensorKind;
+  /** When it opened (epoch ms). */
+  at: number;
+  photos: { cameraId: string; cameraName: string; jpeg: Buffer }[];
+}
+
 /** A device seen on the broker under `zigbee2mqtt/` that reports `contact` (`/addsensor` offers them). */
 export interface SeenContactDevice {
   name: string;
