@@ -107,6 +107,32 @@ describe("a broker with users", () => {
   }, 60_000);
 });
 
+describe("mqtts://", () => {
+  it("connects to a TLS broker with its CA given, and says in one sentence that a certificate it cannot check is not trusted", async () => {
+    const tls = await startBroker({ tls: true });
+    try {
+      const trusted = await startHarness({ setup: (store) => store.setMqtt({ url: tls.url, site: "home", discoveryPrefix: "homeassistant", caFile: tls.caFile }) });
+      try {
+        await until(() => trusted.vigil.mqtt?.status().state === "connected", 20_000, "connected over TLS");
+      } finally {
+        await trusted.stop();
+      }
+      const logLines: string[] = [];
+      const untrusted = await startHarness({ logLines, mqtt: { reconnectMs: 200 }, setup: (store) => store.setMqtt({ url: tls.url, site: "home", discoveryPrefix: "homeassistant" }) });
+      try {
+        await until(() => untrusted.vigil.mqtt?.status().state === "down", 20_000, "refused");
+        expect(untrusted.vigil.mqtt?.status().reason).toMatch(/^the broker's TLS certificate is not trusted \(\w+\); give its CA with --ca-file$/);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(logLines.filter((l) => l.includes("TLS certificate is not trusted"))).toHaveLength(1);
+      } finally {
+        await untrusted.stop();
+      }
+    } finally {
+      await tls.stop();
+    }
+  }, 120_000);
+});
+
 describe("without vigil mqtt set", () => {
   it("opens no connection to any broker", async () => {
     const h = await startHarness();

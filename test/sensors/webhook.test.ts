@@ -118,6 +118,19 @@ describe("the webhook listener", () => {
     expect(await filesContaining(h.dir, SECRET)).toEqual([]);
   }, 60_000);
 
+  it("while disarmed, a good request is taken (the state changes) but nothing reaches the chat", async () => {
+    await h.control.disarm();
+    const mark = h.tg.mark();
+    const open = JSON.stringify({ state: "open" });
+    expect((await post("/sensor/balcony", open, signed(open))).status).toBe(204);
+    await until(() => balcony().open === true, 10_000, "open");
+    await h.ask(alice, group, "/cameras");
+    expect(h.tg.outputs(group, mark).filter((r) => typeof r.params.text === "string" && r.params.text.includes("opened"))).toHaveLength(0);
+    const closed = JSON.stringify({ state: "closed" });
+    expect((await post("/sensor/balcony", closed, signed(closed))).status).toBe(204);
+    await h.control.arm();
+  });
+
   it("answers nothing secret, and a request that sends no body at all is refused too", async () => {
     const empty = await post("/sensor/balcony", "", signed(""));
     expect(empty.status).toBe(400);

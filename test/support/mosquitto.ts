@@ -21,11 +21,15 @@ const run = promisify(execFile);
 export interface BrokerOptions {
   /** Users and passwords; anonymous clients are then refused. Default: anonymous only. */
   users?: Record<string, string>;
+  /** Serve MQTT over TLS (mqtts://) with a certificate for 127.0.0.1 signed by a CA made for the test (its PEM file: `caFile`). */
+  tls?: boolean;
 }
 
 export interface Broker {
   port: number;
   url: string;
+  /** With `tls`: the CA certificate that signed the broker's. */
+  caFile?: string;
   /** SIGKILL: no will is delivered by a dead broker, the connections just end. */
   kill(): Promise<void>;
   /** Starts it again on the same port. */
@@ -74,6 +78,16 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     }
     lines.push("allow_anonymous false", `password_file ${file}`);
   } else lines.push("allow_anonymous true");
+  let caFile: string | undefined;
+  if (options.tls) {
+    caFile = path.join(dir, "ca.crt");
+    const ssl = (args: string[]) => run("openssl", args, { cwd: dir });
+    await ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Vigil test CA"]);
+    await ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    await fs.writeFile(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    await ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"]);
+    lines.push(`cafile ${caFile}`, `certfile ${path.join(dir, "server.crt")}`, `keyfile ${path.join(dir, "server.key")}`);
+  }
   const conf = path.join(dir, "mosquitto.conf");
   await fs.writeFile(conf, `${lines.join("\n")}\n`);
   let child: ChildProcess | undefined;
@@ -100,7 +114,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     await exited;
   };
   await start();
-  return { port, url: `mqtt://127.0.0.1:${port}`, kill, start, stop: kill, log: () => output };
+  return { port, url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`, ...(caFile ? { caFile } : {}), kill, start, stop: kill, log: () => output };
 }
 
 /** A test's own MQTT client (Home Assistant's side, or a Zigbee2MQTT): records every message it receives. */
