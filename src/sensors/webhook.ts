@@ -5,7 +5,7 @@
  *     POST /sensor/<name>
  *     X-Vigil-Timestamp: <unix seconds>
  *     X-Vigil-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
- *     {"state": "open" | "closed", "battery": 87}
+ *     {"state": "open" | "closed", "battery": 87, "battery_low": false}
  *
  * signed with the sensor's own secret. The timestamp is inside the signature,
  * so it cannot be changed; one more than 60 s from Vigil's clock is refused,
@@ -39,7 +39,7 @@ export function signWebhook(secret: string, timestamp: string, body: Buffer | st
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex")}`;
 }
 
-export type WebhookVerdict = { ok: true; open: boolean; battery?: number } | { ok: false; status: 400 | 401; why: string };
+export type WebhookVerdict = { ok: true; open: boolean; battery?: number; batteryLow?: boolean } | { ok: false; status: 400 | 401; why: string };
 
 /**
  * Checks a request's timestamp, signature and body against a sensor's secret. Pure
@@ -60,12 +60,12 @@ export function verifyWebhook(secret: string, headers: { timestamp: string | und
   } catch {
     return { ok: false, status: 400, why: "the body is not JSON" };
   }
-  const object = parsed as { state?: unknown; battery?: unknown } | null;
+  const object = parsed as { state?: unknown; battery?: unknown; battery_low?: unknown } | null;
   if (object === null || typeof object !== "object" || Array.isArray(object) || (object.state !== "open" && object.state !== "closed")) return { ok: false, status: 400, why: 'the body is not {"state": "open" | "closed"}' };
   const battery = typeof object.battery === "number" && object.battery >= 0 && object.battery <= 100 ? Math.round(object.battery) : undefined;
   seen.set(signature, now);
   if (seen.size > 10_000) seen.delete(seen.keys().next().value!);
-  return { ok: true, open: object.state === "open", ...(battery !== undefined ? { battery } : {}) };
+  return { ok: true, open: object.state === "open", ...(battery !== undefined ? { battery } : {}), ...(typeof object.battery_low === "boolean" ? { batteryLow: object.battery_low } : {}) };
 }
 
 /** Starts listening; resolves once bound (rejects with the reason when the address cannot be used). Closes when `signal` aborts. */
@@ -116,7 +116,7 @@ export async function startWebhookListener(options: WebhookOptions): Promise<{ p
       const sig = req.headers["x-vigil-signature"];
       const verdict = verifyWebhook(sensor.source.secret, { timestamp: typeof ts === "string" ? ts : undefined, signature: typeof sig === "string" ? sig : undefined }, Buffer.concat(chunks), now(), seen);
       if (!verdict.ok) return refuse(res, verdict.status, verdict.status === 400 ? "The body must be JSON like {\"state\": \"open\"}." : "Not signed for this sensor.", verdict.why, path);
-      options.reading({ sensorId: sensor.id, at: now(), open: verdict.open, ...(verdict.battery !== undefined ? { battery: verdict.battery } : {}) });
+      options.reading({ sensorId: sensor.id, at: now(), open: verdict.open, ...(verdict.battery !== undefined ? { battery: verdict.battery } : {}), ...(verdict.batteryLow !== undefined ? { batteryLow: verdict.batteryLow } : {}) });
       res.writeHead(204, { connection: "close" }).end();
     });
   });

@@ -67,7 +67,7 @@ const balcony = () => h.vigil.sensors.states().find((s) => s.sensor.name === "ba
 
 describe("the webhook listener", () => {
   it("takes a signed request: the balcony door opening is in the chat while armed", async () => {
-    const closed = JSON.stringify({ state: "closed", battery: 64 });
+    const closed = JSON.stringify({ state: "closed", battery: 64, battery_low: true });
     expect((await post("/sensor/balcony", closed, signed(closed))).status).toBe(204);
     await until(() => balcony().open === false, 10_000, "closed");
     const mark = h.tg.mark();
@@ -78,6 +78,7 @@ describe("the webhook listener", () => {
     console.log(`webhook → chat: ${Date.now() - sent} ms`);
     expect(message.text).toMatch(/^Balcony opened · \d\d:\d\d:\d\d$/);
     expect(balcony().battery).toBe(64);
+    expect(balcony().batteryLow).toBe(true);
   });
 
   it("refuses every bad request with a 4xx, and nothing changes", async () => {
