@@ -85,6 +85,16 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
   let status: MqttLinkStatus = { state: "connecting", url: where, since: now() };
   let loggedProblem: string | undefined;
 
+  // A CA file that went missing since `vigil mqtt set` is a sentence in /status, not a failed start.
+  let ca: Buffer | undefined;
+  try {
+    ca = settings.caFile ? fs.readFileSync(settings.caFile) : undefined;
+  } catch (error) {
+    const sentence = `the CA file ${settings.caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"}); run \`vigil mqtt set\` again with --ca-file`;
+    logger.error({ broker: where }, `MQTT: ${sentence}`);
+    const down: MqttLinkStatus = { state: "down", url: where, since: now(), reason: sentence };
+    return { status: () => down, publish: () => undefined, subscribe: () => undefined, unsubscribe: () => undefined, closed: () => Promise.resolve() };
+  }
   const clientOptions: IClientOptions = {
     clientId: `vigil-${settings.site}-${Math.random().toString(16).slice(2, 10)}`,
     reconnectPeriod: reconnectMs,
@@ -98,7 +108,7 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
     will: { topic: availabilityTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
     ...(settings.username !== undefined ? { username: settings.username } : {}),
     ...(settings.password !== undefined ? { password: settings.password } : {}),
-    ...(settings.caFile ? { ca: fs.readFileSync(settings.caFile) } : {}),
+    ...(ca ? { ca } : {}),
   };
   const client: MqttClient = mqtt.connect(settings.url, clientOptions);
   const maxIncoming = options.maxIncomingBytes ?? 256 * 1024;

@@ -127,6 +127,13 @@ describe("mqtts://", () => {
       } finally {
         await untrusted.stop();
       }
+      // A CA file removed since `vigil mqtt set`: Vigil starts all the same and says why it cannot connect.
+      const gone = await startHarness({ setup: (store) => store.setMqtt({ url: tls.url, site: "home", discoveryPrefix: "homeassistant", caFile: "/nonexistent/ca.pem" }) });
+      try {
+        expect(gone.vigil.mqtt?.status()).toMatchObject({ state: "down", reason: "the CA file /nonexistent/ca.pem cannot be read (ENOENT); run `vigil mqtt set` again with --ca-file" });
+      } finally {
+        await gone.stop();
+      }
     } finally {
       await tls.stop();
     }
