@@ -88,6 +88,13 @@ export function createSensorHub(options: SensorHubOptions): SensorHub {
     }
   }
 
+  function states(): SensorState[] {
+    return store.sensors().map((sensor) => {
+      const entry = live.get(sensor.id);
+      return { sensor, open: entry?.debounced.open, changedAt: entry?.changedAt ?? 0, battery: entry?.battery, batteryLow: entry?.batteryLow ?? false, online: entry?.online ?? true };
+    });
+  }
+
   function check(sensorId: string): void {
     const sensor = find(sensorId);
     const entry = live.get(sensorId);
@@ -136,14 +143,8 @@ export function createSensorHub(options: SensorHubOptions): SensorHub {
       entry.debounced = read(entry.debounced, reading.open, reading.at);
       check(sensor.id);
     },
-    states: () =>
-      store.sensors().map((sensor) => {
-        const entry = live.get(sensor.id);
-        return { sensor, open: entry?.debounced.open, changedAt: entry?.changedAt ?? 0, battery: entry?.battery, batteryLow: entry?.batteryLow ?? false, online: entry?.online ?? true };
-      }),
-    sensors() {
-      return this.states();
-    },
+    states,
+    sensors: states,
     configured: () => store.sensors(),
     sawContactDevice(name, topic, at) {
       if (store.sensors().some((s) => s.source.type === "mqtt" && s.source.topic === topic)) return;
