@@ -8,3 +8,17 @@ export interface MqttLinkStatus {
   /** Why it is down, one sentence. */
   reason?: string;
 }
+
+/** The MQTT connection as stored (`vigil mqtt set`). */
+export interface MqttSettings {
+  url: string;
+  username?: string | undefined;
+  /** Kept in the encrypted store; never logged or shown. */
+  password?: string | undefined;
+  /** Topics go under `vigil/<site>/`. */
+  site: string;
+  /** Home Assistant's discovery prefix. */
+  discoveryPrefix: string;
+  /** CA certificate for `mqtts://`; default the system's CAs. */
+  caFile?: string | undefined;
+}

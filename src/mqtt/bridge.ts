@@ -13,11 +13,10 @@
  */
 import type { Control } from "../domain/control.js";
 import type { PipelineEvent } from "../domain/events.js";
-import type { MqttLinkStatus } from "../domain/mqtt.js";
+import type { MqttLinkStatus, MqttSettings } from "../domain/mqtt.js";
 import type { DoorEvent, Sensor, SensorReading, SensorState } from "../domain/sensors.js";
 import type { Logger } from "../log.js";
 import { parseFieldReading, parseZigbee2mqtt, parseZigbee2mqttAvailability } from "../sensors/readings.js";
-import type { MqttSettings } from "../store/store.js";
 import { panelState, parsePanelCommand, parseSwitchCommand, type PanelCommand } from "./alarm-panel.js";
 import { connectMqtt, type MqttConnection } from "./connection.js";
 import { buildDiscovery, type Component } from "./discovery.js";

@@ -12,11 +12,10 @@
  */
 import fs from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { MqttLinkStatus } from "../domain/mqtt.js";
+import type { MqttLinkStatus, MqttSettings } from "../domain/mqtt.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { maskUrl } from "../redact.js";
-import type { MqttSettings } from "../store/store.js";
 
 export interface MqttConnectionOptions {
   settings: MqttSettings;

@@ -1,7 +1,7 @@
 /** Checking what `vigil mqtt set` is given, once, with a sentence for each mistake. */
 import fs from "node:fs";
 import { ConfigError } from "../errors.js";
-import type { MqttSettings } from "../store/store.js";
+import type { MqttSettings } from "../domain/mqtt.js";
 import { parseBrokerUrl } from "./connection.js";
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,32}$/;

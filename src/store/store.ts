@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { defaultSettings, findCamera, unknownCameraError, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
+import type { MqttSettings } from "../domain/mqtt.js";
 import type { NewSensorInput, Sensor } from "../domain/sensors.js";
 import { validateDebounce, validateSensorName } from "../domain/sensors.js";
 import { InputError } from "../errors.js";
@@ -34,17 +35,10 @@ export interface Retention {
 
 export type NewCamera = Pick<Camera, "name" | "url" | "username" | "password" | "recordUrl" | "snapshotUrl"> & { settings?: Partial<CameraSettings> };
 
+export type { MqttSettings };
+
 export type StoreChange = "cameras" | "armed" | "chats" | "admins" | "retention" | "token" | "mqtt" | "sensors";
 
-/** The MQTT connection as stored (`vigil mqtt set`). */
-export interface MqttSettings {
-  url: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  site: string;
-  discoveryPrefix: string;
-  caFile?: string | undefined;
-}
 
 function hashCode(code: string): Buffer {
   return createHash("sha256").update(code.trim().toLowerCase()).digest();
