@@ -134,7 +134,8 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     }),
     sensors.onDetails(() => mqtt?.sensorChanged()),
     store.onChange((change) => {
-      if (change === "cameras" || change === "armed" || change === "sensors") mqtt?.configChanged();
+      if (change === "cameras" || change === "sensors") mqtt?.configChanged();
+      if (change === "armed") mqtt?.armChanged();
       if (change === "sensors") sources.reconcile();
     }),
   ];

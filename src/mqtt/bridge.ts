@@ -58,8 +58,10 @@ export interface MqttBridge {
   door(event: DoorEvent): void;
   /** A sensor's battery or availability changed. */
   sensorChanged(): void;
-  /** The cameras, the sensors or the arm switch changed (store): republish state and discovery. */
+  /** The cameras or the sensors changed (store): discovery, subscriptions and state again; a renamed or removed one's retained topics are cleared. */
   configChanged(): void;
+  /** The arm switch changed (chat, command line, the panel itself). */
+  armChanged(): void;
   /** An alert went out that did not come from the pipeline (a door): the panel reads `triggered` for a while. */
   trigger(): void;
   /** Publishes `offline` and closes. */
@@ -219,9 +221,34 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
     }
   }
 
-  function publishAll(): void {
-    publishDiscovery();
-    publishArmState();
+  /** Names whose retained topics Vigil has published, by camera or sensor id. */
+  const names = { cameras: new Map<string, string>(), sensors: new Map<string, string>() };
+  function noteNames(): void {
+    for (const c of control.cameras()) names.cameras.set(c.id, c.name);
+    for (const s of sensors.sensors()) names.sensors.set(s.id, s.name);
+  }
+
+  /** An empty retained message deletes what the broker keeps: a removed or renamed camera or door leaves nothing stale. */
+  function clearGone(): void {
+    const clear = (topic: string): Message => ({ topic, payload: "", retain: true });
+    const cameraNow = new Map(control.cameras().map((c) => [c.id, c.name]));
+    for (const [id, name] of names.cameras) {
+      if (cameraNow.get(id) === name) continue;
+      const t = topics.camera(name);
+      send([t.motion, t.occupancy, t.snapshot, t.status, t.count("all"), ...Object.keys(lastCounts.get(name) ?? {}).map((label) => t.count(label))].map(clear));
+      names.cameras.delete(id);
+      for (const map of [visits, lastCounts, motion]) map.delete(name);
+    }
+    const sensorNow = new Map(sensors.sensors().map((s) => [s.id, s.name]));
+    for (const [id, name] of names.sensors) {
+      if (sensorNow.get(id) === name) continue;
+      const t = topics.door(name);
+      send([t.state, t.battery, t.batteryLow, t.availability].map(clear));
+      names.sensors.delete(id);
+    }
+  }
+
+  function publishCameras(): void {
     void control.status().then((status) => {
       for (const { camera, live } of status.cameras) {
         const t = topics.camera(camera.name);
@@ -235,6 +262,13 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         ]);
       }
     }, (error: unknown) => logger.error({ err: error }, "MQTT: could not read the cameras' state"));
+  }
+
+  function publishAll(): void {
+    noteNames();
+    publishDiscovery();
+    publishArmState();
+    publishCameras();
     publishSensors();
   }
 
@@ -303,11 +337,15 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
     sensorChanged: publishSensors,
     configChanged() {
       if (connection.status().state !== "connected") return;
+      clearGone();
+      noteNames();
       resubscribe();
       publishDiscovery();
       publishArmState();
+      publishCameras();
       publishSensors();
     },
+    armChanged: publishArmState,
     trigger,
     async closed() {
       clearTimeout(triggerTimer);

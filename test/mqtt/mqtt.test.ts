@@ -160,6 +160,23 @@ describe("Vigil on MQTT", () => {
     console.log(`MQTT reconnect after the broker restarted: ${reconnectMs} ms`);
   }, 120_000);
 
+  it("a renamed camera's old retained topics are cleared, and Home Assistant is told its new name", async () => {
+    await until(() => ha.lastBuffer("vigil/home/yard/snapshot") !== undefined, 10_000, "the snapshot retained");
+    await h.control.renameCamera("yard", "porch");
+    await until(() => Object.values(discovery()?.cmps ?? {}).some((c) => c.name === "porch motion"), 10_000, "discovery with the new name");
+    expect(discoveryProblems(discovery())).toEqual([]);
+    await until(() => ha.lastBuffer("vigil/home/yard/snapshot")?.length === 0, 10_000, "the old snapshot cleared");
+    // A client that subscribes now finds nothing left under the old name.
+    const later = await watch(broker.url, ["vigil/home/yard/#"]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(later.messages.map((m) => m.topic)).toEqual([]);
+    } finally {
+      await later.close();
+    }
+    await until(() => ha.last("vigil/home/porch/status") !== undefined, 30_000, "the new name's status");
+  }, 60_000);
+
   it("says offline on the availability topic when Vigil stops", async () => {
     await h.vigil.mqtt?.closed();
     await until(() => ha.last("vigil/home/availability") === "offline", 20_000, "offline");
