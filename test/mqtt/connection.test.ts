@@ -51,6 +51,15 @@ describe("vigil mqtt set, show and off", () => {
     const badSite = await vigil(["mqtt", "set", broker.url, "--site", "a/b"], env);
     expect(badSite.stderr).toContain("--site is 1 to 32 letters");
 
+    // `vigil doctor` tries the broker as Vigil's user (Telegram is refused here at once: no network).
+    const doctorEnv = { ...env, VIGIL_TELEGRAM_API_ROOT: "http://127.0.0.1:9" };
+    const good = await vigil(["doctor"], doctorEnv);
+    expect(good.stdout).toMatch(new RegExp(`mqtt\\s+ok\\s+${broker.url.replace(/[.:/]/g, "\\$&")}: connected, topics under vigil/flat/`));
+    expect((await vigil(["mqtt", "set", broker.url, "--username", "vigil", "--password-stdin", "--site", "flat"], env, "not-the-password\n")).code).toBe(0);
+    const bad = await vigil(["doctor"], doctorEnv);
+    expect(bad.stdout).toMatch(/mqtt\s+FAIL\s+mqtt:\/\/127\.0\.0\.1:\d+: the broker refused the login/);
+    expect(bad.stdout + bad.stderr).not.toContain("not-the-password");
+
     const off = await vigil(["mqtt", "off"], env);
     expect(off.stdout).toContain("MQTT is off");
     expect((await vigil(["mqtt", "show"], env)).stdout).toContain("MQTT is off");
