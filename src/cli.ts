@@ -13,6 +13,7 @@ import { parseScanTimeout, runCameraScan } from "./cli/scan.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
 import { runDoctor } from "./doctor.js";
+import { parseCameraModes } from "./domain/modes.js";
 import { parsePicamUrl, parseStreamUrl } from "./domain/stream-url.js";
 import { parseEnv, type Env } from "./env.js";
 import { ConfigError, InputError, NoStoreError, userMessage, VigilError } from "./errors.js";
@@ -22,6 +23,22 @@ import { createOnvifDiscovery, DEFAULT_DISCOVERY_TIMEOUT_MS, parseMulticastTarge
 import { ensureModel, findModel, readManifest } from "./models.js";
 import { acquireLock, createKeyFile, KDF_PROFILES, lockHealth, rekey, restoreFromBackups, storeExists, type KdfProfile, type Store, type Unlock } from "./store/index.js";
 import { ensureSystemPackages, runtimeNeeds } from "./system-deps.js";
+import { parseMqttSettings } from "./mqtt/settings.js";
+import { randomBytes } from "node:crypto";
+import { parseGpioLine, validateSensorTopic, type SensorSource } from "./domain/sensors.js";
+import { parseListenAddress } from "./sensors/webhook.js";
+
+/** How a sensor's source reads in a table. Never the webhook secret. */
+function describeSource(source: SensorSource): string {
+  switch (source.type) {
+    case "mqtt":
+      return source.format === "zigbee2mqtt" ? `MQTT ${source.topic} (Zigbee2MQTT)` : `MQTT ${source.topic}, ${source.field ?? "payload"} = ${source.openValue ?? "true"} is open`;
+    case "webhook":
+      return "webhook";
+    case "gpio":
+      return `GPIO ${source.chip}:${source.line}${source.activeLow ? ", active low" : ""}`;
+  }
+}
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -235,6 +252,135 @@ function program(): Command {
     .action(async (name: string) => {
       const removed = await withStoreLock(async () => (await openStoreFromEnv(env)).removeCamera(name));
       out(`Removed camera ${removed.name}.`);
+    });
+
+  const mqttCli = cli.command("mqtt").description("the MQTT broker Vigil publishes to and takes commands from (Home Assistant)");
+  mqttCli
+    .command("set <url>")
+    .description("connect to this broker (mqtt://HOST:1883, mqtts://HOST:8883); the password is read from standard input and kept encrypted")
+    .option("--username <user>", "the broker username")
+    .option("--password-stdin", "read the broker password from standard input")
+    .option("--site <name>", "topics go under vigil/<site>/ (default home)")
+    .option("--discovery-prefix <prefix>", "Home Assistant's discovery prefix (default homeassistant)")
+    .option("--ca-file <path>", "the CA certificate of an mqtts:// broker (default: the system's CAs)")
+    .option("--presence-topic <topic>", "a topic with Home Assistant presence (home / not_home): when everyone leaves the mode becomes away, when someone comes home, home")
+    .action(async (url: string, opts: { username?: string; passwordStdin?: boolean; site?: string; discoveryPrefix?: string; caFile?: string; presenceTopic?: string }) => {
+      const password = opts.passwordStdin ? (isInteractive() ? await ask("Broker password", { hidden: true }) : await readStdin()) : undefined;
+      const settings = parseMqttSettings({ url, username: opts.username, password, site: opts.site, discoveryPrefix: opts.discoveryPrefix, caFile: opts.caFile, presenceTopic: opts.presenceTopic });
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setMqtt(settings));
+      out(`MQTT is set: ${settings.url}, topics under vigil/${settings.site}/, Home Assistant discovery under ${settings.discoveryPrefix}/. Start Vigil (or restart it) to connect.`);
+    });
+  mqttCli
+    .command("show")
+    .description("the MQTT settings, password redacted")
+    .action(async () => {
+      const settings = (await openStoreFromEnv(env)).mqtt();
+      if (!settings) {
+        out("MQTT is off (set it up with `vigil mqtt set URL`).");
+        return;
+      }
+      out(JSON.stringify({ ...settings, password: settings.password ? "***" : undefined, topics: `vigil/${settings.site}/` }, null, 2));
+    });
+  mqttCli
+    .command("off")
+    .description("stop using MQTT (the settings and password are deleted)")
+    .action(async () => {
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setMqtt(null));
+      out("MQTT is off; Vigil will not connect to a broker.");
+    });
+
+  const sensorCli = cli.command("sensor").description("door and window sensors: from MQTT (Zigbee2MQTT or any topic), signed webhooks, or a Raspberry Pi's GPIO");
+  sensorCli
+    .command("add <name>")
+    .description("add a door or window sensor; give one source: --mqtt TOPIC, --webhook or --gpio CHIP:LINE")
+    .option("--mqtt <topic>", "an MQTT topic: Zigbee2MQTT's zigbee2mqtt/<device> (contact: false is open), or any topic with --field and --open-value")
+    .option("--field <name>", "the JSON field that says open or closed (without it, the whole payload)")
+    .option("--open-value <value>", "the value that means open (default true)")
+    .option("--webhook", "signed HTTP POSTs to the webhook listener (vigil webhook listen); prints the sensor's secret once")
+    .option("--gpio <chip:line>", "a GPIO line read with gpiomon, e.g. gpiochip0:17 (high is open)")
+    .option("--active-low", "for --gpio: low is open")
+    .option("--window", "a window, not a door (how Home Assistant shows it)")
+    .option("--debounce <ms>", "how long a new state must hold before it counts (default 300)")
+    .option("--modes <list>", "the modes it alerts in, e.g. away,night (default home,away,night)")
+    .action(async (name: string, opts: { mqtt?: string; field?: string; openValue?: string; webhook?: boolean; gpio?: string; activeLow?: boolean; window?: boolean; debounce?: string; modes?: string }) => {
+      const modes = opts.modes === undefined ? undefined : parseCameraModes(opts.modes, "sensor");
+      const sources = [opts.mqtt !== undefined, Boolean(opts.webhook), opts.gpio !== undefined].filter(Boolean).length;
+      if (sources !== 1) throw new InputError("Give exactly one source: --mqtt TOPIC, --webhook or --gpio CHIP:LINE.");
+      if ((opts.field !== undefined || opts.openValue !== undefined) && opts.mqtt === undefined) throw new InputError("--field and --open-value go with --mqtt.");
+      if (opts.activeLow && opts.gpio === undefined) throw new InputError("--active-low goes with --gpio.");
+      const debounceMs = opts.debounce === undefined ? undefined : /^\d{1,5}$/.test(opts.debounce) ? Number(opts.debounce) : Number.NaN;
+      let source: SensorSource;
+      let secret: string | undefined;
+      if (opts.mqtt !== undefined) {
+        const topic = validateSensorTopic(opts.mqtt);
+        const generic = opts.field !== undefined || opts.openValue !== undefined;
+        source = generic ? { type: "mqtt", topic, format: "field", ...(opts.field !== undefined ? { field: opts.field } : {}), openValue: opts.openValue ?? "true" } : { type: "mqtt", topic, format: "zigbee2mqtt" };
+      } else if (opts.webhook) {
+        secret = randomBytes(32).toString("hex");
+        source = { type: "webhook", secret };
+      } else {
+        const { chip, line } = parseGpioLine(opts.gpio!);
+        source = { type: "gpio", chip, line, activeLow: Boolean(opts.activeLow) };
+      }
+      const added = await withStoreLock(async () => (await openStoreFromEnv(env)).addSensor({ name, kind: opts.window ? "window" : "door", source, ...(debounceMs !== undefined ? { debounceMs } : {}), ...(modes ? { modes } : {}) }));
+      out(`Added ${added.kind} sensor ${added.name} (${describeSource(added.source)}, debounce ${added.debounceMs} ms, alerts in ${added.modes.join(", ")}).`);
+      if (secret) {
+        out(`Its webhook secret (shown only now; the sender signs with it): ${secret}`);
+        out(`POST /sensor/${added.name} with X-Vigil-Timestamp and X-Vigil-Signature: sha256=HMAC-SHA256(secret, "<timestamp>.<body>"); see the README.`);
+      }
+      out(`Link cameras to it with \`vigil sensor link ${added.name} CAMERA...\`.`);
+    });
+  sensorCli
+    .command("list")
+    .description("the sensors, their source and linked cameras")
+    .action(async () => {
+      const store = await openStoreFromEnv(env);
+      const cameraName = (id: string) => store.cameras().find((c) => c.id === id)?.name ?? "?";
+      out(formatTable(["name", "kind", "source", "cameras", "alerts in", "debounce"], store.sensors().map((s) => [s.name, s.kind, describeSource(s.source), s.cameras.map(cameraName).join(", ") || "-", s.modes.join(", "), `${s.debounceMs} ms`])));
+    });
+  sensorCli
+    .command("remove <name>")
+    .description("remove a sensor")
+    .action(async (name: string) => {
+      const removed = await withStoreLock(async () => (await openStoreFromEnv(env)).removeSensor(name));
+      out(`Removed sensor ${removed.name}.`);
+    });
+  sensorCli
+    .command("modes <name> <modes>")
+    .description("the modes a sensor alerts in, e.g. away,night (an inside door), or all (home, away and night)")
+    .action(async (name: string, list: string) => {
+      const modes = parseCameraModes(list, "sensor");
+      const sensor = await withStoreLock(async () => (await openStoreFromEnv(env)).setSensorModes(name, modes));
+      out(`${sensor.name} alerts in ${sensor.modes.join(", ")}.`);
+    });
+  sensorCli
+    .command("link <name> [cameras...]")
+    .description("the cameras whose pictures come with the sensor's alert (and whose `afterdoor` it opens); none: unlink all")
+    .action(async (name: string, cameras: string[]) => {
+      const linked = await withStoreLock(async () => {
+        const s = await openStoreFromEnv(env);
+        const sensor = await s.linkSensor(name, cameras);
+        return { sensor, names: sensor.cameras.map((id) => s.cameras().find((c) => c.id === id)?.name ?? id) };
+      });
+      out(linked.names.length ? `${linked.sensor.name} is linked to ${linked.names.join(", ")}.` : `${linked.sensor.name} is linked to no camera.`);
+    });
+
+  const webhookCli = cli.command("webhook").description("the LAN listener for signed webhook sensors (off by default)");
+  webhookCli
+    .command("listen <address:port>")
+    .description("listen on this address and port, e.g. 192.168.1.10:8089 (0.0.0.0 for every address)")
+    .action(async (address: string) => {
+      const listen = parseListenAddress(address);
+      if (!listen) throw new InputError(`Give the address and port to listen on, like 192.168.1.10:8089; "${address.slice(0, 40)}" is not one.`);
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setWebhook(listen));
+      out(`The webhook listener will listen on ${listen.host}:${listen.port} when Vigil starts.`);
+    });
+  webhookCli
+    .command("off")
+    .description("no webhook listener")
+    .action(async () => {
+      await withStoreLock(async () => (await openStoreFromEnv(env)).setWebhook(null));
+      out("The webhook listener is off.");
     });
 
   cli

@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import type { Env } from "./env.js";
 import { userMessage } from "./errors.js";
 import { checkModel, findModel, readManifest } from "./models.js";
+import { checkBroker } from "./mqtt/check.js";
 import { redact } from "./redact.js";
 import { streamKind, withCredentials } from "./domain/stream-url.js";
 import { probeStream } from "./pipeline/source/probe.js";
@@ -138,6 +139,11 @@ export async function runDoctor(env: Env, openStore: () => Promise<Store>): Prom
     checks.push(await checkTelegram(env.telegramApiRoot, store.token()));
     if (ffmpeg.ok) checks.push(...(await checkCameras(store, env.ffmpegPath, env.rpicamPath)));
     else checks.push(...store.cameras().map((c) => ({ name: `camera ${c.name}`, ok: false, detail: "not checked: ffmpeg is missing", fix: "Install ffmpeg first." })));
+    const mqtt = store.mqtt();
+    if (mqtt) {
+      const broker = await checkBroker(mqtt);
+      checks.push({ name: "mqtt", ok: broker.ok, detail: broker.detail, ...(broker.ok ? {} : { fix: "Check that Mosquitto runs and listens on that address, and the user and password (`vigil mqtt set`)." }) });
+    }
     checks.push(await checkDisk(env.dataDir, store.retention().minFreeBytes));
   } else {
     checks.push(await checkDisk(env.dataDir, 1024 ** 3));

@@ -21,6 +21,12 @@ import { EventHistory } from "./store/event-history.js";
 import { acquireLock, previousCrash, type Store } from "./store/index.js";
 import { createSystemdNotifier } from "./systemd.js";
 import { Outbox } from "./store/outbox.js";
+import { createMqttBridge, type MqttBridge } from "./mqtt/bridge.js";
+import { createAlertGate } from "./sensors/alert-gate.js";
+import { createDoorAlarm } from "./sensors/door-alarm.js";
+import { createSensorHub, type SensorHub } from "./sensors/hub.js";
+import { startSensorSources, type SensorSources } from "./sensors/sources.js";
+import { VIGIL_VERSION } from "./version.js";
 
 export interface RunOptions {
   env: Env;
@@ -49,6 +55,8 @@ export interface AssembleOptions {
   print: (line: string) => void;
   /** Bot tuning for tests and benchmarks. */
   bot?: Omit<VigilBotOptions, "apiRoot">;
+  /** MQTT reconnect tuning (tests). */
+  mqtt?: { reconnectMs?: number; refusedReconnectMs?: number };
   now?: () => number;
   /** The control's clock (schedules, the exit delay, mutes). Default `now`; tests move it to a schedule's boundary while the cameras keep real time. */
   controlNow?: () => number;
@@ -61,6 +69,11 @@ export interface Vigil {
   control: OwnedControl;
   outbox: Outbox;
   bot: VigilBot;
+  sensors: SensorHub;
+  /** The webhook listener and the gpiomon children. */
+  sources: SensorSources;
+  /** Present when MQTT is set up (`vigil mqtt set`). */
+  mqtt: MqttBridge | undefined;
   /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
   stop(): Promise<void>;
 }
@@ -77,21 +90,63 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
   const outbox = await Outbox.open(store.vault, { now, logger });
   const timeZone = options.timeZone ?? machineTimeZone();
   const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now: options.controlNow ?? now, timeZone, logger });
-  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, timeZone, ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  const lifetime = new AbortController();
+  const sensors = createSensorHub({ store, logger, now });
+  const gate = createAlertGate(() => store.cameras(), (id) => sensors.lastOpenedFor(id));
+  const mqttSettings = store.mqtt();
+  // No `vigil mqtt set`: no client, no socket, Vigil as it always was.
+  const mqtt = mqttSettings
+    ? createMqttBridge({
+        settings: mqttSettings,
+        control,
+        sensors: { sensors: () => sensors.configured(), states: () => sensors.states(), reading: (r) => sensors.reading(r), sawContactDevice: (n, t, at) => sensors.sawContactDevice(n, t, at) },
+        logger,
+        signal: lifetime.signal,
+        version: VIGIL_VERSION,
+        ...options.mqtt,
+        now,
+      })
+    : undefined;
+  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, timeZone, sensors, ...(mqtt ? { mqttStatus: () => mqtt.status() } : {}), ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
   // After the bot listens: a schedule boundary passed while Vigil was stopped is applied now, and said in the chat.
   control.start();
+  const sources = startSensorSources({ sensors: () => store.sensors(), webhook: () => store.webhook(), reading: (r) => sensors.reading(r), logger, signal: lifetime.signal, now });
+  const doorAlarm = createDoorAlarm({
+    control,
+    sensors: () => store.sensors(),
+    alert: (alert) => bot.publishDoor(alert),
+    record: (event) => recorder.recordDoor(event),
+    triggered: () => mqtt?.trigger(),
+    logger,
+    now,
+  });
   const publish = (event: PipelineEvent) => {
     bot.publish(event).catch((error: unknown) => logger.error({ err: error, event: event.type }, "could not queue an event for the chat"));
   };
   const unsubscribe = [
     pipeline.subscribe((event) => {
+      if (!gate.pass(event)) return;
       recorder.handle(event);
       publish(event);
+      mqtt?.handle(event);
     }),
-    recorder.subscribe(publish),
+    recorder.subscribe((event) => {
+      publish(event);
+      mqtt?.handle(event);
+    }),
+    sensors.subscribe((event) => {
+      mqtt?.door(event);
+      doorAlarm(event).catch((error: unknown) => logger.error({ err: error, sensor: event.sensorName }, "could not queue a door alert for the chat"));
+    }),
+    sensors.onDetails(() => mqtt?.sensorChanged()),
+    control.onModeChange(() => mqtt?.modeChanged()),
+    store.onChange((change) => {
+      if (change === "cameras" || change === "sensors") mqtt?.configChanged();
+      if (change === "sensors") sources.reconcile();
+    }),
   ];
   if (store.admins().length === 0) {
     const code = await store.newClaimCode(now() + CLAIM_CODE_TTL_MS);
@@ -102,8 +157,15 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     control,
     outbox,
     bot,
+    sensors,
+    sources,
+    mqtt,
     async stop() {
       for (const off of unsubscribe) off();
+      lifetime.abort();
+      await mqtt?.closed();
+      await sources.stopped();
+      sensors.close();
       await bot.stop();
       control.close();
       await outbox.flush();

@@ -5,7 +5,7 @@
  */
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from "grammy/types";
 import { countsText } from "../domain/labels.js";
-import type { AlertPayload, VisitPayload } from "../store/outbox.js";
+import type { AlertPayload, DoorPayload, VisitPayload } from "../store/outbox.js";
 import { capitalise, formatClock, formatClockSeconds, formatDuration } from "./format.js";
 import { html, joinHtml, type Html } from "./html.js";
 
@@ -95,4 +95,29 @@ export function visitLine(visit: Omit<VisitPayload, "type">, now: number, timeZo
   if (visit.ended === "left") return html`${visit.motionOnly ? "Motion ended" : "Left"} at ${formatClockSeconds(visit.lastSeenAt, now, timeZone)} after ${lasted}${what}`;
   const why = visit.ended === "disarmed" ? "the camera stopped alerting (the mode changed, or it was disarmed or muted)" : "Vigil stopped watching the camera";
   return html`Seen for ${lasted}, until ${formatClockSeconds(visit.at, now, timeZone)}: ${why}${what}`;
+}
+
+/** How a sensor's name reads in a sentence: `front_door` → `Front door`. */
+export function sensorTitle(name: string): string {
+  return capitalise(name.replace(/_/g, " "));
+}
+
+/** `Front door opened · 14:30:05` (and how late, like any alert). */
+export function doorCaption(door: Pick<DoorPayload, "sensorName" | "at">, now: number, timeZone?: string): Html {
+  const lines: Html[] = [html`<b>${sensorTitle(door.sensorName)} opened</b> · ${formatClockSeconds(door.at, now, timeZone)}`];
+  const late = now - door.at;
+  if (late > LATE_AFTER_MS) lines.push(html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);
+  return joinHtml(lines);
+}
+
+/** Callback data of a door alert's buttons: the alert buttons' form, with `door-<sensor id>` for the camera. */
+export const DOOR_BUTTON_PREFIX = "door-";
+
+/** `Mute 30 min` `Mute 2 h` / `Disarm` for a door (muting the sensor), or their undo. */
+export function doorKeyboard(sensorId: string, state: AlertButtonState, now: number, timeZone?: string): InlineKeyboardMarkup {
+  const id = `${DOOR_BUTTON_PREFIX}${sensorId}`;
+  const button = (text: string, action: AlertAction): InlineKeyboardButton => ({ text, callback_data: alertButtonData(action, id) });
+  const muted = state.mutedUntil !== null && state.mutedUntil > now;
+  const first = muted ? [button(`Muted until ${formatClock(state.mutedUntil!, now, timeZone)} · Unmute`, "unmute")] : ALERT_MUTES.map((m) => button(m.label, m.minutes === 30 ? "m30" : "m120"));
+  return { inline_keyboard: [first, [state.systemArmed ? button("Disarm", "disarm") : button("Disarmed · Arm", "arm")]] };
 }

@@ -25,6 +25,8 @@ export const COMMANDS = [
   { command: "addcamera", description: "Add a camera, step by step" },
   { command: "removecamera", description: "Remove a camera: /removecamera <camera>" },
   { command: "rename", description: "Rename a camera: /rename <camera> <new name>" },
+  { command: "sensors", description: "Door and window sensors: state, last change, battery" },
+  { command: "addsensor", description: "Add a Zigbee2MQTT door sensor seen on the broker" },
   { command: "admins", description: "Who may control Vigil: /admins [add|remove]" },
   { command: "heartbeat", description: "A silent message each day that Vigil is running: /heartbeat on|off" },
   { command: "cancel", description: "Stop adding a camera" },

@@ -5,6 +5,8 @@
 import type { ConversationFlavor } from "@grammyjs/conversations";
 import type { Context } from "grammy";
 import type { Control } from "../domain/control.js";
+import type { MqttLinkStatus } from "../domain/mqtt.js";
+import type { SensorControl } from "../domain/sensors.js";
 import type { Logger } from "../log.js";
 import type { Admin, Chat } from "../store/index.js";
 import type { Outbox } from "../store/outbox.js";
@@ -44,11 +46,17 @@ export interface BotDeps {
   timeZone?: string;
   /** Set when the previous run died without stopping (see `previousCrash`): the chat is told once. */
   previousCrash?: { lastSeenAt: number };
+  /** The MQTT link, when MQTT is set up (`/status` shows it). */
+  mqttStatus?: () => MqttLinkStatus;
+  /** Door and window sensors (`/sensors`, `/addsensor`, the buttons of door alerts). */
+  sensors?: SensorControl;
 }
 
 /** What every feature factory receives: the deps with defaults filled in, plus shared helpers. */
-export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone" | "previousCrash">> {
+export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone" | "previousCrash" | "mqttStatus" | "sensors">> {
   timeZone: string | undefined;
+  mqttStatus: (() => MqttLinkStatus) | undefined;
+  sensors: SensorControl | undefined;
   /** Users seen recently, by lower-case username, so `/admins add @name` can find their id. */
   seenUsers: Map<string, { id: number; username: string; name: string }>;
 }

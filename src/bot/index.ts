@@ -10,6 +10,7 @@ import { run, sequentialize, type RunnerHandle } from "@grammyjs/runner";
 import { Api, Bot, GrammyError, type Context, type Transformer } from "grammy";
 import type { PipelineEvent } from "../domain/events.js";
 import type { ModeChange } from "../domain/modes.js";
+import type { DoorAlert } from "../domain/sensors.js";
 import { alertButtonState } from "./alert-view.js";
 import { describeApiError } from "./api-errors.js";
 import { COMMAND_SCOPES, COMMANDS } from "./commands.js";
@@ -30,6 +31,7 @@ import { createMuteFeature } from "./features/mute.js";
 import { createScheduleFeature } from "./features/schedule.js";
 import { createSettingsFeature } from "./features/settings.js";
 import { createSnapshotFeature } from "./features/snapshot.js";
+import { createSensorsFeature } from "./features/sensors.js";
 import { createStatusFeature } from "./features/status.js";
 import { createUnhandledFeature } from "./features/unhandled.js";
 import { changeNotice } from "./mode-view.js";
@@ -62,6 +64,8 @@ export interface VigilBot {
   ready(): Promise<void>;
   /** Writes a pipeline event to the outbox (resolves once it is on disk). */
   publish(event: PipelineEvent): Promise<void>;
+  /** Writes a door alert to the outbox for every alert chat (resolves once it is on disk). */
+  publishDoor(alert: DoorAlert): Promise<void>;
   /** Stops polling and sending; updates being handled and a send in flight finish first. */
   stop(): Promise<void>;
 }
@@ -77,7 +81,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const apiRoot = options.apiRoot ?? "https://api.telegram.org";
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const { previousCrash: _crash, ...rest } = deps;
-  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map() };
+  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map(), mqttStatus: deps.mqttStatus, sensors: deps.sensors };
   const heartbeat = createHeartbeat(featureDeps);
 
   // --- API clients and their transformers --------------------------------------
@@ -142,6 +146,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createCamerasFeature(featureDeps),
     createAdminsFeature(featureDeps),
     createEventsFeature(featureDeps),
+    createSensorsFeature(featureDeps),
     createHeartbeatFeature(featureDeps, heartbeat),
   );
   guarded.use(createUnhandledFeature(featureDeps));
@@ -156,6 +161,10 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     now,
     timeZone: deps.timeZone,
     buttonState: (cameraId) => alertButtonState(deps.control, cameraId),
+    doorButtonState: (sensorId) => {
+      const sensor = deps.sensors?.sensors().find((s) => s.sensor.id === sensorId)?.sensor;
+      return sensor ? { mutedUntil: sensor.mutedUntil, systemArmed: deps.control.isArmed() } : undefined;
+    },
     clipSource: (alertId) => deps.control.eventClip(alertId),
     onChatMigrated: (from, to) => followMigration(featureDeps, from, to),
     ...options.sender,
@@ -233,6 +242,14 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     },
     ready: () => ready,
     publish,
+    async publishDoor(alert) {
+      const chats = deps.access.chats();
+      if (chats.length === 0) {
+        logger.info("no alert chat yet (send the /claim code): door alert not sent");
+        return;
+      }
+      await deps.outbox.enqueueDoor(chats, { alertId: alert.id, sensorId: alert.sensorId, sensorName: alert.sensorName, kind: alert.kind, at: alert.at, photos: alert.photos });
+    },
     async stop() {
       stopTelling?.();
       stopTelling = undefined;

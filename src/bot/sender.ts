@@ -23,7 +23,7 @@ import type { Logger } from "../log.js";
 import type { VideoClip } from "../domain/recorder.js";
 import type { AlertDelivery, AlertPayload, Delivered, Outbox, OutboxEntry } from "../store/outbox.js";
 import { classifyApiError, describeApiError, isNotModified } from "./api-errors.js";
-import { alertCaption, alertKeyboard, MAX_FOLDED, visitLine, type AlertButtonState } from "./alert-view.js";
+import { alertCaption, alertKeyboard, doorCaption, doorKeyboard, MAX_FOLDED, visitLine, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
 import { sleep } from "./sleep.js";
@@ -73,6 +73,8 @@ export interface SenderOptions {
   clipSource: (alertId: string) => Promise<Pick<VideoClip, "mp4" | "durationSeconds" | "width" | "height">>;
   /** The buttons' state for a camera at the time of sending; undefined when the camera no longer exists. */
   buttonState: (cameraId: string) => AlertButtonState | undefined;
+  /** The buttons' state of a door alert's sensor; undefined when it no longer exists (no buttons). */
+  doorButtonState?: (sensorId: string) => AlertButtonState | undefined;
   /** A group became a supergroup: the chat list and the queued entries must follow. */
   onChatMigrated: (fromChatId: number, toChatId: number) => Promise<void>;
   /** First backoff after a network error or 5xx. Default 1000 ms. */
@@ -160,6 +162,24 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       // The alert's message cannot be edited (deleted, too old): the clip comes as a reply to it.
       const sent = await api.sendVideo(chatId, new InputFile(clip.mp4, "clip.mp4"), { ...video, ...buttons(payload.cameraId), reply_parameters: { message_id: shown.messageId, allow_sending_without_reply: true } }, signal);
       return { chatId, messageId: sent.message_id };
+    }
+    if (payload.type === "door") {
+      const caption = doorCaption(payload, t, options.timeZone).value;
+      const state = options.doorButtonState?.(payload.sensorId);
+      const keyboard = state ? { reply_markup: doorKeyboard(payload.sensorId, state, t, options.timeZone) } : {};
+      const photos = plain ? [] : await outbox.doorPhotos(head);
+      if (photos.length <= 1) {
+        const common = { parse_mode: "HTML" as const, ...thread, ...keyboard };
+        const sent = photos[0] ? await api.sendPhoto(chatId, new InputFile(photos[0].jpeg, "door.jpg"), { ...common, caption }, signal) : await api.sendMessage(chatId, caption, common, signal);
+        return { chatId, messageId: sent.message_id, caption };
+      }
+      // An album cannot carry buttons: they follow it in a message of their own, best effort (the album is the alert).
+      const album = await api.sendMediaGroup(chatId, photos.slice(0, 10).map((p, i) => ({ type: "photo" as const, media: new InputFile(p.jpeg, `door-${i + 1}.jpg`), caption: i === 0 ? `${caption} · ${escapeHtml(p.cameraName)}` : escapeHtml(p.cameraName), parse_mode: "HTML" as const })), { ...thread }, signal);
+      const first = album[0]!.message_id;
+      if (state) {
+        await api.sendMessage(chatId, caption, { parse_mode: "HTML", ...keyboard, reply_parameters: { message_id: first, allow_sending_without_reply: true } }, signal).catch((error: unknown) => logger.warn({ chat: chatId, error: describeApiError(error, options.token) }, "the buttons under a door alert's album could not be sent"));
+      }
+      return { chatId, messageId: first, caption };
     }
     const caption = alertCaption(payload, plan.folded.map((e) => e.payload as AlertPayload), t, options.timeZone).value;
     let photo: Buffer | undefined;

@@ -225,19 +225,31 @@ export function eventsCommand(getEnv: () => Env): Command {
   const events = new Command("events").description("the event history: list it, or export it for the police or an insurer");
   events
     .command("list")
-    .description("list events, one per visit (default: the last 24 hours)")
+    .description("list events, one per visit, and doors opening and closing (default: the last 24 hours)")
     .option("--since <when>", "from: 2024-05-01, 2024-05-01T14:30, 24h, 7d, today", "24h")
     .option("--until <when>", "up to (not including)")
     .option("--camera <name>", "one camera only")
     .action(async (opts: { since?: string; until?: string; camera?: string }) => {
       const env = getEnv();
       const history = await EventHistory.open((await openStoreFromEnv(env)).vault);
-      const { chosen } = select(history, opts, 0);
-      if (chosen.length === 0) {
+      const { chosen, selection } = select(history, opts, 0);
+      // Doors have no camera: they are listed when no camera is asked for.
+      const doors = selection.camera === undefined ? history.doorsBetween(selection.since, selection.until) : [];
+      if (chosen.length === 0 && doors.length === 0) {
         out("No events in that time.");
         return;
       }
-      out(formatTable(["time", "camera", "visit", "score", "lasted", "clip", "id"], chosen.map((e) => [localTime(e.at), e.cameraName, e.motionOnly ? "motion only" : visitWhat(e.label, e.counts), e.score.toFixed(2), e.endedAt === undefined ? "going on" : formatDuration(e.endedAt - e.startedAt), e.clip ? `${e.clip.durationSeconds.toFixed(1)} s` : "-", e.id])));
+      const allDoors = history.doorsBetween(0);
+      const openFor = (d: (typeof doors)[number]) => {
+        if (d.state !== "open") return "-";
+        const closed = allDoors.find((x) => x.sensorId === d.sensorId && x.at > d.at);
+        return closed ? (closed.state === "closed" ? formatDuration(closed.at - d.at) : "-") : "still open";
+      };
+      const rows: { at: number; row: string[] }[] = [
+        ...chosen.map((e) => ({ at: e.at, row: [localTime(e.at), e.cameraName, e.motionOnly ? "motion only" : visitWhat(e.label, e.counts), e.score.toFixed(2), e.endedAt === undefined ? "going on" : formatDuration(e.endedAt - e.startedAt), e.clip ? `${e.clip.durationSeconds.toFixed(1)} s` : "-", e.id] })),
+        ...doors.map((d) => ({ at: d.at, row: [localTime(d.at), `${d.kind} ${d.sensorName}`, `${d.state === "open" ? "opened" : "closed"}${d.alerted ? " (alert)" : ""}`, "-", openFor(d), "-", d.id] })),
+      ];
+      out(formatTable(["time", "camera", "visit", "score", "lasted", "clip", "id"], rows.sort((a, b) => a.at - b.at).map((r) => r.row)));
     });
   events
     .command("export <dir>")

@@ -53,6 +53,12 @@ export interface CameraSettings {
   postRoll: number;
   /** Longest event clip, in seconds. */
   maxClip: number;
+  /**
+   * Minutes after one of its linked doors opened during which this camera
+   * alerts; 0: it alerts whenever armed (the default). For indoor cameras in
+   * a home with pets: cats do not open the front door.
+   */
+  afterDoor: number;
 }
 
 export interface Camera {
@@ -91,6 +97,7 @@ export const DEFAULT_SETTINGS: Readonly<CameraSettings> = Object.freeze<CameraSe
   preRoll: 5,
   postRoll: 5,
   maxClip: 30,
+  afterDoor: 0,
 });
 
 export function defaultSettings(): CameraSettings {
@@ -123,14 +130,14 @@ export function findCamera<T extends { name: string }>(cameras: readonly T[], na
 }
 
 /** The settings a user may change with `/set`, with their bounds, in the order `/help` lists them. */
-export const SETTING_KEYS = ["modes", "sensitivity", "timeout", "classes", "minsize", "score", "fps", "size", "zone", "mask", "transport", "offline", "preroll", "postroll", "maxclip"] as const;
+export const SETTING_KEYS = ["modes", "sensitivity", "timeout", "classes", "minsize", "score", "fps", "size", "zone", "mask", "transport", "offline", "preroll", "postroll", "maxclip", "afterdoor"] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
 interface NumberBound {
   min: number;
   max: number;
   integer: boolean;
-  field: "sensitivity" | "timeout" | "score" | "fps" | "offlineAfter" | "preRoll" | "postRoll" | "maxClip";
+  field: "sensitivity" | "timeout" | "score" | "fps" | "offlineAfter" | "preRoll" | "postRoll" | "maxClip" | "afterDoor";
   unit: string;
   help: string;
 }
@@ -144,6 +151,7 @@ const NUMBER_SETTINGS: Partial<Record<SettingKey, NumberBound>> = {
   preroll: { field: "preRoll", min: 0, max: 30, integer: true, unit: "s", help: "seconds of video kept before motion starts" },
   postroll: { field: "postRoll", min: 0, max: 60, integer: true, unit: "s", help: "seconds recorded after motion ends" },
   maxclip: { field: "maxClip", min: 5, max: 120, integer: true, unit: "s", help: "longest event clip" },
+  afterdoor: { field: "afterDoor", min: 0, max: 240, integer: true, unit: "min", help: "minutes after one of its linked doors opened during which the camera alerts (vigil sensor link); 0: whenever armed" },
 };
 
 export const SETTING_HELP: Record<SettingKey, string> = {
@@ -162,6 +170,7 @@ export const SETTING_HELP: Record<SettingKey, string> = {
   preroll: NUMBER_SETTINGS.preroll!.help,
   postroll: NUMBER_SETTINGS.postroll!.help,
   maxclip: NUMBER_SETTINGS.maxclip!.help,
+  afterdoor: NUMBER_SETTINGS.afterdoor!.help,
 };
 
 export function isSettingKey(key: string): key is SettingKey {
@@ -169,7 +178,7 @@ export function isSettingKey(key: string): key is SettingKey {
 }
 
 function parseNumber(key: string, raw: string, bound: NumberBound): number {
-  const text = raw.trim().replace(/s$/i, bound.unit === "s" ? "" : "s");
+  const text = raw.trim().replace(/s$/i, bound.unit === "s" ? "" : "s").replace(/\s*min$/i, bound.unit === "min" ? "" : "min");
   // Plain decimal notation only: "1e12", "0x10", "Infinity" and "" are not numbers a person types.
   if (!/^-?\d+(\.\d+)?$/.test(text)) {
     throw new InputError(`${key} must be a number from ${bound.min} to ${bound.max}${bound.unit && bound.unit !== "changed pixels" ? ` ${bound.unit}` : ""}; "${truncate(raw)}" is not.`);
@@ -247,6 +256,7 @@ export function parseSetting(key: string, raw: string): Partial<CameraSettings> 
   if (!isSettingKey(k)) throw new InputError(`There is no setting called "${truncate(key, 20)}"; the settings are ${SETTING_KEYS.join(", ")}.`);
   if (raw.trim() === "") throw new InputError(`Give a value for ${k}: ${SETTING_HELP[k]}.`);
   const bound = NUMBER_SETTINGS[k];
+  if (k === "afterdoor" && ["off", "none", "0"].includes(raw.trim().toLowerCase())) return { afterDoor: 0 };
   if (bound) return { [bound.field]: parseNumber(k, raw, bound) };
   switch (k) {
     case "modes":
@@ -276,6 +286,7 @@ export function formatSetting(key: SettingKey, s: CameraSettings): string {
   const bound = NUMBER_SETTINGS[key];
   if (bound) {
     const value = s[bound.field];
+    if (bound.field === "afterDoor") return value === 0 ? "off (alerts whenever armed)" : `${value} min`;
     return bound.unit === "s" ? `${value} s` : String(value);
   }
   switch (key) {

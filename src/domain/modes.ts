@@ -77,7 +77,7 @@ export function parseMode(raw: string): Mode {
 }
 
 /** `/set cam1 modes away,night`: the armed modes a camera alerts in, in the usual order. */
-export function parseCameraModes(raw: string): Mode[] {
+export function parseCameraModes(raw: string, thing: "camera" | "sensor" = "camera"): Mode[] {
   const text = raw.trim().toLowerCase();
   if (text === "all" || text === "armed") return [...DEFAULT_CAMERA_MODES];
   const parts = text.split(/[\s,]+/).filter(Boolean);
@@ -85,7 +85,7 @@ export function parseCameraModes(raw: string): Mode[] {
   const wanted = new Set<Mode>();
   for (const part of parts) {
     const mode = parseMode(part);
-    if (mode === "off") throw new InputError("Nothing alerts in off; give the modes the camera alerts in (home, away, night), or /disarm the camera to silence it.");
+    if (mode === "off") throw new InputError(thing === "camera" ? "Nothing alerts in off; give the modes the camera alerts in (home, away, night), or /disarm the camera to silence it." : "Nothing alerts in off; give the modes the sensor alerts in (home, away, night).");
     wanted.add(mode);
   }
   return MODES.filter((m) => wanted.has(m));

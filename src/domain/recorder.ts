@@ -42,10 +42,24 @@ export interface StoredEvent {
   clip?: { durationSeconds: number; bytes: number; width: number; height: number } | undefined;
 }
 
-/** `/events`: one picture (contact sheet and 24-hour activity) and the events on it, newest first. */
+/** A door or window opening or closing, as the event history keeps it beside the visits. */
+export interface StoredDoorEvent {
+  id: string;
+  sensorId: string;
+  sensorName: string;
+  kind: "door" | "window";
+  state: "open" | "closed";
+  at: number;
+  /** It alerted the chat. */
+  alerted: boolean;
+}
+
+/** `/events`: one picture (contact sheet and 24-hour activity) and the events on it, newest first, and the doors of the last day. */
 export interface EventsPicture {
   jpeg: Buffer;
   events: StoredEvent[];
+  /** Door events of the last 24 hours, newest first, at most 10. */
+  doors: StoredDoorEvent[];
 }
 
 export interface RecordingCameraStatus {
@@ -83,6 +97,8 @@ export interface RecorderHandle {
   reconcile(cameras: readonly Camera[]): void;
   /** Every pipeline event goes here: alerts are stored and get a clip, visit ends end clips and complete their entry. Never throws. */
   handle(event: PipelineEvent): void;
+  /** Keeps a door event in the history, beside the visits. Never throws. */
+  recordDoor(event: StoredDoorEvent): void;
   /** `clip-ready` events, one per alert (visit), after the clip is stored. Returns the unsubscribe function. */
   subscribe(listener: (event: ClipReadyEvent) => void): () => void;
   /** `/clip`: the next `seconds` (default 10, 1 to 60) of a camera, from its newest keyframe. Not stored. */

@@ -49,11 +49,29 @@ const EntrySchema = v.object({
   clip: v.optional(v.object({ ...BlobRef.entries, durationSeconds: v.number(), width: v.number(), height: v.number() })),
 });
 
+/** A door or window that opened or closed (debounced), beside the visits. */
+const DoorEntrySchema = v.object({
+  id: v.string(),
+  sensorId: v.string(),
+  sensorName: v.string(),
+  kind: v.picklist(["door", "window"]),
+  state: v.picklist(["open", "closed"]),
+  at: v.number(),
+  /** It alerted the chat (it opened while armed and not muted). */
+  alerted: v.boolean(),
+});
+
 const HistorySchema = v.object({
   version: v.literal(1),
   /** Oldest first. */
   events: v.array(EntrySchema),
+  /** Oldest first; at most MAX_DOOR_EVENTS (they have no media: retention by age only). */
+  doors: v.optional(v.array(DoorEntrySchema), () => []),
 });
+
+/** Door events kept at most (a door opens perhaps 50 times a day: months of them). */
+export const MAX_DOOR_EVENTS = 5000;
+export type DoorHistoryEntry = v.InferOutput<typeof DoorEntrySchema>;
 
 export type HistoryEntry = v.InferOutput<typeof EntrySchema>;
 type HistoryData = v.InferOutput<typeof HistorySchema>;
@@ -62,7 +80,7 @@ const spec: DocumentSpec<HistoryData> = {
   file: EVENTS_FILE,
   version: 1,
   schema: HistorySchema,
-  empty: () => ({ version: 1, events: [] }),
+  empty: () => ({ version: 1, events: [], doors: [] }),
 };
 
 /**
@@ -192,6 +210,26 @@ export class EventHistory {
       throw error;
     }
     return { blob, bytes };
+  }
+
+  /** Keeps a door event (once per id). Older ones beyond {@link MAX_DOOR_EVENTS}, or beyond `maxAgeMs`, go. */
+  async recordDoor(entry: DoorHistoryEntry, maxAgeMs = 0): Promise<void> {
+    await this.#doc.update((d) => {
+      if (d.doors.some((e) => e.id === entry.id)) return;
+      d.doors.push({ ...entry });
+      if (maxAgeMs > 0) d.doors = d.doors.filter((e) => e.at >= entry.at - maxAgeMs);
+      if (d.doors.length > MAX_DOOR_EVENTS) d.doors.splice(0, d.doors.length - MAX_DOOR_EVENTS);
+    });
+  }
+
+  /** Door events with `from ≤ at < until`, oldest first. */
+  doorsBetween(from: number, until = Infinity): DoorHistoryEntry[] {
+    return this.#doc.data.doors.filter((e) => e.at >= from && e.at < until);
+  }
+
+  /** The `n` newest door events, newest first. */
+  recentDoors(n: number): DoorHistoryEntry[] {
+    return this.#doc.data.doors.slice(-n).reverse();
   }
 
   /** A visit ended: when, and the most objects of each kind it counted. An event no longer in the history is skipped. */

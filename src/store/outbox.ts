@@ -80,13 +80,26 @@ const VisitPayloadSchema = v.object({
   ended: v.optional(v.picklist(["left", "disarmed", "stopped"])),
 });
 
+/** A door or window opened while armed: its text, and a photo from each linked camera (an album when several). */
+const DoorPayloadSchema = v.object({
+  type: v.literal("door"),
+  alertId: v.string(),
+  sensorId: v.string(),
+  sensorName: v.string(),
+  kind: v.picklist(["door", "window"]),
+  /** Epoch ms it opened. */
+  at: v.number(),
+  /** Blob names of the linked cameras' pictures, in order. */
+  photos: v.array(v.object({ cameraId: v.string(), cameraName: v.string(), blob: v.string() })),
+});
+
 const EntrySchema = v.object({
   /** Position in the outbox, increasing: per chat, entries go out in `seq` order. */
   seq: v.number(),
   chatId: v.number(),
   threadId: v.optional(v.number()),
   createdAt: v.number(),
-  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema, ClipPayloadSchema, VisitPayloadSchema]),
+  payload: v.variant("type", [AlertPayloadSchema, NoticePayloadSchema, ClipPayloadSchema, VisitPayloadSchema, DoorPayloadSchema]),
 });
 
 const DeliverySchema = v.object({
@@ -120,6 +133,14 @@ export type AlertPayload = v.InferOutput<typeof AlertPayloadSchema>;
 export type NoticePayload = v.InferOutput<typeof NoticePayloadSchema>;
 export type ClipPayload = v.InferOutput<typeof ClipPayloadSchema>;
 export type VisitPayload = v.InferOutput<typeof VisitPayloadSchema>;
+export type DoorPayload = v.InferOutput<typeof DoorPayloadSchema>;
+
+/** The photo blobs an entry refers to. */
+function photosOf(payload: OutboxEntry["payload"]): string[] {
+  if (payload.type === "alert") return payload.photo === null ? [] : [payload.photo];
+  if (payload.type === "door") return payload.photos.map((p) => p.blob);
+  return [];
+}
 export type AlertDelivery = v.InferOutput<typeof DeliverySchema>;
 
 export const OUTBOX_FILE = "outbox.db";
@@ -215,6 +236,37 @@ export class Outbox {
       const photo = full ? null : `${PHOTO_PREFIX}${randomBytes(8).toString("hex")}`;
       return this.#append(chats, { type: "alert", ...fields, silent: fields.silent ?? false, photo }, photo ? jpeg : undefined);
     });
+  }
+
+  /** Queues a door alert for every chat, with its pictures (stored once each, encrypted). */
+  enqueueDoor(chats: readonly Chat[], door: Omit<DoorPayload, "type" | "photos"> & { photos: { cameraId: string; cameraName: string; jpeg: Buffer }[] }): Promise<OutboxEntry[]> {
+    return this.#serial(async () => {
+      if (chats.length === 0) return [];
+      const photos = door.photos.map((p) => ({ cameraId: p.cameraId, cameraName: p.cameraName, blob: `${PHOTO_PREFIX}${randomBytes(8).toString("hex")}`, jpeg: p.jpeg }));
+      const written: typeof photos = [];
+      try {
+        for (const photo of photos) {
+          await this.#blobs.put(photo.blob, photo.jpeg);
+          written.push(photo);
+        }
+      } catch (error) {
+        if (!isWriteFailure(error)) throw error;
+        for (const photo of photos) if (!written.includes(photo)) this.#unsavedPhotos.set(photo.blob, photo.jpeg);
+      }
+      const { photos: _jpegs, ...fields } = door;
+      return this.#append(chats, { type: "door", ...fields, photos: photos.map(({ jpeg: _j, ...p }) => p) });
+    });
+  }
+
+  /** The decrypted pictures of a door entry, in order (one that cannot be read is left out). */
+  async doorPhotos(entry: OutboxEntry): Promise<{ cameraName: string; jpeg: Buffer }[]> {
+    if (entry.payload.type !== "door") return [];
+    const out: { cameraName: string; jpeg: Buffer }[] = [];
+    for (const photo of entry.payload.photos) {
+      const jpeg = this.#unsavedPhotos.get(photo.blob) ?? (await this.#blobs.get(photo.blob).catch(() => undefined));
+      if (jpeg) out.push({ cameraName: photo.cameraName, jpeg });
+    }
+    return out;
   }
 
   /** Queues, for every chat, the edit of an alert's message into its clip. */
@@ -385,8 +437,8 @@ export class Outbox {
         }
         if (d.delivered.length > this.#maxDelivered) d.delivered.splice(0, d.delivered.length - this.#maxDelivered);
         const remaining = [...d.entries, ...this.#unsaved.filter((e) => !seqs.includes(e.seq))];
-        const stillUsed = new Set(remaining.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
-        return alerts.map((a) => a.photo).filter((p): p is string => p !== null && !stillUsed.has(p));
+        const stillUsed = new Set(remaining.flatMap((e) => photosOf(e.payload)));
+        return done.flatMap((e) => photosOf(e.payload)).filter((p) => !stillUsed.has(p));
       });
       // Written: what was kept in memory is done too. (A failed write throws above and the sender records it later.)
       this.#unsaved = this.#unsaved.filter((e) => !seqs.includes(e.seq));
@@ -422,7 +474,7 @@ export class Outbox {
   }
 
   async #removeOrphanPhotos(): Promise<void> {
-    const used = new Set(this.#doc.data.entries.map((e) => (e.payload.type === "alert" ? e.payload.photo : null)));
+    const used = new Set(this.#doc.data.entries.flatMap((e) => photosOf(e.payload)));
     const names = await this.#blobs.list();
     await Promise.all(names.filter((n) => n.startsWith(PHOTO_PREFIX) && !used.has(n)).map((n) => this.#blobs.delete(n)));
   }

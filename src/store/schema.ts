@@ -29,6 +29,7 @@ export const SettingsSchema = v.object({
   preRoll: v.optional(v.number(), d.preRoll),
   postRoll: v.optional(v.number(), d.postRoll),
   maxClip: v.optional(v.number(), d.maxClip),
+  afterDoor: v.optional(v.number(), d.afterDoor),
 });
 
 export const CameraSchema = v.object({
@@ -84,6 +85,50 @@ export const ModeStateSchema = v.object({
   at: v.number(),
   by: ModeSourceSchema,
   resume: v.optional(v.picklist(MODES)),
+});
+
+/** The MQTT broker Vigil publishes to and listens on (`vigil mqtt set`); null: no MQTT at all. */
+export const MqttSchema = v.object({
+  url: v.string(),
+  username: v.optional(v.string()),
+  password: v.optional(v.string()),
+  /** The topic subtree is `vigil/<site>/`. */
+  site: v.optional(v.string(), "home"),
+  discoveryPrefix: v.optional(v.string(), "homeassistant"),
+  /** A CA certificate file for `mqtts://` (default: the system's CAs). */
+  caFile: v.optional(v.string()),
+  /** Home Assistant presence: `home` / `not_home` on this topic switch the mode between home and away. */
+  presenceTopic: v.optional(v.string()),
+});
+
+const SensorSourceSchema = v.variant("type", [
+  v.object({
+    type: v.literal("mqtt"),
+    topic: v.string(),
+    /** `zigbee2mqtt`: `contact: false` is open, battery and availability read the Zigbee2MQTT way; `field`: `field` equal to `openValue` is open. */
+    format: v.picklist(["zigbee2mqtt", "field"]),
+    field: v.optional(v.string()),
+    openValue: v.optional(v.string()),
+  }),
+  /** Signed HTTP POSTs to the webhook listener; the secret is the HMAC-SHA256 key. */
+  v.object({ type: v.literal("webhook"), secret: v.string() }),
+  /** A GPIO line read through libgpiod's gpiomon. */
+  v.object({ type: v.literal("gpio"), chip: v.string(), line: v.number(), activeLow: v.optional(v.boolean(), false) }),
+]);
+
+export const SensorSchema = v.object({
+  id: v.string(),
+  name: v.string(),
+  /** Home Assistant's device class: what opens. */
+  kind: v.optional(v.picklist(["door", "window"]), "door"),
+  source: SensorSourceSchema,
+  /** Cameras (by id) whose pictures come with this sensor's alert, and that `afterdoor` opens. */
+  cameras: v.optional(v.array(v.string()), () => []),
+  /** A new state counts once it has held this long. */
+  debounceMs: v.optional(v.number(), 300),
+  mutedUntil: v.optional(v.nullable(v.number()), null),
+  /** The modes it alerts in: by default every mode but off. */
+  modes: v.optional(v.array(v.picklist(MODES)), () => [...DEFAULT_CAMERA_MODES]),
 });
 
 export const RetentionSchema = v.object({
@@ -150,6 +195,10 @@ export const StoreSchema = v.object({
   heartbeat: v.optional(v.boolean(), false),
   /** Epoch ms of the last heartbeat message, so a restart neither repeats nor skips one. */
   heartbeatSentAt: v.optional(v.number(), 0),
+  mqtt: v.optional(v.nullable(MqttSchema), null),
+  sensors: v.optional(v.array(SensorSchema), () => []),
+  /** Where the sensors' webhook listener binds (`vigil webhook listen`); null: no listener. */
+  webhook: v.optional(v.nullable(v.object({ host: v.string(), port: v.number() })), null),
 });
 
 export type StoreData = v.InferOutput<typeof StoreSchema>;

@@ -6,8 +6,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { defaultSettings, findCamera, unknownCameraError, validateCameraName, type Camera, type CameraSettings } from "../domain/camera.js";
-import type { ModeState } from "../domain/modes.js";
+import { DEFAULT_CAMERA_MODES, type Mode, type ModeState } from "../domain/modes.js";
 import { formatSchedule, MAX_SCHEDULES, overlaps, type Schedule, type TimeWindow } from "../domain/schedule.js";
+import type { MqttSettings } from "../domain/mqtt.js";
+import type { NewSensorInput, Sensor } from "../domain/sensors.js";
+import { validateDebounce, validateSensorName } from "../domain/sensors.js";
 import { InputError } from "../errors.js";
 import { EncryptedDocument } from "./document.js";
 import { storeSpec, type StoreData } from "./schema.js";
@@ -34,7 +37,9 @@ export interface Retention {
 
 export type NewCamera = Pick<Camera, "name" | "url" | "username" | "password" | "recordUrl" | "snapshotUrl"> & { settings?: Partial<CameraSettings> };
 
-export type StoreChange = "cameras" | "mode" | "schedules" | "chats" | "admins" | "retention" | "token";
+export type { MqttSettings };
+
+export type StoreChange = "cameras" | "mode" | "schedules" | "chats" | "admins" | "retention" | "token" | "mqtt" | "sensors";
 
 function hashCode(code: string): Buffer {
   return createHash("sha256").update(code.trim().toLowerCase()).digest();
@@ -278,6 +283,7 @@ export class Store {
     return this.#update("cameras", (d) => {
       const camera = findIn(d, name);
       d.cameras = d.cameras.filter((c) => c.id !== camera.id);
+      for (const sensor of d.sensors) sensor.cameras = sensor.cameras.filter((id) => id !== camera.id);
       return camera;
     });
   }
@@ -352,10 +358,106 @@ export class Store {
     });
   }
 
+  // --- MQTT, sensors, the webhook listener ----------------------------------
+
+  /** The MQTT connection, or undefined when MQTT is off (the default). */
+  mqtt(): MqttSettings | undefined {
+    return this.#doc.data.mqtt ?? undefined;
+  }
+
+  setMqtt(settings: MqttSettings | null): Promise<void> {
+    return this.#update("mqtt", (d) => {
+      d.mqtt = settings === null ? null : { ...structuredClone(settings) };
+    });
+  }
+
+  /** Where the webhook listener binds, or undefined when it is off (the default). */
+  webhook(): { host: string; port: number } | undefined {
+    return this.#doc.data.webhook ?? undefined;
+  }
+
+  setWebhook(listen: { host: string; port: number } | null): Promise<void> {
+    return this.#update("sensors", (d) => {
+      d.webhook = listen;
+    });
+  }
+
+  sensors(): readonly Sensor[] {
+    return this.#doc.data.sensors;
+  }
+
+  sensor(name: string): Sensor | undefined {
+    const key = name.trim().toLowerCase();
+    return this.sensors().find((s) => s.name.toLowerCase() === key);
+  }
+
+  requireSensor(name: string): Sensor {
+    const sensor = this.sensor(name);
+    if (sensor) return sensor;
+    const names = this.sensors().map((s) => s.name);
+    const shown = name.length > 32 ? `${name.slice(0, 32)}…` : name;
+    throw new InputError(names.length ? `There is no sensor called "${shown}"; the sensors are ${names.join(", ")}.` : `There is no sensor called "${shown}"; there are no sensors yet (vigil sensor add).`);
+  }
+
+  addSensor(input: NewSensorInput): Promise<Sensor> {
+    const name = validateSensorName(input.name);
+    const debounceMs = validateDebounce(input.debounceMs ?? 300);
+    return this.#update("sensors", (d) => {
+      if (d.sensors.some((s) => s.name.toLowerCase() === name.toLowerCase())) throw new InputError(`There is already a sensor called ${name}; choose another name.`);
+      if (d.sensors.length >= 64) throw new InputError("Vigil handles at most 64 sensors.");
+      const source = input.source;
+      if (source.type === "mqtt" && d.sensors.some((s) => s.source.type === "mqtt" && s.source.topic === source.topic)) throw new InputError(`Another sensor already listens on ${source.topic}.`);
+      if (source.type === "gpio" && d.sensors.some((s) => s.source.type === "gpio" && s.source.chip === source.chip && s.source.line === source.line)) throw new InputError(`Another sensor already reads ${source.chip}:${source.line}.`);
+      const sensor: Sensor = { id: randomBytes(6).toString("hex"), name, kind: input.kind ?? "door", source: structuredClone(source), cameras: [], debounceMs, mutedUntil: null, modes: [...(input.modes ?? DEFAULT_CAMERA_MODES)] };
+      d.sensors.push(sensor);
+      return sensor;
+    });
+  }
+
+  removeSensor(name: string): Promise<Sensor> {
+    const sensor = this.requireSensor(name);
+    return this.#update("sensors", (d) => {
+      d.sensors = d.sensors.filter((s) => s.id !== sensor.id);
+      return sensor;
+    });
+  }
+
+  /** Links a sensor to cameras by name (replacing its links); no names: no links. */
+  linkSensor(name: string, cameraNames: readonly string[]): Promise<Sensor> {
+    const sensor = this.requireSensor(name);
+    const ids = [...new Set(cameraNames.map((c) => this.requireCamera(c).id))];
+    return this.#update("sensors", (d) => {
+      const found = d.sensors.find((s) => s.id === sensor.id)!;
+      found.cameras = ids;
+      return found;
+    });
+  }
+
+  /** The modes a sensor alerts in. */
+  setSensorModes(name: string, modes: readonly Mode[]): Promise<Sensor> {
+    const sensor = this.requireSensor(name);
+    return this.#update("sensors", (d) => {
+      const found = d.sensors.find((s) => s.id === sensor.id)!;
+      found.modes = [...modes];
+      return found;
+    });
+  }
+
+  muteSensor(id: string, until: number | null): Promise<Sensor> {
+    return this.#update("sensors", (d) => {
+      const found = d.sensors.find((s) => s.id === id);
+      if (!found) throw new InputError("That sensor no longer exists.");
+      found.mutedUntil = until;
+      return found;
+    });
+  }
+
   /** Every secret value in the store, for the log scrubber. */
   secrets(): string[] {
     const out = [this.#doc.data.telegram.token];
     for (const c of this.#doc.data.cameras) if (c.password) out.push(c.password);
+    if (this.#doc.data.mqtt?.password) out.push(this.#doc.data.mqtt.password);
+    for (const s of this.#doc.data.sensors) if (s.source.type === "webhook") out.push(s.source.secret);
     return out.filter((s) => s.length > 0);
   }
 
@@ -386,6 +488,9 @@ export class Store {
       })),
       retention: data.retention,
       heartbeat: data.heartbeat,
+      mqtt: data.mqtt ? { ...data.mqtt, password: data.mqtt.password ? "***" : undefined } : null,
+      webhook: data.webhook,
+      sensors: data.sensors.map((s) => ({ ...s, source: s.source.type === "webhook" ? { ...s.source, secret: "***" } : s.source })),
     };
   }
 }

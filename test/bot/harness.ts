@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Chat, Message, User } from "grammy/types";
 import type { OwnedControl } from "../../src/app/control.js";
 import type { VigilBot } from "../../src/bot/index.js";
-import { assembleVigil } from "../../src/main.js";
+import { assembleVigil, type Vigil } from "../../src/main.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { RecorderHandle } from "../../src/domain/recorder.js";
 import { createPipeline, type Pipeline } from "../../src/pipeline/index.js";
@@ -34,6 +34,7 @@ export interface Harness extends ChatDriver {
   recorder: RecorderHandle;
   control: OwnedControl;
   bot: VigilBot;
+  vigil: Vigil;
   /** The code printed on a first start. */
   claimCode: string;
   stop(): Promise<void>;
@@ -51,6 +52,10 @@ export interface HarnessOptions {
   timeZone?: string;
   /** The control's clock, which schedules follow (a test moves it to a boundary). Default: real time. */
   controlNow?: () => number;
+  /** Runs on the new store before Vigil starts (`vigil mqtt set`, `vigil sensor add`, as the CLI would). */
+  setup?: (store: Store) => Promise<void>;
+  /** MQTT reconnect tuning. */
+  mqtt?: { reconnectMs?: number; refusedReconnectMs?: number };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -64,10 +69,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     : process.env.VIGIL_TEST_LOG
       ? createLogger({ level: process.env.VIGIL_TEST_LOG, secrets: () => store.secrets() })
       : silentLogger;
+  await options.setup?.(store);
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 }, ...(options.timeZone ? { timeZone: options.timeZone } : {}), ...(options.controlNow ? { controlNow: options.controlNow } : {}) });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 }, ...(options.timeZone ? { timeZone: options.timeZone } : {}), ...(options.controlNow ? { controlNow: options.controlNow } : {}), ...(options.mqtt ? { mqtt: options.mqtt } : {}) });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;
@@ -82,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     recorder,
     control,
     bot,
+    vigil,
     claimCode,
     ...createChatDriver(tg),
     async stop() {

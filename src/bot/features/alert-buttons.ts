@@ -6,7 +6,7 @@
  */
 import { Composer } from "grammy";
 import { isNotModified } from "../api-errors.js";
-import { alertButtonState, alertKeyboard, parseAlertButton } from "../alert-view.js";
+import { alertButtonState, alertKeyboard, DOOR_BUTTON_PREFIX, doorKeyboard, parseAlertButton, sensorTitle, type AlertAction } from "../alert-view.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { formatClock } from "../format.js";
 import { STALE_BUTTON } from "./access.js";
@@ -20,6 +20,7 @@ export function createAlertButtonsFeature(deps: FeatureDeps): Composer<BotContex
   composer.callbackQuery(/^al:/, async (ctx) => {
     const parsed = parseAlertButton(ctx.callbackQuery.data);
     if (!parsed) return ctx.answerCallbackQuery({ text: STALE_BUTTON });
+    if (parsed.cameraId.startsWith(DOOR_BUTTON_PREFIX)) return doorButton(ctx, parsed.action, parsed.cameraId.slice(DOOR_BUTTON_PREFIX.length));
     const camera = control.cameras().find((c) => c.id === parsed.cameraId);
     if (!camera) return ctx.answerCallbackQuery({ text: "That camera no longer exists." });
     const now = deps.now();
@@ -54,6 +55,47 @@ export function createAlertButtonsFeature(deps: FeatureDeps): Composer<BotContex
       if (!isNotModified(error)) throw error;
     });
   });
+
+  /** The buttons of a door alert: mute or unmute the sensor, disarm or arm the system. */
+  async function doorButton(ctx: BotContext & { callbackQuery: NonNullable<BotContext["callbackQuery"]> }, action: AlertAction, sensorId: string): Promise<void> {
+    const sensor = deps.sensors?.sensors().find((s) => s.sensor.id === sensorId)?.sensor;
+    if (!sensor || !deps.sensors) {
+      await ctx.answerCallbackQuery({ text: "That sensor no longer exists." });
+      return;
+    }
+    const now = deps.now();
+    const title = sensorTitle(sensor.name);
+    switch (action) {
+      case "m30":
+      case "m120": {
+        const until = now + (action === "m30" ? 30 : 120) * 60_000;
+        await deps.sensors.muteSensor(sensor.id, until);
+        await ctx.answerCallbackQuery({ text: `${title} is muted until ${formatClock(until, now, deps.timeZone)}.` });
+        break;
+      }
+      case "unmute":
+        await deps.sensors.muteSensor(sensor.id, null);
+        await ctx.answerCallbackQuery({ text: `${title} alerts again.` });
+        break;
+      case "disarm":
+        await control.disarm();
+        await ctx.answerCallbackQuery({ text: "Disarmed: no alerts until /arm." });
+        break;
+      case "arm":
+        await control.arm();
+        await ctx.answerCallbackQuery({ text: "Armed." });
+        break;
+      default:
+        await ctx.answerCallbackQuery({ text: STALE_BUTTON });
+        return;
+    }
+    ctx.log.info({ action, sensor: sensor.id }, "door alert button pressed");
+    const fresh = deps.sensors.sensors().find((s) => s.sensor.id === sensor.id)?.sensor;
+    const markup = doorKeyboard(sensor.id, { mutedUntil: fresh?.mutedUntil ?? null, systemArmed: control.isArmed() }, deps.now(), deps.timeZone);
+    await ctx.editMessageReplyMarkup({ reply_markup: markup }).catch((error: unknown) => {
+      if (!isNotModified(error)) throw error;
+    });
+  }
 
   return composer;
 }

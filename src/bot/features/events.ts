@@ -11,8 +11,9 @@ import { InputError } from "../../errors.js";
 import type { BotContext, FeatureDeps } from "../context.js";
 import { visitWhat } from "../../domain/labels.js";
 import { formatClock, formatClockSeconds, formatDuration, words } from "../format.js";
-import { html, joinHtml } from "../html.js";
+import { html, joinHtml, type Html } from "../html.js";
 import { say } from "../reply.js";
+import { sensorTitle } from "../alert-view.js";
 
 const BUTTONS_PER_ROW = 4;
 
@@ -35,6 +36,17 @@ export async function replyClip(ctx: Context, clip: VideoClip, caption: string, 
   });
 }
 
+/** The door lines under the events, as many as fit in a photo caption (1024 characters). */
+function withDoors(caption: Html, doors: Html[]): Html {
+  let out = caption;
+  for (const [i, line] of doors.entries()) {
+    const next = joinHtml(i === 0 ? [out, html`<b>Doors, last 24 h</b>`, line] : [out, line]);
+    if (next.value.length > 1000) break;
+    out = next;
+  }
+  return out;
+}
+
 export function createEventsFeature(deps: FeatureDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const tz = deps.timeZone;
@@ -43,14 +55,15 @@ export function createEventsFeature(deps: FeatureDeps): Composer<BotContext> {
     const args = words(ctx.match);
     if (args.length > 1) throw new InputError("Use /events, or /events followed by how many (1 to 16).");
     const picture = await deps.control.events(count(args[0]));
-    if (picture.events.length === 0) return say(ctx, html`No events yet.`);
     const now = deps.now();
+    const doorLines = picture.doors.map((d) => html`${formatClock(d.at, now, tz)} · ${sensorTitle(d.sensorName)} ${d.state === "open" ? "opened" : "closed"}${d.alerted ? " (alert)" : ""}`);
+    if (picture.events.length === 0) return say(ctx, doorLines.length ? joinHtml([html`No camera events yet. <b>Doors, last 24 h</b>`, ...doorLines]) : html`No events yet.`);
     const lines = picture.events.map((e, i) => html`${i + 1} · ${formatClock(e.at, now, tz)} · ${e.cameraName} · ${e.motionOnly ? "motion" : `${visitWhat(e.label, e.counts)} ${Math.round(e.score * 100)}%`}${e.endedAt !== undefined && e.endedAt - e.startedAt >= 60_000 ? ` · ${formatDuration(e.endedAt - e.startedAt)}` : ""}${e.clip ? ` · ${Math.round(e.clip.durationSeconds)} s clip` : ""}`);
     const buttons: InlineKeyboardButton[] = picture.events.flatMap((e, i) => (e.clip ? [{ text: `Clip ${i + 1}`, callback_data: `ev:${e.id}` }] : []));
     const rows: InlineKeyboardButton[][] = [];
     for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) rows.push(buttons.slice(i, i + BUTTONS_PER_ROW));
     await ctx.replyWithPhoto(new InputFile(picture.jpeg, "events.jpg"), {
-      caption: joinHtml([html`<b>The last ${picture.events.length} event${picture.events.length === 1 ? "" : "s"}</b>`, ...lines]).value,
+      caption: withDoors(joinHtml([html`<b>The last ${picture.events.length} event${picture.events.length === 1 ? "" : "s"}</b>`, ...lines]), doorLines).value,
       parse_mode: "HTML",
       ...(rows.length ? { reply_markup: { inline_keyboard: rows } } : {}),
     });

@@ -3,6 +3,7 @@ import { Composer } from "grammy";
 import { findCamera, formatSetting, SETTING_KEYS, unknownCameraError, type Camera } from "../../domain/camera.js";
 import type { CameraState } from "../../domain/control.js";
 import { alertsIn, type Mode } from "../../domain/modes.js";
+import type { MqttLinkStatus } from "../../domain/mqtt.js";
 import { InputError } from "../../errors.js";
 import { formatBytes } from "../../store/retention.js";
 import type { BotContext, FeatureDeps } from "../context.js";
@@ -42,6 +43,20 @@ export function settingsText(camera: Camera): Html {
   return joinHtml([html`<b>${camera.name}</b>`, ...SETTING_KEYS.map((key) => html`${key}: ${formatSetting(key, camera.settings)}`)]);
 }
 
+/** `MQTT: connected to mqtt://broker:1883.` or why not, and since when. */
+export function mqttLine(link: MqttLinkStatus, now: number, tz: string | undefined): string {
+  switch (link.state) {
+    case "connected":
+      return `MQTT: connected to ${link.url}.`;
+    case "connecting":
+      return `MQTT: connecting to ${link.url}…`;
+    case "down":
+      return `MQTT: not connected to ${link.url} since ${formatClock(link.since, now, tz)} (${link.reason ?? "unknown reason"}); retrying by itself.`;
+    case "stopped":
+      return "MQTT: stopped.";
+  }
+}
+
 export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const tz = deps.timeZone;
@@ -59,6 +74,8 @@ export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
       lines.push(html`Recording: ${formatBytes(usedBytes)} used, ${formatBytes(freeBytes)} free${oldestEventAt ? `, oldest event ${formatDay(oldestEventAt, tz)}` : ""}.`);
       if (paused) lines.push(html`Clips paused: ${paused}`);
     }
+    const mqtt = deps.mqttStatus?.();
+    if (mqtt) lines.push(html`${mqttLine(mqtt, now, tz)}`);
     if (status.cameras.length === 0) lines.push(html`No cameras yet: /addcamera adds one.`);
     for (const state of status.cameras) {
       const flags = switches(state.camera, now, tz, status.mode.mode);

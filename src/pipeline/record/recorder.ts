@@ -374,6 +374,11 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       );
     },
 
+    recordDoor(event) {
+      const maxAgeDays = options.retention.limits().maxAgeDays;
+      void track(history.recordDoor(event, maxAgeDays > 0 ? maxAgeDays * 86_400_000 : 0).catch((error: unknown) => logger.warn({ err: error, sensor: event.sensorName }, "could not store a door event in the event history")));
+    },
+
     async eventClip(alertId): Promise<VideoClip> {
       const mp4 = await history.clip(alertId);
       const clip = history.get(alertId)?.clip;
@@ -394,7 +399,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
       }
       const { from, rows } = hourlyActivity(history.between(t - 25 * 3600_000), [...cameras.values()].map((c) => ({ id: c.camera.id, name: c.camera.name })), t);
       const jpeg = await renderEventsSheet({ events, activity: rows, activityFrom: from, now: t, timeZone: options.timeZone });
-      return { jpeg, events: recent.map(toStoredEvent) };
+      return { jpeg, events: recent.map(toStoredEvent), doors: history.recentDoors(10).filter((d) => d.at >= t - 24 * 3600_000) };
     },
 
     status(): RecorderStatus {
