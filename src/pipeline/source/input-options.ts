@@ -91,8 +91,9 @@ export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "ti
 
 /** Turns ffmpeg's stderr into one sentence a person understands, and a reason code. */
 export function explainFfmpegFailure(stderr: string): { reason: FfmpegFailureReason; sentence: string } {
-  const text = stderr.toLowerCase();
-  if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
+  // The URLs ffmpeg quotes are no evidence: a port like :34012 must not read as a 401.
+  const text = stderr.toLowerCase().replace(/[a-z][a-z0-9+.-]*:\/\/\S+/g, "<url>");
+  if (/\b401\b|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
   if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };
   // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
   if (/\b404\b|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
