@@ -5,15 +5,19 @@
  * (ffmpeg exits 0 when an RTSP server dies), killed when no data arrives for a
  * while (it hangs forever on a stalled TCP source), with backoff, and stopped
  * with `q`, SIGTERM, SIGKILL — the same ffmpeg child, backoff and port watch as
- * the detection source. Credentials appear only in ffmpeg's argv, never in a log
- * line or status.
+ * the detection source. Credentials never appear in a log line or status, and
+ * for a fed stream not even in ffmpeg's argv.
  *
- * A fed stream (the Pi camera) comes from the camera's H.264 feed on ffmpeg's
- * stdin, from its next keyframe (h264-feed.ts: the one rpicam-vid that
- * detection reads too). Raw H.264 carries no times: ffmpeg stamps each picture
- * as it reads it, which the ring maps to wall time like any other stream's.
- * While the feed has no pictures the watchdog waits (the feed restarts the
- * camera), the buffer counts as offline, and the feed's sentence is its error.
+ * A fed stream (the Pi camera, an RTSP camera over TCP) comes from the camera's
+ * H.264 feed on ffmpeg's stdin, from its next keyframe (h264-feed.ts: the one
+ * rpicam-vid or RTSP session that detection reads too). Raw H.264 carries no
+ * times: ffmpeg stamps each picture as it reads it, which the ring maps to wall
+ * time like any other stream's (the feed writes each picture the moment its
+ * last packet is in). While the feed has no pictures the watchdog waits (the
+ * feed restarts the camera), the buffer counts as offline, and the feed's
+ * sentence is its error. A camera that changes its stream (a new SPS) starts a
+ * new ffmpeg run, so no clip mixes two sizes; one the feed cannot read (H.265
+ * over RTSP) is recorded through ffmpeg's RTSP input, as before.
  */
 import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
@@ -22,7 +26,7 @@ import { maskUrl, redact } from "../../redact.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "../source/backoff.js";
 import { spawnFfmpeg } from "../source/ffmpeg-child.js";
 import type { FeedSubscription, H264Feeds } from "../source/h264-feed.js";
-import { explainFfmpegFailure, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
+import { explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
 
@@ -72,14 +76,16 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   /** Whether this URL has ever given video (then a missing stream is a stalled source, not a wrong URL: backoff.ts). */
   let hadVideo = false;
   let feed: FeedSubscription | undefined;
-  if (isFedStream(options.url)) {
+  /** Set while a run reads the feed: stops it for the camera's new stream. */
+  let newStream: (() => void) | undefined;
+  if (isFedStream(options.url, options.transport)) {
     if (!options.feeds) throw new Error(`${options.cameraName} is read through a feed (${masked}), and no feeds were given.`);
-    feed = options.feeds.subscribe(options.url, { name: "recording" });
+    feed = options.feeds.subscribe(options.url, { name: "recording", onNewStream: () => newStream?.() });
   }
   /** The feed's sentence while it has no pictures to give. */
   const feedDown = () => {
     const status = feed?.status();
-    return status && status.state !== "running" ? (status.lastError ?? "the camera is starting") : undefined;
+    return status && status.state !== "running" && status.state !== "fallback" ? (status.lastError ?? "the camera is starting") : undefined;
   };
 
   const outputOptions = [
@@ -90,7 +96,13 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure }> {
+  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure; restart?: boolean }> {
+    if (feed?.status().state === "fallback") {
+      // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
+      const leaving = feed;
+      feed = undefined;
+      await leaving.close();
+    }
     run += 1;
     const thisRun = run;
     const reader = new TsReader();
@@ -116,9 +128,10 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         callback();
       },
     });
+    const fed = feed !== undefined;
     const child = spawnFfmpeg({
-      input: inputUrl(options.url),
-      inputOptions: inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
+      input: fed ? FED_INPUT.input : inputUrl(options.url),
+      inputOptions: fed ? [...FED_INPUT.options] : inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
       outputOptions,
       output,
       ffmpegPath: options.ffmpegPath,
@@ -131,8 +144,17 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         if (stdin && !controller.signal.aborted) joined.attach(stdin);
       });
     }
+    let restart = false;
+    newStream = () => {
+      restart = true;
+      void child.stop();
+    };
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
+      if (feed?.status().state === "fallback" && !restart) {
+        restart = true;
+        void child.stop();
+      }
       // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
       if (feedDown()) lastData = now();
       if (now() - lastData > stallMs && !stalled) {
@@ -147,10 +169,16 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     try {
       exit = await child.exited;
     } finally {
+      newStream = undefined;
       feed?.detach();
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);
       ring.endRun();
+    }
+    if (firstData > 0) hadVideo = true;
+    if (restart && !controller.signal.aborted) {
+      log.info("recording: the camera changed its stream, or is now read by ffmpeg itself; starting again");
+      return { healthy: true, failure: "ended", restart: true };
     }
     const explained = explainFfmpegFailure(exit.stderr);
     if (!controller.signal.aborted) {
@@ -168,6 +196,11 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     while (!controller.signal.aborted) {
       const result = await once();
       if (controller.signal.aborted) break;
+      if (result.restart) {
+        restarts += 1;
+        state = "starting";
+        continue;
+      }
       state = "offline";
       restarts += 1;
       failures = result.healthy ? 1 : failures + 1;

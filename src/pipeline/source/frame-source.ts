@@ -9,11 +9,15 @@
  * camera is picked up again within seconds of coming back, and a camera that
  * rejects the login is not hammered.
  *
- * A fed stream (the Pi camera, `picam:N`) is not opened by this ffmpeg: the
- * camera's H.264 feed (h264-feed.ts, one rpicam-vid shared with the recorder)
- * writes it to ffmpeg's stdin, starting at a keyframe. The feed supervises the
- * camera; this source supervises its decoder, whose watchdog waits while the
- * feed has no pictures to give, and shows the feed's sentence when it is down.
+ * A fed stream (the Pi camera, `picam:N`; an RTSP camera over TCP) is not
+ * opened by this ffmpeg: the camera's H.264 feed (h264-feed.ts: one rpicam-vid,
+ * or one RTSP session of Vigil's own client, shared with the recorder) writes it
+ * to ffmpeg's stdin, starting at a keyframe. The feed supervises the camera;
+ * this source supervises its decoder, whose watchdog waits while the feed has no
+ * pictures to give, and shows the feed's sentence when it is down. When the
+ * camera changes its stream (a new SPS) the decoder is started again at once;
+ * when the feed cannot read the camera at all (an RTSP camera sending H.265) it
+ * leaves the feed and opens the camera with ffmpeg's RTSP input.
  */
 import { streamKind } from "../../domain/stream-url.js";
 import { CameraConnectError } from "../../errors.js";
@@ -25,7 +29,7 @@ import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
 import type { FeedSubscription, H264Feeds } from "./h264-feed.js";
-import { explainDeviceFailure, explainFfmpegFailure, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+import { explainDeviceFailure, explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
 import { rateFilter } from "./rate-filter.js";
 
 export interface FrameSourceOptions {
@@ -146,7 +150,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const masked = maskUrl(options.url);
   const { width, height } = options;
   // Decoded at the burst rate; a snapshot URL's polling rate is capped (decodeArgs) and never bursts.
-  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
+  const direct = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
+  const { outputOptions: outputArgs, fps } = direct;
+  /** ffmpeg's input while the camera's feed writes to its stdin. */
+  const fedInput = { input: FED_INPUT.input, inputOptions: ["-threads", "1", ...FED_INPUT.options] };
   const isRegular = regularFrames(Math.min(options.fps, fps));
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
@@ -164,8 +171,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const arrivals: number[] = [];
   let started = false;
   const startedAt = now();
-  /** The camera's feed while the frames are read (a fed stream only). */
+  /** The camera's feed while the frames are read (a fed stream only, until it falls back to ffmpeg's input). */
   let activeFeed: FeedSubscription | undefined;
+  /** Set by the feed when the camera changed its stream: the running decoder is stopped and started again at once. */
+  let newStream: (() => void) | undefined;
 
   /**
    * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
@@ -202,10 +211,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   /** The feed's sentence while it has no pictures to give (undefined while they flow, or for a stream ffmpeg opens itself). */
   function feedDown(feed: FeedSubscription | undefined): string | undefined {
     const status = feed?.status();
-    return status && status.state !== "running" ? status.lastError : undefined;
+    return status && status.state !== "running" && status.state !== "fallback" ? status.lastError : undefined;
   }
 
-  async function supervise(signal: AbortSignal, feed: FeedSubscription | undefined): Promise<void> {
+  async function supervise(signal: AbortSignal): Promise<void> {
     let failures = 0;
     /** Whether this URL has ever given a picture (then a missing stream is a stalled source, not a wrong URL). */
     let hadPictures = false;
@@ -229,6 +238,14 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         continue;
       }
       if (signal.aborted) return;
+      if (activeFeed?.status().state === "fallback") {
+        // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
+        const leaving = activeFeed;
+        activeFeed = undefined;
+        await leaving.close();
+      }
+      const feed = activeFeed;
+      const { input, inputOptions: inputArgs } = feed ? fedInput : direct;
       const output = socketOutput(socket);
       const receiver = receiveFrames(socket, frameBytes, (raw) => {
         if (attemptFrames++ === 0) {
@@ -263,11 +280,20 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         receiver.close();
         void child.stop();
       };
+      let restart: "new-stream" | "fallback" | undefined;
+      newStream = () => {
+        restart = "new-stream";
+        void child.stop();
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       // Replay never stalls on its own: a slow consumer pauses ffmpeg on purpose.
       const watchdog = replay
         ? undefined
         : setInterval(() => {
+            if (feed && feed.status().state === "fallback" && !restart) {
+              restart = "fallback";
+              void child.stop();
+            }
             // No pictures from the camera's feed: nothing for this decoder to decode, so no fault of it.
             if (feed && feed.status().state !== "running") lastActivity = performance.now();
             const limit = attemptFrames === 0 ? startTimeoutMs : stallTimeoutMs;
@@ -283,12 +309,19 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         // What ffmpeg wrote before it exited may still be on its way (the end of a replayed file).
         await receiver.finish();
       } finally {
+        newStream = undefined;
         feed?.detach();
         receiver.close();
         clearInterval(watchdog);
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
+      if (restart) {
+        // Not a failure: a decoder for the camera's new stream, or ffmpeg's own input, at once.
+        if (restart === "new-stream") logger.info({ camera: options.camera }, "camera stream: the camera changed its stream; decoding it afresh");
+        restarts++;
+        continue;
+      }
       const described = describeExit(exit, stalled, startTimeoutMs, hadPictures, streamKind(options.url) === "device" ? options.url : undefined);
       // The camera's feed knows better why there are no pictures.
       const fromFeed = feedDown(feed);
@@ -322,13 +355,12 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) controller.abort();
       // A fed stream: joined for as long as the frames are read (the first consumer starts the camera).
-      let feed: FeedSubscription | undefined;
-      if (isFedStream(options.url)) {
+      if (isFedStream(options.url, options.transport ?? "tcp") && !replay) {
         if (!options.feeds) throw new Error(`${options.camera} is read through a feed (${masked}), and no feeds were given.`);
-        feed = activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached" });
+        activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached", onNewStream: () => newStream?.() });
       }
       // Ends the generator when the supervisor ends (replay finished, or stopped).
-      const supervisor = supervise(controller.signal, feed).then(
+      const supervisor = supervise(controller.signal).then(
         () => slot.close(),
         (error: unknown) => slot.close(error instanceof Error ? error : new Error(String(error))),
       );
@@ -344,7 +376,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         controller.abort();
         signal?.removeEventListener("abort", onAbort);
         await supervisor;
-        await feed?.close();
+        await activeFeed?.close();
         if (state !== "ended") state = "stopped";
       }
     },
