@@ -35,6 +35,8 @@ export interface ClipOptions {
   height?: number;
   /** Output frame rate. Default: the clip's own. */
   fps?: number;
+  /** Encode as H.265 instead of H.264 (a camera Vigil's RTSP client leaves to ffmpeg). Default h264. */
+  codec?: "h264" | "h265";
 }
 
 export interface PreparedClip {
@@ -72,7 +74,9 @@ export async function prepareClip(source: string, options: ClipOptions = {}): Pr
     const filters = [`fps=${fps}`];
     if (options.width && options.height) filters.push(`scale=${options.width}:${options.height}`);
     const tmp = `${file}.${process.pid}.tmp`;
-    await run("ffmpeg", ["-v", "error", "-y", "-i", source, "-an", "-vf", filters.join(","), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", String(Math.max(1, Math.round(fps))), "-pix_fmt", "yuv420p", "-f", "mpegts", tmp]);
+    const gop = String(Math.max(1, Math.round(fps)));
+    const encoder = options.codec === "h265" ? ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", `log-level=error:bframes=0:keyint=${gop}:min-keyint=${gop}`] : ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", gop];
+    await run("ffmpeg", ["-v", "error", "-y", "-i", source, "-an", "-vf", filters.join(","), ...encoder, "-pix_fmt", "yuv420p", "-f", "mpegts", tmp]);
     await fs.rename(tmp, file);
   }
   const info = await probe(file);
@@ -223,6 +227,7 @@ export class RtspTestServer {
     const args = [SERVER_SCRIPT, "--port", String(port), ...[...this.#mounts.values()].flatMap((m) => ["--mount", `${m.name}=${m.udpPort}`])];
     if (this.options.auth) args.push("--user", this.options.auth.user, "--password", this.options.auth.password, "--auth", this.options.authMethod ?? "basic");
     for (const spec of this.options.mounts) if (spec.audio) args.push("--audio", spec.name);
+    for (const spec of this.options.mounts) if (spec.clipOptions?.codec === "h265") args.push("--hevc", spec.name);
     if (this.options.address) args.push("--address", this.options.address);
     const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#server = child;

@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--auth", choices=["basic", "digest"], default="basic")
     parser.add_argument("--audio", action="append", default=[], help="a mount that also has an audio track")
+    parser.add_argument("--hevc", action="append", default=[], help="a mount whose feeder sends H.265")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -71,11 +72,13 @@ def main() -> None:
             else ""
         )
         video_pay = "pay1" if audio else "pay0"
+        codec = "h265" if name in args.hevc else "h264"
+        caps = CAPS.replace("H264", "H265") if codec == "h265" else CAPS
         factory.set_launch(
             # A 4 MiB socket buffer: a 720p keyframe is a burst of ~150 datagrams, and
             # the default 208 KiB drops some of them when the machine is busy.
-            f'( {audio}udpsrc port={int(port)} buffer-size=4194304 caps="{CAPS}" ! rtph264depay ! h264parse ! '
-            f"rtph264pay name={video_pay} pt=96 config-interval=1 )"
+            f'( {audio}udpsrc port={int(port)} buffer-size=4194304 caps="{caps}" ! rtp{codec}depay ! {codec}parse ! '
+            f"rtp{codec}pay name={video_pay} pt=96 config-interval=1 )"
         )
         factory.set_shared(True)
         if permissions is not None:

@@ -69,7 +69,11 @@ export interface FrameSourceOptions {
   backoff?: BackoffOptions;
   /** Grace period of each step of the stop sequence. Default 1000 ms. */
   graceMs?: number;
-  /** Where a fed stream (`picam:N`) comes from; it is joined while the frames are read. Required for one. */
+  /**
+   * Where a fed stream (`picam:N`, `rtsp://` over TCP) comes from; it is joined
+   * while the frames are read. Required for the Pi camera; without it an RTSP
+   * camera is read by ffmpeg's RTSP input.
+   */
   feeds?: H264Feeds;
 }
 
@@ -355,7 +359,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) controller.abort();
       // A fed stream: joined for as long as the frames are read (the first consumer starts the camera).
-      if (isFedStream(options.url, options.transport ?? "tcp") && !replay) {
+      // An RTSP camera without feeds is read by ffmpeg's RTSP input; the Pi camera has no other way.
+      if (isFedStream(options.url, options.transport ?? "tcp") && !replay && (options.feeds || streamKind(options.url) === "picam")) {
         if (!options.feeds) throw new Error(`${options.camera} is read through a feed (${masked}), and no feeds were given.`);
         activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached", onNewStream: () => newStream?.() });
       }

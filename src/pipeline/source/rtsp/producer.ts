@@ -23,14 +23,6 @@ export interface RtspProducerOptions {
   session?: Partial<Pick<RtspSessionOptions, "connectTimeoutMs" | "requestTimeoutMs" | "receiverReportMs" | "keepAliveMs" | "limits">>;
 }
 
-/** The camera's URL without credentials: what two feeds must not hold at once, and what a log may name. */
-function deviceOf(source: string): string {
-  const parsed = new URL(source);
-  parsed.username = "";
-  parsed.password = "";
-  return parsed.href;
-}
-
 /** A feed producer for `rtsp://` sources read over TCP. */
 export function rtspProducer(options: RtspProducerOptions = {}): (source: string) => H264Producer {
   const logger = options.logger ?? silentLogger;
@@ -40,7 +32,9 @@ export function rtspProducer(options: RtspProducerOptions = {}): (source: string
     const password = new URL(source).password;
     const secrets = password ? [password, decodeURIComponent(password)] : [];
     return {
-      device: deviceOf(source),
+      // Its own session: a feed for the same URL waits for the previous one's TEARDOWN, and nothing else waits (a
+      // camera's main and sub streams run side by side). A key in memory only; never logged.
+      device: `rtsp-session:${source}`,
       label: "Vigil's RTSP client",
       start(onUnit, { hadVideo }): ProducerAttempt {
         const known = fallbacks.get(source);
