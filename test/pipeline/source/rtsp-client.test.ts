@@ -254,7 +254,7 @@ describe("one RTSP session per camera, on gst-rtsp-server", () => {
   afterAll(() => server.close());
 
   /** Detection (a frame source) and recording (a camera buffer) of one camera, through one registry as src/main.ts wires them. */
-  async function detectAndRecord(mount: string, logger: ReturnType<typeof createLogger>) {
+  function detectAndRecord(mount: string, logger: ReturnType<typeof createLogger>) {
     const registry = createH264Feeds({ producer: feedProducers({ logger }), logger, stallTimeoutMs: 2000, backoff: { initialMs: 200, maxMs: 1000 } });
     const url = server.url(mount);
     const source = createFrameSource({ camera: mount, url, width: 320, height: 180, fps: 5, feeds: registry, logger, startTimeoutMs: 10_000, backoff: { initialMs: 200, maxMs: 1000 }, graceMs: 500 });
@@ -279,7 +279,7 @@ describe("one RTSP session per camera, on gst-rtsp-server", () => {
   it("feeds detection and recording from one Digest-authenticated session of a camera with audio, with no password on any command line", async () => {
     const { lines, logger } = logs();
     const before = server.connectionsSeen;
-    const camera = await detectAndRecord("h264", logger);
+    const camera = detectAndRecord("h264", logger);
     try {
       await until(() => camera.frames.length >= 10 && camera.buffer.status().state === "recording", 60_000, "frames and recording");
       await until(() => camera.buffer.status().bufferSeconds >= 2, 30_000, "two seconds in the ring");
@@ -303,7 +303,7 @@ describe("one RTSP session per camera, on gst-rtsp-server", () => {
 
   it("reads an H.265 camera through ffmpeg's RTSP input, as before, said once in the log", async () => {
     const { lines, logger } = logs();
-    const camera = await detectAndRecord("h265", logger);
+    const camera = detectAndRecord("h265", logger);
     try {
       await until(() => camera.frames.length >= 10 && camera.buffer.status().state === "recording", 60_000, "frames and recording through ffmpeg");
       // Detection and recording each open it, as they did before Vigil had its own client.
