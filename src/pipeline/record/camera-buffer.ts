@@ -82,11 +82,13 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     if (!options.feeds) throw new Error(`${options.cameraName} is read through a feed (${masked}), and no feeds were given.`);
     feed = options.feeds.subscribe(options.url, { name: "recording", onNewStream: () => newStream?.() });
   }
-  /** The feed's sentence while it has no pictures to give. */
-  const feedDown = () => {
+  /** Whether the feed has no pictures to give (the camera is starting or away): then no ffmpeg of ours is to blame. */
+  const feedIdle = () => {
     const status = feed?.status();
-    return status && status.state !== "running" && status.state !== "fallback" ? (status.lastError ?? "the camera is starting") : undefined;
+    return status !== undefined && status.state !== "running" && status.state !== "fallback";
   };
+  /** The feed's sentence while it has no pictures to give, once it knows why. */
+  const feedDown = () => (feedIdle() ? feed?.status().lastError : undefined);
 
   const outputOptions = [
     "-map", "0:v:0", "-c", "copy",
@@ -156,7 +158,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         void child.stop();
       }
       // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
-      if (feedDown()) lastData = now();
+      if (feedIdle()) lastData = now();
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
@@ -225,7 +227,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         state: down ? "offline" : state,
         bufferSeconds: oldest !== undefined && newest !== undefined ? Math.round((newest - oldest) / 100) / 10 : 0,
         bufferBytes: ring.bytes,
-        restarts,
+        // The camera's session reopened counts too: the ffmpeg reading a feed keeps running through it.
+        restarts: restarts + (feed?.status().restarts ?? 0),
         ...(error ? { lastError: error } : {}),
       };
     },

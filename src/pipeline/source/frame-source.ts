@@ -255,13 +255,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         if (attemptFrames++ === 0) {
           failures = 0;
           hadPictures = true;
-          // The soak measures how soon a camera is back from this line.
-          if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
-          downSince = undefined;
           previousSentence = undefined;
           // Old news now: a later drop must not be explained by it.
           lastError = undefined;
         }
+        // The soak measures how soon a camera is back from this line (a fed camera comes back under the same decoder).
+        if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
+        downSince = undefined;
         lastActivity = performance.now();
         return publish(raw, () => receiver.resume());
       });
@@ -299,7 +299,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
               void child.stop();
             }
             // No pictures from the camera's feed: nothing for this decoder to decode, so no fault of it.
-            if (feed && feed.status().state !== "running") lastActivity = performance.now();
+            if (feed && feed.status().state !== "running") {
+              lastActivity = performance.now();
+              if (attemptFrames > 0 && downSince === undefined) downSince = lastFrameAt;
+            }
             const limit = attemptFrames === 0 ? startTimeoutMs : stallTimeoutMs;
             if (!stalled && performance.now() - lastActivity > limit) {
               stalled = attemptFrames === 0 ? "start" : "gap";
@@ -362,7 +365,13 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       // An RTSP camera without feeds is read by ffmpeg's RTSP input; the Pi camera has no other way.
       if (isFedStream(options.url, options.transport ?? "tcp") && !replay && (options.feeds || streamKind(options.url) === "picam")) {
         if (!options.feeds) throw new Error(`${options.camera} is read through a feed (${masked}), and no feeds were given.`);
-        activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached", onNewStream: () => newStream?.() });
+        activeFeed = options.feeds.subscribe(options.url, {
+          name: "detection",
+          start: "cached",
+          onNewStream: () => newStream?.(),
+          // The camera's attempts in this camera's log, as ffmpeg's own are (the feed says each sentence once at warn).
+          onAttemptEnd: ({ sentence, retryInMs, watchPort, pictures }) => logger.debug({ camera: options.camera, url: masked, frames: pictures, retryInMs, watchPort: watchPort || undefined }, `camera stream: ${sentence}`),
+        });
       }
       // Ends the generator when the supervisor ends (replay finished, or stopped).
       const supervisor = supervise(controller.signal).then(
@@ -396,7 +405,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         state,
         framesIn,
         framesDropped: slot.dropped,
-        restarts,
+        // The camera's session reopened counts too: the decoder reading a feed keeps running through it.
+        restarts: restarts + (activeFeed?.status().restarts ?? 0),
         lastFrameAt,
         fps: span > 0 ? Math.round(((arrivals.length - 1) / span) * 10) / 10 : 0,
         ...(reason ? { lastError: reason } : {}),

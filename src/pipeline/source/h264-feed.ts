@@ -78,6 +78,8 @@ export interface FeedConsumerOptions {
    * stays and simply gets the new keyframe.
    */
   onNewStream?: () => void;
+  /** After each producer attempt that ends (not when stopped): why, and the wait before the next, for the consumer's own log. */
+  onAttemptEnd?: (end: { sentence: string; failure: AttemptFailure; retryInMs: number; watchPort: boolean; pictures: number }) => void;
 }
 
 export interface FeedStatus {
@@ -138,6 +140,7 @@ interface Consumer {
   name: string;
   start: "next" | "cached";
   onNewStream: (() => void) | undefined;
+  onAttemptEnd: FeedConsumerOptions["onAttemptEnd"];
   sink: Writable | undefined;
   /** Pictures go to it: it has started at a keyframe and has not fallen behind since. */
   synced: boolean;
@@ -305,6 +308,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
       const log = sentence === previousSentence ? logger.debug.bind(logger) : logger.warn.bind(logger);
       log({ source: maskUrl(feed.source), producer: producer.label, pictures: units, retryInMs: plan.delayMs, ...end.detail }, `feed: ${sentence}`);
       previousSentence = sentence;
+      for (const consumer of feed.consumers) consumer.onAttemptEnd?.({ sentence, failure, retryInMs: plan.delayMs, watchPort: plan.watchPort, pictures: units });
       await waitBeforeRetry(feed.source, plan, signal, options.backoff);
       if (!signal.aborted) status.restarts++;
     }
@@ -357,7 +361,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         feeds.set(source, feed);
       }
       const joined = feed;
-      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", onNewStream: consumerOptions.onNewStream, sink: undefined, synced: false, behind: false, dropped: 0, warnedAt: -Infinity };
+      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", onNewStream: consumerOptions.onNewStream, onAttemptEnd: consumerOptions.onAttemptEnd, sink: undefined, synced: false, behind: false, dropped: 0, warnedAt: -Infinity };
       joined.consumers.add(consumer);
       let closed: Promise<void> | undefined;
       return {

@@ -41,11 +41,13 @@ export function rtspProducer(options: RtspProducerOptions = {}): (source: string
         if (known) return { ended: Promise.resolve<AttemptEnd>({ sentence: known, failure: "rejected", fallback: true }), stop: () => Promise.resolve(), pid: () => undefined };
         const controller = new AbortController();
         let pictures = 0;
+        let connected = false;
         const ended = runRtspSession({
           ...options.session,
           url: source,
           logger,
           signal: controller.signal,
+          onConnected: () => (connected = true),
           onUnit(unit) {
             pictures++;
             onUnit(unit);
@@ -59,7 +61,11 @@ export function rtspProducer(options: RtspProducerOptions = {}): (source: string
               return { sentence: error.message, failure: "rejected", fallback: true };
             }
             const cause = error instanceof Error && error.cause instanceof Error ? redact(error.cause.message, secrets) : undefined;
-            if (error instanceof CameraConnectError) return { sentence: error.message, failure: failureOf(error.reason, hadVideo || pictures > 0), detail: { reason: error.reason, ...(cause ? { cause } : {}) } };
+            if (error instanceof CameraConnectError) {
+              // It took the connection and then kept us waiting: its port is open, so watching it would tell nothing (backoff.ts).
+              const failure = error.reason === "timeout" && connected ? "silent" : failureOf(error.reason, hadVideo || pictures > 0);
+              return { sentence: error.message, failure, detail: { reason: error.reason, ...(cause ? { cause } : {}) } };
+            }
             return { sentence: "the stream could not be opened", failure: "rejected", detail: { error: redact(String(error), secrets) } };
           },
         );

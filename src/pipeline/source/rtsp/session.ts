@@ -44,6 +44,8 @@ export interface RtspSessionOptions {
   /** Keep-alive interval when the camera names no session timeout. Default 30 s (half of RFC 2326's default 60 s). */
   keepAliveMs?: number;
   limits?: ReaderLimits;
+  /** Called once the TCP connection is open (a later timeout is a camera that answers slowly, not one that is away). */
+  onConnected?: () => void;
 }
 
 /** How a session that had started ended without an error: stopped by the caller, or closed by the camera. */
@@ -258,6 +260,7 @@ export async function runRtspSession(options: RtspSessionOptions): Promise<Sessi
   for (let redirects = 0; ; redirects++) {
     if (signal.aborted) return "stopped";
     const connection = await connect(target, options.connectTimeoutMs ?? 5000, signal, options.limits);
+    options.onConnected?.();
     try {
       const result = await handshake(connection, target, credentials, options, signal);
       if ("redirect" in result) {
