@@ -1,9 +1,11 @@
 /**
  * One camera's H.264, produced once and read by several consumers. Some cameras
  * can be opened by one process only (the Raspberry Pi camera: one rpicam-vid),
- * yet detection and recording both read them: the camera's feed runs the one
- * producer and hands each consumer (a decoder's or a recorder's ffmpeg, through
- * its stdin) the same access units.
+ * others should be (an RTSP camera: one session of Vigil's client, rtsp/, where
+ * two would load a camera made for few connections), yet detection and
+ * recording both read them: the camera's feed runs the one producer and hands
+ * each consumer (a decoder's or a recorder's ffmpeg, through its stdin) the same
+ * access units.
  *
  * - One registry ({@link createH264Feeds}) owns every feed. The first consumer
  *   of a source starts its producer, the last one to leave stops it; two feeds
@@ -18,6 +20,10 @@
  *   one, or (`start: "cached"`) at once from the newest keyframe and the
  *   pictures since, which the feed keeps (one group of pictures, a second at
  *   rpicam-vid's `--intra` of one keyframe a second).
+ * - A new SPS at a keyframe (the camera changed its size or profile) restarts
+ *   the consumers that asked for it (`onNewStream`), at that keyframe. A
+ *   producer that cannot read the camera at all ends the feed as a `fallback`:
+ *   its consumers open the camera their own way.
  * - A consumer never holds up the producer or the other consumers: when more
  *   than `maxQueuedBytes` wait in its sink (its ffmpeg is not reading), the
  *   pictures are dropped for it, counted, until the next keyframe, where it
