@@ -98,7 +98,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure; restart?: boolean }> {
+  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure; restart?: "new-stream" | "fallback" | "feed-down" }> {
     if (feed?.status().state === "fallback") {
       // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
       const leaving = feed;
@@ -146,19 +146,27 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         if (stdin && !controller.signal.aborted) joined.attach(stdin);
       });
     }
-    let restart = false;
+    /** Why this run is being ended early, to start the next at once: none of them is a failure. */
+    let restart: "new-stream" | "fallback" | "feed-down" | undefined;
     newStream = () => {
-      restart = true;
+      restart = "new-stream";
       void child.stop();
     };
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
       if (feed?.status().state === "fallback" && !restart) {
-        restart = true;
+        restart = "fallback";
         void child.stop();
       }
       // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
-      if (feedIdle()) lastData = now();
+      if (feedIdle()) {
+        lastData = now();
+        // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
+        if (firstData > 0 && !restart) {
+          restart = "feed-down";
+          void child.stop();
+        }
+      }
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
@@ -179,8 +187,9 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     }
     if (firstData > 0) hadVideo = true;
     if (restart && !controller.signal.aborted) {
-      log.info("recording: the camera changed its stream, or is now read by ffmpeg itself; starting again");
-      return { healthy: true, failure: "ended", restart: true };
+      const why = { "new-stream": "the camera changed its stream", fallback: "the camera is read by ffmpeg's RTSP input from now on", "feed-down": "the camera's video stopped" }[restart];
+      log.info(`recording: ${why}; a new run starts with its next keyframe`);
+      return { healthy: true, failure: "ended", restart };
     }
     const explained = explainFfmpegFailure(exit.stderr);
     if (!controller.signal.aborted) {
@@ -199,7 +208,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       const result = await once();
       if (controller.signal.aborted) break;
       if (result.restart) {
-        restarts += 1;
+        // A camera that went away is counted by its feed (status below), not twice.
+        if (result.restart !== "feed-down") restarts += 1;
         state = "starting";
         continue;
       }
