@@ -78,9 +78,11 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   let feed: FeedSubscription | undefined;
   /** Set while a run reads the feed: stops it for the camera's new stream. */
   let newStream: (() => void) | undefined;
+  /** Set while a run reads the feed: ends it when the camera's session ended (no segment spans the gap). */
+  let feedWentDown: (() => void) | undefined;
   if (isFedStream(options.url, options.transport)) {
     if (!options.feeds) throw new Error(`${options.cameraName} is read through a feed (${masked}), and no feeds were given.`);
-    feed = options.feeds.subscribe(options.url, { name: "recording", onNewStream: () => newStream?.() });
+    feed = options.feeds.subscribe(options.url, { name: "recording", onNewStream: () => newStream?.(), onAttemptEnd: () => feedWentDown?.() });
   }
   /** Whether the feed has no pictures to give (the camera is starting or away): then no ffmpeg of ours is to blame. */
   const feedIdle = () => {
@@ -152,6 +154,13 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       restart = "new-stream";
       void child.stop();
     };
+    feedWentDown = () => {
+      // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
+      if (firstData > 0 && !restart) {
+        restart = "feed-down";
+        void child.stop();
+      }
+    };
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
       if (feed?.status().state === "fallback" && !restart) {
@@ -161,11 +170,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
       if (feedIdle()) {
         lastData = now();
-        // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
-        if (firstData > 0 && !restart) {
-          restart = "feed-down";
-          void child.stop();
-        }
+        feedWentDown?.();
       }
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
@@ -180,6 +185,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       exit = await child.exited;
     } finally {
       newStream = undefined;
+      feedWentDown = undefined;
       feed?.detach();
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);

@@ -179,6 +179,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   let activeFeed: FeedSubscription | undefined;
   /** Set by the feed when the camera changed its stream: the running decoder is stopped and started again at once. */
   let newStream: (() => void) | undefined;
+  /** The last picture before the stream broke off; undefined while it flows. */
+  let downSince: number | undefined;
 
   /**
    * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
@@ -223,8 +225,6 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     /** Whether this URL has ever given a picture (then a missing stream is a stalled source, not a wrong URL). */
     let hadPictures = false;
     let previousSentence: string | undefined;
-    /** The last picture before the stream broke off; undefined while it flows. */
-    let downSince: number | undefined;
     while (!signal.aborted) {
       let attemptFrames = 0;
       let lastActivity = performance.now();
@@ -370,7 +370,11 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
           start: "cached",
           onNewStream: () => newStream?.(),
           // The camera's attempts in this camera's log, as ffmpeg's own are (the feed says each sentence once at warn).
-          onAttemptEnd: ({ sentence, retryInMs, watchPort, pictures }) => logger.debug({ camera: options.camera, url: masked, frames: pictures, retryInMs, watchPort: watchPort || undefined }, `camera stream: ${sentence}`),
+          onAttemptEnd: ({ sentence, retryInMs, watchPort, pictures }) => {
+            // The camera's session broke off under a decoder that keeps running: its next picture is "pictures again".
+            if (framesDecoded > 0 && downSince === undefined) downSince = lastFrameAt;
+            logger.debug({ camera: options.camera, url: masked, frames: pictures, retryInMs, watchPort: watchPort || undefined }, `camera stream: ${sentence}`);
+          },
         });
       }
       // Ends the generator when the supervisor ends (replay finished, or stopped).
