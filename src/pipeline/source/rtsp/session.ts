@@ -265,7 +265,7 @@ export async function runRtspSession(options: RtspSessionOptions): Promise<Sessi
       const result = await handshake(connection, target, credentials, options, signal);
       if ("redirect" in result) {
         if (redirects >= MAX_REDIRECTS) throw failure(target, "invalid", `the camera redirected more than ${MAX_REDIRECTS} times`);
-        const next = new URL(result.redirect, target);
+        const next = parseUrl(result.redirect, target);
         if (!/^rtsp:$/i.test(next.protocol)) throw new UnsupportedCameraError(`the camera redirects to a ${next.protocol.replace(/:$/, "")} URL, which Vigil's RTSP client does not open`, maskUrl(target));
         // The password goes to the camera it was given for, never to another host a redirect names.
         if (next.host !== firstHost) credentials = undefined;
@@ -282,6 +282,15 @@ export async function runRtspSession(options: RtspSessionOptions): Promise<Sessi
     } finally {
       connection.destroy();
     }
+  }
+}
+
+/** A URL the camera gave (a redirect's Location, a Content-Base), relative to `base`; one that is not a URL is a broken answer. */
+function parseUrl(text: string, base: string): URL {
+  try {
+    return new URL(text, base);
+  } catch (cause) {
+    throw failure(base, "invalid", "the camera's answer is not valid RTSP", cause);
   }
 }
 
@@ -332,7 +341,7 @@ async function handshake(connection: Connection, url: string, credentials: Crede
   }
   if (described.status !== 200) throw statusFailure(url, described, "DESCRIBE");
   const base = header(described, "content-base") ?? header(described, "content-location") ?? url;
-  const choice = chooseVideoTrack(described.body.toString("utf8"), /^rtsps?:\/\//i.test(base) ? base : new URL(base, url).href);
+  const choice = chooseVideoTrack(described.body.toString("utf8"), parseUrl(base, url).href);
   if ("unsupported" in choice) throw new UnsupportedCameraError(choice.unsupported, maskUrl(url));
   const { track, aggregate } = choice;
   const setup = await ask("SETUP", track.control, [["Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"]]);
