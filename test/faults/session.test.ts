@@ -184,7 +184,7 @@ describe("a whole session", () => {
     const next = startVigil(env, { compiled: true });
     runs.push(next);
     const queued = await tg.nextMessage(group, { after: mark, timeoutMs: 120_000 });
-    expect(queued.text).toMatch(/^yard is offline: (the stream ended|the camera refused the connection \(wrong port, or the stream is off\))\. Last picture at \d\d:\d\d\.$/);
+    expect(queued.text).toMatch(/^yard is offline: (the stream ended|the camera refused the connection \(wrong port, or the stream is off\))\. Last picture at (\w{3} )?\d\d:\d\d\.$/);
     await yard.restart();
     await tg.waitFor((r) => r.ok === true && /^yard is back online after \d+ s offline\.$/.test(String(r.params.text)), { after: mark, timeoutMs: 120_000 });
     expect(tg.outputs(group, mark).some((r) => String(r.params.text).startsWith("Vigil restarted"))).toBe(false);

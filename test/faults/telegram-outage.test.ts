@@ -128,7 +128,7 @@ describe("Telegram unreachable while alerts happen", () => {
     // The restart notice counts the alerts that were waiting when Vigil died, and comes after them.
     const notices = messages().filter((m) => m.text?.startsWith("Vigil restarted"));
     expect(notices).toHaveLength(1);
-    expect(notices[0]!.text).toMatch(new RegExp(`^Vigil restarted after a crash at \\d\\d:\\d\\d; ${queued.length} alerts? (was|were) queued and (has|have) been sent\\.$`));
+    expect(notices[0]!.text).toMatch(new RegExp(`^Vigil restarted after a crash at (\\w{3} )?\\d\\d:\\d\\d; ${queued.length} alerts? (was|were) queued and (has|have) been sent\\.$`));
     const lastQueued = Math.max(...messages().filter((m) => alertsIn(m.caption ?? "").some((a) => queued.some((q) => key(q) === key(a)))).map((m) => m.message_id));
     expect(notices[0]!.message_id).toBeGreaterThan(lastQueued);
     expect(tg.requests.some((r) => r.fault === "429")).toBe(true);
