@@ -93,10 +93,11 @@ describe("cameras that drop, as the chat sees them", () => {
 
   it("a server killed and restarted: offline after the debounce, back online when it returns", async () => {
     const mark = tg.mark();
-    await door.kill();
     const killedAt = Date.now();
+    await door.kill();
     expect(await nextAbout("door", mark)).toMatch(/^door is offline: (the stream ended|the camera refused the connection \(wrong port, or the stream is off\))\. Last picture at (\w{3} )?\d\d:\d\d\.$/);
-    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(5000);
+    // Not at once: the 5 s count from the last picture, which reached Vigil at most a frame or two before the kill began.
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(4500);
     await door.restart();
     const back = tg.mark();
     expect(await nextAbout("door", back)).toMatch(/^door is back online after \d+ s offline\.$/);
