@@ -383,6 +383,15 @@ export class Outbox {
     return chatId === undefined ? entries : entries.filter((e) => e.chatId === chatId);
   }
 
+  /**
+   * Whether the alert `alertId` was queued here already: waiting, or delivered
+   * and still remembered. An alert that comes again (a satellite resending what
+   * the hub took just before a crash) is then not queued twice.
+   */
+  knowsAlert(alertId: string): boolean {
+    return this.pending().some((e) => e.payload.type === "alert" && e.payload.alertId === alertId) || this.#doc.data.delivered.some((d) => d.alertId === alertId);
+  }
+
   /** Chats that have something pending. */
   chatsWithPending(): number[] {
     return [...new Set(this.pending().map((e) => e.chatId))];
