@@ -10,7 +10,7 @@ import { validateSiteName } from "../domain/camera.js";
 import type { Env } from "../env.js";
 import { ConfigError, InputError } from "../errors.js";
 import { parseMqttSettings } from "../mqtt/settings.js";
-import { SatelliteLinkState } from "../satellite/link-state.js";
+import { peekSatelliteLink, SatelliteLinkState } from "../satellite/link-state.js";
 import { adoptLine } from "../satellite/satellite-link.js";
 import { newJoinCode, newSalt } from "../satellite/sealing.js";
 import { acquireLock, createKeyFile, createStore, openStore, storeExists, type Store, type Unlock } from "../store/index.js";
@@ -82,10 +82,9 @@ export function registerSatelliteCommand(cli: Command, deps: SatelliteCliDeps): 
         deps.out("This box is not a satellite (it runs the bot itself, or will). `vigil satellite join URL --site NAME` makes it one.");
         return;
       }
-      const state = await SatelliteLinkState.open(store.vault);
-      const identity = state.identity();
-      deps.out(JSON.stringify({ site: config.site, id: config.id, broker: config.url, username: config.username, password: config.password ? "***" : undefined, adopted: identity.hub !== null, hub: identity.hub?.id, adoptedAt: identity.hub ? new Date(identity.hub.adoptedAt).toISOString() : undefined, waitingForHub: state.pending().length }, null, 2));
-      if (!identity.hub && identity.join) deps.out(adoptLine(config.site, identity.join.code));
+      const link = await peekSatelliteLink(store.vault);
+      deps.out(JSON.stringify({ site: config.site, id: config.id, broker: config.url, username: config.username, password: config.password ? "***" : undefined, adopted: link?.adopted !== undefined, hub: link?.adopted?.hub, adoptedAt: link?.adopted ? new Date(link.adopted.at).toISOString() : undefined, waitingForHub: link?.queued ?? 0 }, null, 2));
+      if (!link?.adopted && link?.code) deps.out(adoptLine(config.site, link.code));
     });
 
   satellite

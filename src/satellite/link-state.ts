@@ -19,7 +19,7 @@
 import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { BlobStore } from "../store/blob-store.js";
-import { EncryptedDocument, type DocumentSpec } from "../store/document.js";
+import { EncryptedDocument, readDocumentFile, type DocumentSpec } from "../store/document.js";
 import type { Vault } from "../store/vault.js";
 import { PublicCameraSchema, WireEventSchema, type PublicCamera, type WireEvent } from "./protocol.js";
 import { fromBase64, newKeyPair, toBase64, type KeyPair, type SessionKeys } from "./sealing.js";
@@ -66,6 +66,22 @@ const encodeKeys = (k: KeyPair) => ({ publicKey: toBase64(k.publicKey), secretKe
 const decodeSession = (s: { rx: string; tx: string }): SessionKeys => ({ rx: fromBase64(s.rx), tx: fromBase64(s.tx) });
 const encodeSession = (s: SessionKeys) => ({ rx: toBase64(s.rx), tx: toBase64(s.tx) });
 
+function satelliteSpec(first: KeyPair): DocumentSpec<SatelliteLinkData> {
+  return {
+    file: SATELLITE_LINK_FILE,
+    version: 1,
+    schema: SatelliteLinkSchema,
+    empty: () => ({ version: 1, keys: encodeKeys(first), join: null, hub: null, boot: 0, hubBoot: 0, nextSeq: 1, entries: [] }),
+  };
+}
+
+/** What `vigil satellite show` tells, read without writing anything (a running satellite owns the file). */
+export async function peekSatelliteLink(vault: Vault): Promise<{ adopted: { hub: string; at: number } | undefined; code: string | undefined; queued: number } | undefined> {
+  const data = await readDocumentFile(vault, satelliteSpec(await newKeyPair()));
+  if (!data) return undefined;
+  return { adopted: data.hub ? { hub: data.hub.id, at: data.hub.adoptedAt } : undefined, code: data.join?.code, queued: data.entries.length };
+}
+
 /** The satellite's side: identity, adoption and outbox. */
 export class SatelliteLinkState {
   readonly #doc: EncryptedDocument<SatelliteLinkData>;
@@ -85,14 +101,7 @@ export class SatelliteLinkState {
    * (`vigil satellite join` run again).
    */
   static async open(vault: Vault, options: { fresh?: { code: string; salt: Uint8Array; now: number } } = {}): Promise<SatelliteLinkState> {
-    const first = await newKeyPair();
-    const spec: DocumentSpec<SatelliteLinkData> = {
-      file: SATELLITE_LINK_FILE,
-      version: 1,
-      schema: SatelliteLinkSchema,
-      empty: () => ({ version: 1, keys: encodeKeys(first), join: null, hub: null, boot: 0, hubBoot: 0, nextSeq: 1, entries: [] }),
-    };
-    const doc = await EncryptedDocument.open(vault, spec);
+    const doc = await EncryptedDocument.open(vault, satelliteSpec(await newKeyPair()));
     const blobs = new BlobStore(vault);
     if (options.fresh) {
       const { code, salt, now } = options.fresh;
