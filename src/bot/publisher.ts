@@ -41,6 +41,7 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
           motionOnly: event.motionOnly,
           mode: event.mode,
           silent: deps.isQuiet?.(event.at) ?? false,
+          ...(event.satellite !== undefined ? { satellite: event.satellite, receivedAt: now } : {}),
           jpeg: event.snapshot,
         });
         return;

@@ -70,6 +70,11 @@ import { adoptTag, codeKey, fromBase64, joinTag, normaliseCode, openMessage, sam
 /** The key under which the outbox remembers that the chat was told a satellite is silent. */
 export const silenceKey = (satelliteId: string) => `sat:${satelliteId}`;
 
+/** Satellites waiting to be adopted that are remembered at most (announcements are not authenticated until an admin gives the code). */
+const MAX_WAITING = 64;
+/** Announcements under one name that /adopt tries at most. */
+const MAX_SAME_SITE = 8;
+
 export interface HubLinkOptions {
   /** The broker (the one `vigil mqtt set` gives Home Assistant). */
   settings: MqttSettings;
@@ -202,12 +207,16 @@ export function createHubLink(options: HubLinkOptions): HubLink {
     // An adopted satellite that announces itself with the key it has is a stale retained message; with a new key, it joined again.
     if (adopted && toBase64(adopted.sat.key) === announcement.key) return;
     if (!waiting.has(id)) logger.info({ site: announcement.site, id }, "satellites: a satellite is waiting to be adopted (/adopt in the chat)");
+    waiting.delete(id);
     waiting.set(id, { announcement, seenAt: now() });
+    // Anyone on the broker can announce: a flood of them keeps the newest few.
+    while (waiting.size > MAX_WAITING) waiting.delete(waiting.keys().next().value!);
   }
 
   async function adopt(site: string, code: string, by: string): Promise<AdoptResult> {
     const wanted = site.trim().toLowerCase();
-    const candidates = [...waiting.values()].filter((w) => w.announcement.site.toLowerCase() === wanted);
+    // Each candidate costs an Argon2id: the newest few that claim the name are tried.
+    const candidates = [...waiting.values()].filter((w) => w.announcement.site.toLowerCase() === wanted).slice(-MAX_SAME_SITE);
     if (candidates.length === 0) {
       const names = [...waiting.values()].map((w) => w.announcement.site);
       throw new InputError(names.length ? `No satellite called ${site.slice(0, 32)} is waiting to be adopted; those waiting are ${names.join(", ")}.` : `No satellite called ${site.slice(0, 32)} is waiting to be adopted: run \`vigil satellite join\` on it, start it, and check that it reaches the same MQTT broker.`);
@@ -422,7 +431,7 @@ export function createHubLink(options: HubLinkOptions): HubLink {
   async function processEvent(entry: Live, event: WireEvent, attachment: Buffer): Promise<OwedClip | undefined> {
     switch (event.type) {
       case "alert": {
-        const alert: AlertEvent = { ...event, ...remoteIds(entry, event.cameraId, event.cameraName), snapshot: attachment };
+        const alert: AlertEvent = { ...event, ...remoteIds(entry, event.cameraId, event.cameraName), snapshot: attachment, satellite: entry.sat.site };
         if (!options.outbox.knowsAlert(alert.id)) await options.publish(alert);
         await history.record(alert).catch((error: unknown) => logger.error({ err: error, site: entry.sat.site }, "satellites: an alert could not be kept in the event history"));
         return undefined;

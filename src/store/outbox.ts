@@ -44,6 +44,9 @@ const AlertPayloadSchema = v.object({
   mode: v.optional(v.picklist(MODES)),
   /** Decided in the quiet hours: sent without a notification sound. */
   silent: v.optional(v.boolean(), false),
+  /** From a satellite: its site, and when the hub received it (a late alert then says where it was held). */
+  satellite: v.optional(v.string()),
+  receivedAt: v.optional(v.number()),
 });
 
 const NoticePayloadSchema = v.object({
