@@ -101,6 +101,7 @@ export function registerSatelliteCommand(cli: Command, deps: SatelliteCliDeps): 
         await store.setSatellite(null);
         await store.flush();
         deps.out(`This box is no longer the satellite ${config.site}. On the hub, /satellites remove ${config.site} forgets it.`);
+        if (!store.token()) deps.out("To run it on its own with a bot of its own, give it a token first: `vigil config set-token`.");
       } finally {
         await release();
       }

@@ -15,11 +15,14 @@ export interface TcpProxy {
   cut(): void;
   /** Forwards again (connections from before or during the cut are dropped). */
   restore(): void;
+  /** Bytes forwarded so far: from the client to the server (`up`) and back (`down`). */
+  bytes(): { up: number; down: number };
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let cut = false;
+  const counted = { up: 0, down: 0 };
   /** Every pair alive, and whether it saw a cut. */
   const pairs = new Set<{ client: net.Socket; server: net.Socket | undefined; stale: boolean }>();
   const server = net.createServer((client) => {
@@ -43,15 +46,20 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on("error", end);
     upstream.on("close", end);
     client.on("data", (chunk: Buffer) => {
-      if (!cut && !pair.stale) upstream.write(chunk);
+      if (cut || pair.stale) return;
+      counted.up += chunk.length;
+      upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
-      if (!cut && !pair.stale) client.write(chunk);
+      if (cut || pair.stale) return;
+      counted.down += chunk.length;
+      client.write(chunk);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    bytes: () => ({ ...counted }),
     cut() {
       cut = true;
       for (const pair of pairs) pair.stale = true;
