@@ -23,8 +23,9 @@ import type { RecorderHandle } from "../../src/domain/recorder.js";
 import { SatelliteLinkState } from "../../src/satellite/link-state.js";
 import { newJoinCode, newSalt } from "../../src/satellite/sealing.js";
 import { EventHistory } from "../../src/store/event-history.js";
-import { createStore, type Store } from "../../src/store/index.js";
+import { createStore, openStore, type Store } from "../../src/store/index.js";
 import { claim, startHarness, type Harness } from "../bot/harness.js";
+import { addCameraByChat } from "../support/chat.js";
 import { startBroker, watch, type Broker, type Watcher } from "../support/mosquitto.js";
 import { loopbackDiscovery } from "../support/onvif-device.js";
 import { footage, startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
@@ -41,19 +42,29 @@ let group: Chat;
 const hubLog: string[] = [];
 const satLog: string[] = [];
 
-async function startSatellite(): Promise<typeof sat> {
-  const dir = path.join(await tempDir(), "sat");
-  const store = await createStore({ dataDir: dir, unlock: { passphrase: "satellite passphrase" }, kdfProfile: "interactive", token: "" });
-  await store.setSatellite({ url: broker.url, site: "garage", id: "5a7e111e0001" });
-  await store.addCamera({ name: "yard", url: rtsp.url("yard") });
-  const code = await newJoinCode();
-  await (await SatelliteLinkState.open(store.vault, { fresh: { code, salt: await newSalt(), now: Date.now() } })).flush();
+let satDir: string;
+
+/** The satellite garage, as `vigil satellite join` and `vigil start` make it; `again`: started again on the same store. */
+async function startSatellite(again = false): Promise<typeof sat> {
+  let store: Store;
+  let code = "";
+  if (again) store = await openStore(satDir, { passphrase: "satellite passphrase" });
+  else {
+    satDir = path.join(await tempDir(), "sat");
+    store = await createStore({ dataDir: satDir, unlock: { passphrase: "satellite passphrase" }, kdfProfile: "interactive", token: "" });
+    await store.setSatellite({ url: broker.url, site: "garage", id: "5a7e111e0001" });
+    await store.addCamera({ name: "yard", url: rtsp.url("yard") });
+    code = await newJoinCode();
+    await (await SatelliteLinkState.open(store.vault, { fresh: { code, salt: await newSalt(), now: Date.now() } })).flush();
+  }
+  const dir = satDir;
   const logger = createLogger({ level: "debug", destination: { write: (line: string) => void satLog.push(line) }, secrets: () => store.secrets() });
   const pipeline = await createPipeline({ logger });
   const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
   const satellite = await assembleSatellite({ store, pipeline, recorder, discovery: await loopbackDiscovery(), logger, print: (line) => printed.push(line), link: { heartbeatMs: 2000, resendMs: 3000, reconnectMs: 300 } });
-  expect(printed[0]).toBe(`Send this in your Telegram group to adopt this box: /adopt garage ${code}`);
+  if (!again) expect(printed[0]).toBe(`Send this in your Telegram group to adopt this box: /adopt garage ${code}`);
+  else expect(printed).toEqual([]);
   return {
     store,
     pipeline,
@@ -73,7 +84,7 @@ beforeAll(async () => {
   broker = await startBroker();
   rtsp = await startRtspServer({ mounts: [{ name: "yard", clip: footage("wallflower_wavingtrees_10fps.mp4"), clipOptions: { width: 640, height: 360 } }] });
   spy = await watch(broker.url, ["vigil/satellites/#"]);
-  hub = await startHarness({ logLines: hubLog, mqtt: { reconnectMs: 300 }, satellites: {}, setup: (store) => store.setMqtt({ url: broker.url, site: "home", discoveryPrefix: "homeassistant" }) });
+  hub = await startHarness({ logLines: hubLog, mqtt: { reconnectMs: 300 }, satellites: { silentAfterMs: 10_000 }, setup: (store) => store.setMqtt({ url: broker.url, site: "home", discoveryPrefix: "homeassistant" }) });
   alice = hub.tg.user({ firstName: "Alice" });
   group = hub.tg.group({ title: "Home", owner: alice });
   await claim(hub, alice, group);
@@ -172,4 +183,48 @@ describe("a hub and a satellite", () => {
     expect(alertPhotos().length).toBe(before);
     expect(hub.tg.outputs(group, mark).filter((r) => r.method === "sendPhoto")).toEqual([]);
   });
+
+  it("takes one camera's switch and its name to the satellite", async () => {
+    expect(textOf(await answer("/disarm garage/yard"))).toContain("garage/yard");
+    expect(sat.store.camera("yard")?.armed).toBe(false);
+    expect(textOf(await answer("/arm garage/yard"))).toContain("garage/yard");
+    expect(sat.store.camera("yard")?.armed).toBe(true);
+    expect(textOf(await answer("/rename garage/yard drive"))).toBe("garage/yard is now called garage/drive.");
+    expect(sat.store.camera("drive")).toBeDefined();
+    expect(textOf(await answer("/rename garage/drive cabin/drive"))).toBe("A camera stays on its box: rename garage/drive to a name without a site, or garage/<name>.");
+    // A bare name works when no other box has such a camera (the answer repeats it as typed).
+    expect(textOf(await answer("/rename drive yard"))).toBe("drive is now called garage/yard.");
+  });
+
+  it("adds a camera named site/camera on that satellite through /addcamera, and removes it with /removecamera", async () => {
+    // Disarmed, so no alert comes between the conversation's messages.
+    await answer("/disarm", (m) => textOf(m).startsWith("Disarmed"));
+    await until(() => sat.satellite.control.mode().mode === "off", 30_000, "the satellite disarmed");
+    const saved = await addCameraByChat(hub.tg, hub, alice, group, { name: "garage/porch", url: rtsp.url("yard") }, 90_000);
+    expect(textOf(saved)).toMatch(/^Saved garage\/porch\./);
+    expect(sat.store.camera("porch")?.url).toBe(rtsp.url("yard"));
+    expect(hub.store.camera("porch")).toBeUndefined();
+    const question = await answer("/removecamera garage/porch");
+    expect(textOf(question)).toBe("Remove garage/porch? Its settings go with it.");
+    const mark = hub.tg.mark();
+    await hub.tg.answerOf(hub.tg.press(alice, hub.tg.message(group.id, question.message_id)!, "Remove garage/porch"));
+    await hub.tg.waitFor((r) => r.method === "editMessageText" && String(r.params.text) === "Removed garage/porch.", { after: mark, timeoutMs: 30_000 });
+    expect(sat.store.camera("porch")).toBeUndefined();
+  }, 180_000);
+
+  it("says when the satellite stops answering: a command times out in one sentence, the chat is told it is silent, and when it is back", async () => {
+    await sat.stop();
+    const mark = hub.tg.mark();
+    // Silent after 10 s here, said in the chat meanwhile; the command's own answer is the timeout.
+    expect(textOf(await answer("/snapshot garage/yard", (m) => textOf(m).includes("did not answer"), 60_000))).toBe("The satellite garage did not answer within 20 s; try again.");
+    const silent = await hub.tg.waitFor((r) => r.ok === true && String(r.params.text).startsWith("The satellite garage is silent"), { after: mark, timeoutMs: 60_000 });
+    expect(String(silent.params.text)).toMatch(/^The satellite garage is silent: nothing from it since \d\d:\d\d, so no alerts from garage\/yard until it is back\.$/);
+    expect(textOf(await answer("/mute garage/yard 30m"))).toMatch(/^The satellite garage is silent since \d\d:\d\d; try again when it is back\.$/);
+    expect(textOf(await answer("/status", (m) => textOf(m).includes("running for")))).toMatch(/Satellite garage: silent since \d\d:\d\d\.[\s\S]*garage\/yard: offline .*the satellite garage is silent/);
+    const back = hub.tg.mark();
+    sat = await startSatellite(true);
+    const notice = await hub.tg.waitFor((r) => r.ok === true && String(r.params.text).startsWith("The satellite garage is back"), { after: back, timeoutMs: 90_000 });
+    expect(String(notice.params.text)).toMatch(/^The satellite garage is back after \d+ s\.$/);
+    expect((await answer("/snapshot garage/yard", (m) => Boolean(m.photo), 90_000)).caption).toMatch(/^garage\/yard · /);
+  }, 240_000);
 });
