@@ -72,6 +72,9 @@ export interface SatelliteLink {
   closed(): Promise<void>;
 }
 
+/** The longest wait between resends while the hub acks nothing. */
+const MAX_RESEND_MS = 300_000;
+
 /** Large answers (clips) wait this long for the hub to fetch their parts. */
 const PARTS_KEPT_MS = 120_000;
 
@@ -126,6 +129,7 @@ export function createSatelliteLink(options: SatelliteLinkOptions): SatelliteLin
   const now = options.now ?? Date.now;
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   const resendMs = options.resendMs ?? 10_000;
+  let resendEvery = resendMs;
   const topics = satelliteTopics(config.id);
   const startedAt = now();
   let identity = state.identity();
@@ -222,11 +226,12 @@ export function createSatelliteLink(options: SatelliteLinkOptions): SatelliteLin
     return sealMessage(session.tx, header, config.id, "up", body);
   }
 
-  function sendDatagram(json: unknown, attachment?: Uint8Array, channel: "datagram" | "hello" = "datagram"): void {
+  /** QoS 0 for heartbeats: one that cannot be delivered is stale by the next, and the broker need not queue them for a hub that is away. */
+  function sendDatagram(json: unknown, attachment?: Uint8Array, channel: "datagram" | "hello" = "datagram", qos: 0 | 1 = 1): void {
     if (!session || connection.status().state !== "connected") return;
     sendSeq += 1;
     const header: Header = { channel, seq: sendSeq, boot: state.boot, echo: datagrams.peerBoot };
-    void seal(header, encodeBody(json, attachment)).then((wire) => wire && connection.publish(topics.up, Buffer.from(wire), { qos: 1 }));
+    void seal(header, encodeBody(json, attachment)).then((wire) => wire && connection.publish(topics.up, Buffer.from(wire), { qos }));
   }
 
   function sendHello(): void {
@@ -243,13 +248,20 @@ export function createSatelliteLink(options: SatelliteLinkOptions): SatelliteLin
     sentAt.set(entry.seq, now());
   }
 
-  /** Sends again what the hub has not acked: all of it after a (re)connect, else what waited longer than `resendMs`. */
+  /**
+   * Sends again what the hub has not acked: all of it after a (re)connect or
+   * when the hub says it is there, else what waited longer than the resend
+   * interval. That interval doubles (up to 5 min) while no ack comes, so a hub
+   * that is away for hours is not sent the same pictures every few seconds.
+   */
   function resendAll(all: boolean): void {
     writes = writes.then(async () => {
       const t = now();
       const pending = state.pending();
-      const stale = pending.filter((e) => all || t - (sentAt.get(e.seq) ?? 0) >= resendMs);
+      const stale = pending.filter((e) => all || t - (sentAt.get(e.seq) ?? 0) >= resendEvery);
       if (stale.length === 0) return;
+      if (all) resendEvery = resendMs;
+      else resendEvery = Math.min(resendEvery * 2, MAX_RESEND_MS);
       if (!all) logger.info({ entries: stale.length, from: stale[0]!.seq }, "satellite: the hub has not acked these yet; sending them again");
       for (const entry of stale.slice(0, 200)) await sendEntry(entry);
     }).catch((error: unknown) => logger.error({ err: error }, "satellite: could not send the outbox"));
@@ -273,7 +285,7 @@ export function createSatelliteLink(options: SatelliteLinkOptions): SatelliteLin
   async function heartbeat(): Promise<void> {
     if (!session || connection.status().state !== "connected") return;
     try {
-      sendDatagram({ t: "heartbeat", status: await statusNow() });
+      sendDatagram({ t: "heartbeat", status: await statusNow() }, undefined, "datagram", 0);
     } catch (error) {
       logger.error({ err: error }, "satellite: could not make a heartbeat");
     }
@@ -317,6 +329,7 @@ export function createSatelliteLink(options: SatelliteLinkOptions): SatelliteLin
       case "ack":
         writes = writes.then(async () => {
           const gone = await state.ack(message.upTo);
+          if (gone) resendEvery = resendMs;
           for (const seq of sentAt.keys()) if (seq <= message.upTo) sentAt.delete(seq);
           if (gone) logger.debug({ upTo: message.upTo, gone }, "satellite: the hub acked");
         }).catch((error: unknown) => logger.error({ err: error }, "satellite: could not remove acked entries"));
