@@ -27,7 +27,10 @@
  *    Vigil; bare `session.run` on the model.
  *
  * Prints a table (and a markdown table for docs/performance.md) with the load average, and
- * writes bench/out/results.json (the issue's keys, to compare versions) and
+ * writes bench/out/results.json (the issue's keys, to compare versions, with
+ * `memory.rss_mb_per_camera`, Vigil and its children at the largest capacity step
+ * per camera beyond the first, and `rtsp.sessions_per_camera`, the RTSP
+ * connections open at the test server there, divided by its cameras) and
  * bench/out/details-<time>.json (everything). Every child process is stopped in
  * `finally`, also when the run fails or is interrupted.
  */
@@ -566,6 +569,8 @@ interface Step {
   alertP95Ms: number | undefined;
   ok: boolean;
   why?: string;
+  /** RTSP connections open at the test server while the step was measured (before the floor's own decoders). */
+  rtspSessions: number;
 }
 
 interface CapacityResult {
@@ -628,6 +633,8 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
     await waitOnline(s, names);
     await sleep(PLAN.warmS * 1000);
     log(`capacity: ${n} camera(s), measuring (load ${loadAverage()})`);
+    // Counted at the server, as a camera would: detection and recording of a camera share one session.
+    const rtspSessions = server.connections;
     const mark = s.tg.mark();
     const a = await reading(s);
     await sleep(windowEnd(server, inUse, a.at, loopMs) - Date.now());
@@ -651,9 +658,9 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
       alertP95Ms !== undefined && alertP95Ms >= BREAK_MS ? (alerts.missed ? `${alerts.missed} visit(s) without an alert` : `alert p95 ${round(alertP95Ms)} ms`) : undefined,
       PLAN.fullLoopWindows && alerts.visits.length === 0 ? "no visit in the window" : undefined,
     ].filter(Boolean);
-    const step: Step = { cameras: n, wallflowerCameras: inUse.filter((c) => c.kind === "wallflower").length, window, alerts, alertP95Ms, ok: problems.length === 0, ...(problems.length ? { why: problems.join("; ") } : {}) };
+    const step: Step = { cameras: n, wallflowerCameras: inUse.filter((c) => c.kind === "wallflower").length, window, alerts, alertP95Ms, ok: problems.length === 0, ...(problems.length ? { why: problems.join("; ") } : {}), rtspSessions };
     steps.push(step);
-    log(`capacity: ${n} camera(s): CPU ${window.vigilCpuPct.toFixed(1)} %, frame age p95 ${window.frameAgeP95Ms} ms, alert p95 ${round(alertP95Ms) ?? "– (no visit in the window)"}${step.ok ? "" : `: over the limit (${step.why})`}`);
+    log(`capacity: ${n} camera(s): ${rtspSessions} RTSP session(s), CPU ${window.vigilCpuPct.toFixed(1)} %, RSS ${Math.round(window.rssMb)} MB, frame age p95 ${window.frameAgeP95Ms} ms, alert p95 ${round(alertP95Ms) ?? "– (no visit in the window)"}${step.ok ? "" : `: over the limit (${step.why})`}`);
     if (!step.ok) break;
     result.maxCameras = n;
     if (window.detectorMsPerInference !== undefined) result.detectorMsPerInference = window.detectorMsPerInference;
@@ -708,6 +715,8 @@ async function main(): Promise<void> {
   const loadAtEnd = loadAverage();
 
   const wrong = [...latency.falseAlerts, ...capacity.falseAlerts];
+  const first = capacity.steps[0];
+  const largest = capacity.steps.at(-1);
   const results = {
     machine,
     commit: commit.trim(),
@@ -718,6 +727,10 @@ async function main(): Promise<void> {
     },
     floor: { ffmpeg_cpu_pct_per_camera: round(capacity.bareFfmpegCpuPctPerCamera, 2), inference_ms_p50: round(inferenceMs, 2) },
     ratios: { cpu_vs_ffmpeg: round(idle.ratio, 2), inference_vs_bare: round(capacity.detectorMsPerInference !== undefined ? capacity.detectorMsPerInference / inferenceMs : undefined, 2) },
+    // Vigil and its children at the largest capacity step, per camera beyond the first (the first step's RSS is the base).
+    memory: { rss_mb_per_camera: largest && first && largest.cameras > first.cameras ? round((largest.window.rssMb - first.window.rssMb) / (largest.cameras - first.cameras), 1) : null },
+    // RTSP sessions the test server saw, per camera, at the largest capacity step (1 when detection and recording share a stream).
+    rtsp: { sessions_per_camera: largest ? round(largest.rtspSessions / largest.cameras, 2) : null },
   };
 
   const perCamFloor = capacity.bareFfmpegCpuPctPerCamera;
@@ -746,6 +759,8 @@ async function main(): Promise<void> {
     ["idle CPU vs bare ffmpeg", `${idle.ratio.toFixed(2)}x (${idle.cameras} still cameras: Vigil ${pct(idle.vigilCpuPct)} = ${Object.entries(idle.vigilCpuPctByRole).filter(([, v]) => v > 0).map(([role, v]) => `${role} ${v.toFixed(1)}`).join(" + ")}; bare ffmpeg ${pct(idle.bareFfmpegCpuPct)}${idle.ratios.length > 1 ? `; windows ${idle.ratios.map((r) => r.toFixed(2)).join(", ")}` : ""})`, "≤ 1.3x"],
     ["inference vs bare session.run", `${results.ratios.inference_vs_bare ?? "–"}x (in Vigil ${ms(capacity.detectorMsPerInference)} per model run, bare ${inferenceMs.toFixed(1)} ms)`, ""],
     ["bare ffmpeg per camera (mix)", `${pct(perCamFloor)} (${capacity.floorCameras} cameras, beside Vigil)`, ""],
+    ["memory per camera beyond the first", results.memory.rss_mb_per_camera === null ? "–" : `${results.memory.rss_mb_per_camera} MB (Vigil and its children, ${first!.cameras} → ${largest!.cameras} cameras: ${Math.round(first!.window.rssMb)} → ${Math.round(largest!.window.rssMb)} MB)`, "≤ 60 MB"],
+    ["RTSP sessions per camera", results.rtsp.sessions_per_camera === null ? "–" : `${results.rtsp.sessions_per_camera} (${largest!.rtspSessions} at the server for ${largest!.cameras} cameras)`, "1"],
   ];
   const note = `${machine.model}, ${machine.cpus} cores; load average ${loadAtStart} at the start, ${loadAtEnd} at the end (other work shares this machine); commit ${results.commit}; ${startedAt.toISOString()}; ${Math.round(elapsedS())} s${QUICK ? "; --quick" : ""}`;
   process.stdout.write(`\n${table(summary)}\n\n${table(stepRows)}\n\n${note}\n`);

@@ -76,6 +76,21 @@ export class CameraConnectError extends VigilError {
 }
 
 /**
+ * A camera that answers, but in a way Vigil's own RTSP client does not read (H.265,
+ * a login scheme other than Basic and Digest MD5, no H.264 video track): the
+ * camera is read through ffmpeg's RTSP input instead. `url` is already masked.
+ */
+export class UnsupportedCameraError extends VigilError {
+  constructor(
+    message: string,
+    readonly url: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
  * An ONVIF camera or the search for one failed. `address` is the camera's host
  * (or the interface the search used); `reason` says what kind of failure it was,
  * so a front end can offer the right way on (another login, a URL typed by hand).

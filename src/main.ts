@@ -16,7 +16,7 @@ import { createOnvifDiscovery } from "./onvif/index.js";
 import { createPipeline } from "./pipeline/index.js";
 import { createRecorder } from "./pipeline/record/index.js";
 import { createH264Feeds, type H264Feeds } from "./pipeline/source/h264-feed.js";
-import { rpicamProducer } from "./pipeline/source/rpicam.js";
+import { feedProducers } from "./pipeline/source/feed-producers.js";
 import { EventHistory } from "./store/event-history.js";
 import { acquireLock, previousCrash, type Store } from "./store/index.js";
 import { createSystemdNotifier } from "./systemd.js";
@@ -289,8 +289,9 @@ export async function runVigil(options: RunOptions): Promise<void> {
   let recorder: RecorderHandle | undefined;
   let vigil: { stop(): Promise<void> } | undefined;
   let stats: { stop(): Promise<void> } | undefined;
-  // One registry for the camera feeds: the Pi camera opens in one process only, and detection and the recorder both read it.
-  const feeds: H264Feeds = createH264Feeds({ producer: rpicamProducer({ binary: env.rpicamPath, logger }), logger });
+  // One registry for the camera feeds, so detection and the recorder read each camera once: the Pi camera opens in one
+  // process only, and an RTSP camera gets one session instead of two.
+  const feeds: H264Feeds = createH264Feeds({ producer: feedProducers({ rpicamPath: env.rpicamPath, logger }), logger });
   try {
     if (crash) logger.warn({ pid: crash.pid, lastSeenAt: new Date(crash.lastSeenAt).toISOString() }, "the previous Vigil stopped without shutting down");
     const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, feeds, ...(env.detectorThreads ? { detectorThreads: env.detectorThreads } : {}) });

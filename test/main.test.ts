@@ -64,7 +64,7 @@ describe("vigil start", () => {
     const queued = await tg.nextMessage(group, { after: mark, method: "sendPhoto", timeoutMs: 120_000 });
     expect(queued.caption).toMatch(/^Person on yard/);
     const notice = await tg.nextMessage(group, { after: mark, method: "sendMessage", timeoutMs: 60_000 });
-    expect(notice.text).toMatch(/^Vigil restarted after a crash at \d\d:\d\d; 1 alert was queued and has been sent\.$/);
+    expect(notice.text).toMatch(/^Vigil restarted after a crash at (\w{3} )?\d\d:\d\d; 1 alert was queued and has been sent\.$/);
     const sendsAfter = tg.outputs(group, mark);
     expect(sendsAfter.findIndex((r) => r.method === "sendMessage")).toBeGreaterThan(sendsAfter.findIndex((r) => r.method === "sendPhoto"));
     expect(sendsAfter.filter((r) => r.method === "sendPhoto" && (r.result as Message).caption?.startsWith("Person on yard") && (r.result as Message).message_id === queued.message_id)).toHaveLength(1);

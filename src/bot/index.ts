@@ -39,7 +39,7 @@ import { changeNotice } from "./mode-view.js";
 import { createEventPublisher, followUpOfflineCameras, restartNotice } from "./publisher.js";
 import { ChatRateLimiter, DEFAULT_RATE_LIMITS, type RateLimits } from "./rate-limit.js";
 import { createOutboxSender, type SenderOptions } from "./sender.js";
-import { sleep } from "./sleep.js";
+import { sleep } from "../sleep.js";
 
 export type { BotAccess, BotDeps } from "./context.js";
 export { claimLine, CLAIM_CODE_TTL_MS } from "./features/claim.js";

@@ -26,7 +26,7 @@ import { classifyApiError, describeApiError, isNotModified } from "./api-errors.
 import { alertCaption, alertKeyboard, doorCaption, doorKeyboard, MAX_FOLDED, visitLine, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
-import { sleep } from "./sleep.js";
+import { sleep } from "../sleep.js";
 
 export interface DeliveryPlan {
   /** The entry whose message this is. */

@@ -21,7 +21,7 @@ import { loadDetector } from "./detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
 import { createH264Feeds, type H264Feeds } from "./source/h264-feed.js";
 import { probeStream } from "./source/probe.js";
-import { rpicamProducer } from "./source/rpicam.js";
+import { feedProducers } from "./source/feed-producers.js";
 
 export interface PipelineOptions {
   /** A ready detector (tests, benchmarks), the only one: the pool has one detector. Default: `model` loaded from `modelsDir`. */
@@ -57,9 +57,10 @@ export interface PipelineOptions {
   /** Source tuning for tests (watchdog, backoff). */
   source?: CameraWorkerOptions["source"];
   /**
-   * The camera feeds: the Pi camera's one rpicam-vid, which the recorder reads
-   * too, so give both the same registry (src/main.ts does). Default: one of the
-   * pipeline's own, finding rpicam-vid on PATH, stopped with the pipeline.
+   * The camera feeds: the Pi camera's one rpicam-vid, an RTSP camera's one
+   * session, which the recorder reads too, so give both the same registry
+   * (src/main.ts does). Default: one of the pipeline's own, finding rpicam-vid on
+   * PATH, stopped with the pipeline.
    */
   feeds?: H264Feeds;
 }
@@ -86,7 +87,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   const workers = new Map<string, { worker: CameraWorker; key: string }>();
   const stopping = new Set<Promise<void>>();
   let stopped: Promise<void> | undefined;
-  const feeds = options.feeds ?? createH264Feeds({ producer: rpicamProducer({ logger }), logger });
+  const feeds = options.feeds ?? createH264Feeds({ producer: feedProducers({ logger }), logger });
 
   const emit = (event: PipelineEvent) => {
     for (const listener of listeners) {

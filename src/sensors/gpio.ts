@@ -11,6 +11,7 @@
  * pin to ground with the pull-up on, closed by the door's magnet. `--active-low`
  * (gpiomon's and gpioget's `-l`) turns that round.
  */
+import { sleep } from "../sleep.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import readline from "node:readline";
 import type { Sensor, SensorReading } from "../domain/sensors.js";
@@ -55,12 +56,12 @@ export async function superviseGpio(options: GpioOptions): Promise<void> {
     if (signal.aborted) return;
     if (outcome.missing) {
       problem(MISSING);
-      await pause(30_000, signal);
+      await sleep(30_000, signal);
       continue;
     }
     failures = now() - startedAt > 60_000 ? 1 : failures + 1;
     problem(`gpiomon stopped reading ${chip}:${line} (${outcome.detail}); starting it again`);
-    await pause(backoffDelay(failures), signal);
+    await sleep(backoffDelay(failures), signal);
   }
 }
 
@@ -106,17 +107,4 @@ async function monitor(program: string, args: string[], onEdge: (rising: boolean
     signal.removeEventListener("abort", stop);
     lines.close();
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -47,11 +47,14 @@ export type WebhookVerdict = { ok: true; open: boolean; battery?: number; batter
  */
 export function verifyWebhook(secret: string, headers: { timestamp: string | undefined; signature: string | undefined }, body: Buffer, now: number, seen: Map<string, number>): WebhookVerdict {
   const { timestamp, signature } = headers;
-  if (!timestamp || !/^\d{1,12}$/.test(timestamp) || !signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, status: 401, why: "no valid signature or timestamp headers" };
+  if (!timestamp || !/^\d{1,13}$/.test(timestamp) || !signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, status: 401, why: "no valid signature or timestamp headers" };
   const expected = Buffer.from(signWebhook(secret, timestamp, body));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, status: 401, why: "bad signature" };
-  if (Math.abs(now - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return { ok: false, status: 401, why: "timestamp more than 60 s from Vigil's clock (replayed, or a clock that is wrong)" };
+  // Milliseconds (13 digits) or seconds: a sender that can give milliseconds should, so that the same
+  // state sent twice within a second (open, closed, open) is not taken for a replay of the first.
+  const sentAt = timestamp.length === 13 ? Number(timestamp) : Number(timestamp) * 1000;
+  if (Math.abs(now - sentAt) > WEBHOOK_MAX_SKEW_MS) return { ok: false, status: 401, why: "timestamp more than 60 s from Vigil's clock (replayed, or a clock that is wrong)" };
   for (const [sig, at] of seen) if (at < now - 2 * WEBHOOK_MAX_SKEW_MS) seen.delete(sig);
   if (seen.has(signature)) return { ok: false, status: 401, why: "this request was already received (a replay)" };
   let parsed: unknown;

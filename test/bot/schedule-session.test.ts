@@ -79,7 +79,7 @@ describe("a schedule, through the bot and the pipeline", () => {
     expect(of("living").every((a) => a.at >= awayAt && a.mode === "away")).toBe(true);
     await until(() => photos(mark).some((c) => c.includes(" on living ")), 120_000, "the indoor camera's alert reached the chat");
     expect(photos(start).filter((c) => c.includes(" on living "))).toEqual(photos(mark).filter((c) => c.includes(" on living ")));
-    expect(photos(mark).find((c) => c.includes(" on living "))).toMatch(/^Person on living · \d+% · \d\d:\d\d:\d\d · away$/);
+    expect(photos(mark).find((c) => c.includes(" on living "))).toMatch(/^Person on living · \d+% · (\w{3} )?\d\d:\d\d:\d\d · away$/);
 
     // 17:00: the window ends, home again; the porch still alerts, the indoor camera is silent.
     clockAt(monday("17:00") + 1000);

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { vigil } from "../support/cli.js";
-import { OnvifTestDevice, testMulticastGroup } from "../support/onvif-device.js";
+import { HIKVISION, OnvifTestDevice, testMulticastGroup } from "../support/onvif-device.js";
 
 const PASSWORD = "Sc4n'&pw";
 let group: { address: string; port: number };
@@ -14,14 +14,8 @@ let reolink: OnvifTestDevice;
 beforeAll(async () => {
   group = await testMulticastGroup();
   hikvision = await OnvifTestDevice.start({
-    name: "HIKVISION DS-2CD2143G2-I",
-    hardware: "DS-2CD2143G2-I",
-    username: "admin",
+    ...HIKVISION,
     password: PASSWORD,
-    profiles: [
-      { token: "Profile_1", name: "mainStream", width: 2560, height: 1440, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/101?transportmode=unicast&profile=Profile_1" },
-      { token: "Profile_2", name: "subStream", width: 640, height: 360, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2" },
-    ],
     discovery: group,
   });
   // Another login than the one given: its line says so.

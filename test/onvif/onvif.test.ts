@@ -10,7 +10,7 @@ import { chooseStreams, discoverCameras, parseMulticastTarget, readCameraStreams
 import { searchAddresses } from "../../src/onvif/discovery.js";
 import { digestAuthorization, passwordDigest, readDigestChallenge } from "../../src/onvif/soap.js";
 import { until } from "../support/wait.js";
-import { OnvifTestDevice, testMulticastGroup, type OnvifDeviceOptions } from "../support/onvif-device.js";
+import { HIKVISION, OnvifTestDevice, testMulticastGroup, type OnvifDeviceOptions } from "../support/onvif-device.js";
 
 const PASSWORD = "Gr\u00fcn&<Tor> pw";
 const group = await testMulticastGroup();
@@ -18,14 +18,8 @@ const devices: OnvifTestDevice[] = [];
 
 const hikvision = (extra: Partial<OnvifDeviceOptions> = {}): Promise<OnvifTestDevice> =>
   OnvifTestDevice.start({
-    name: "HIKVISION DS-2CD2143G2-I",
-    hardware: "DS-2CD2143G2-I",
-    username: "admin",
+    ...HIKVISION,
     password: PASSWORD,
-    profiles: [
-      { token: "Profile_1", name: "mainStream", width: 2560, height: 1440, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/101?transportmode=unicast&profile=Profile_1" },
-      { token: "Profile_2", name: "subStream", width: 640, height: 360, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2" },
-    ],
     ...extra,
   }).then((d) => (devices.push(d), d));
 

@@ -101,5 +101,10 @@ describe("what sources send", () => {
     expect(verifyWebhook("s3cret", { timestamp: ts, signature }, body, now, seen)).toMatchObject({ ok: false, status: 401, why: "this request was already received (a replay)" });
     expect(verifyWebhook("other", { timestamp: ts, signature }, body, now, new Map())).toMatchObject({ ok: false, why: "bad signature" });
     expect(verifyWebhook("s3cret", { timestamp: ts, signature }, body, now + 61_000, new Map())).toMatchObject({ ok: false, status: 401 });
+    // In milliseconds, the same state sent again a moment later is a new request, not a replay.
+    const [ms1, ms2] = [String(now), String(now + 400)];
+    expect(verifyWebhook("s3cret", { timestamp: ms1, signature: signWebhook("s3cret", ms1, body) }, body, now + 500, seen)).toEqual({ ok: true, open: true });
+    expect(verifyWebhook("s3cret", { timestamp: ms2, signature: signWebhook("s3cret", ms2, body) }, body, now + 500, seen)).toEqual({ ok: true, open: true });
+    expect(verifyWebhook("s3cret", { timestamp: ms2, signature: signWebhook("s3cret", ms2, body) }, body, now + 600, seen)).toMatchObject({ ok: false, why: "this request was already received (a replay)" });
   });
 });

@@ -88,7 +88,7 @@ describe("door sensors from Zigbee2MQTT", () => {
     for (let i = 0; i < 3; i++) {
       const { message, ms } = await openFront();
       times.push(ms);
-      expect(message.caption).toMatch(/^Front door opened · \d\d:\d\d:\d\d$/);
+      expect(message.caption).toMatch(/^Front door opened · (\w{3} )?\d\d:\d\d:\d\d$/);
       expect(message.photo).toBeDefined();
       expect(message.reply_markup?.inline_keyboard.map((row) => row.map((b) => b.text))).toEqual([["Mute 30 min", "Mute 2 h"], ["Disarm"]]);
       await closeFront();
@@ -108,7 +108,7 @@ describe("door sensors from Zigbee2MQTT", () => {
     // A barrier: once /sensors is answered, everything published before has been read.
     await new Promise((resolve) => setTimeout(resolve, 800));
     const answer = await h.ask(alice, group, "/sensors");
-    expect(answer.text).toMatch(/Front door \(door\): open since \d\d:\d\d · battery 90%/);
+    expect(answer.text).toMatch(/Front door \(door\): open since (\w{3} )?\d\d:\d\d · battery 90%/);
     expect(h.tg.outputs(group, mark).filter((r) => r.method === "sendPhoto")).toHaveLength(0);
     await closeFront();
   }, 30_000);
@@ -131,7 +131,7 @@ describe("door sensors from Zigbee2MQTT", () => {
     const album = await h.tg.waitFor((r) => r.ok === true && r.method === "sendMediaGroup" && Number(r.params.chat_id) === group.id, { after: mark, timeoutMs: 10_000 });
     const items = album.result as Message[];
     expect(items).toHaveLength(2);
-    expect(items[0]!.caption).toMatch(/^Kitchen window opened · \d\d:\d\d:\d\d · hall$/);
+    expect(items[0]!.caption).toMatch(/^Kitchen window opened · (\w{3} )?\d\d:\d\d:\d\d · hall$/);
     expect(items[1]!.caption).toBe("garden");
     const buttons = await h.tg.nextMessage(group, { after: album.index + 1, method: "sendMessage", timeoutMs: 10_000 });
     expect(buttons.text).toMatch(/^Kitchen window opened/);
@@ -143,7 +143,7 @@ describe("door sensors from Zigbee2MQTT", () => {
   it("the mute button silences that door; not while disarmed, nor in a mode it does not alert in", async () => {
     const { message } = await openFront();
     const press = h.tg.press(alice, message, "Mute 30 min");
-    expect(String((await h.tg.answerOf(press)).params.text)).toMatch(/^Front door is muted until \d\d:\d\d\.$/);
+    expect(String((await h.tg.answerOf(press)).params.text)).toMatch(/^Front door is muted until (\w{3} )?\d\d:\d\d\.$/);
     await closeFront();
     const mark = h.tg.mark();
     await z2m.publish(FRONT, JSON.stringify({ contact: false }));
@@ -201,7 +201,7 @@ describe("door sensors from Zigbee2MQTT", () => {
     const offer = await h.ask(alice, group, "/addsensor");
     const labels = offer.reply_markup?.inline_keyboard.flat().map((b) => b.text) ?? [];
     expect(labels).toHaveLength(1);
-    expect(labels[0]).toMatch(/^Balcony Door · seen \d\d:\d\d$/);
+    expect(labels[0]).toMatch(/^Balcony Door · seen (\w{3} )?\d\d:\d\d$/);
     const press = h.tg.press(alice, offer, /^Balcony Door/);
     await h.tg.answerOf(press);
     await until(() => h.store.sensor("Balcony_Door") !== undefined, 10_000, "added");
@@ -222,7 +222,7 @@ describe("door sensors from Zigbee2MQTT", () => {
     const mark = h.tg.mark();
     const body = JSON.stringify({ state: "closed" });
     const send = async (payload: string) => {
-      const ts = String(Math.floor(Date.now() / 1000));
+      const ts = String(Date.now());
       const res = await fetch(`http://127.0.0.1:${h.vigil.sources.webhookPort()}/sensor/garage`, { method: "POST", body: payload, headers: { "x-vigil-timestamp": ts, "x-vigil-signature": signWebhook(GARAGE_SECRET, ts, payload) } });
       expect(res.status).toBe(204);
     };
@@ -250,8 +250,8 @@ describe("door sensors from Zigbee2MQTT", () => {
   it("door events are in the history beside visits: /events and `vigil events list`", async () => {
     const answer = await h.ask(alice, group, "/events");
     expect(answer.text).toContain("Doors, last 24 h");
-    expect(answer.text).toMatch(/\d\d:\d\d · Front door opened \(alert\)/);
-    expect(answer.text).toMatch(/\d\d:\d\d · Front door closed/);
+    expect(answer.text).toMatch(/(\w{3} )?\d\d:\d\d · Front door opened \(alert\)/);
+    expect(answer.text).toMatch(/(\w{3} )?\d\d:\d\d · Front door closed/);
     await h.recorder.stop(); // its writes are done
     const list = await vigil(["events", "list"], { VIGIL_DATA_DIR: h.dir, VIGIL_PASSPHRASE: PASSPHRASE });
     expect(list.code).toBe(0);

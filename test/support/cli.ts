@@ -121,7 +121,10 @@ export interface TerminalVigil {
 export function vigilOnTerminal(args: string[], env: Record<string, string>): TerminalVigil {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VIGIL_") && !INHERITED_NOT.has(k)));
   const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-  const command = [process.execPath, path.join(ROOT, "bin", "vigil.js"), ...args].map(quote).join(" ");
+  // `exec`: Vigil itself is the terminal's foreground process, as when typed at a shell; without
+  // it, a shell that does not exec its last command (dash, script's default without SHELL) gets
+  // the Ctrl-C too and dies of it, whatever Vigil does.
+  const command = `exec ${[process.execPath, path.join(ROOT, "bin", "vigil.js"), ...args].map(quote).join(" ")}`;
   const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"], cwd: ROOT });
   running.add(child);
   let output = "";
@@ -173,7 +176,10 @@ async function waitForClaimCode(output: () => string | Promise<string>): Promise
 /** One alert of Vigil's event history as `vigil events list` prints it (camera, local clock time, label). */
 export interface ListedEvent {
   camera: string;
+  /** HH:MM:SS, as the chat shows it. */
   time: string;
+  /** Epoch ms, from the full local date and time `vigil events list` prints. */
+  at: number;
   label: string;
 }
 
@@ -186,5 +192,5 @@ export async function listEvents(env: Record<string, string>, since: string, opt
     .slice(2)
     .filter(Boolean)
     .map((row) => row.split(/\s{2,}/))
-    .map(([time = "", camera = "", object = ""]) => ({ camera, time: time.split(" ")[1]!, label: object === "motion only" ? "motion" : object }));
+    .map(([time = "", camera = "", object = ""]) => ({ camera, time: time.split(" ")[1]!, at: Date.parse(time.replace(" ", "T")), label: object === "motion only" ? "motion" : object }));
 }

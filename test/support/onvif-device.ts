@@ -387,3 +387,14 @@ export async function testMulticastGroup(): Promise<{ address: string; port: num
 export async function loopbackDiscovery(group?: { address: string; port: number }, timeoutMs = 2000): Promise<CameraDiscovery> {
   return createOnvifDiscovery({ interfaceAddress: "127.0.0.1", multicast: group ?? (await testMulticastGroup()), timeoutMs });
 }
+
+/** A Hikvision camera as it answers GetProfiles: a 2560x1440 main stream and a 640x360 sub-stream (stream URLs that go nowhere). */
+export const HIKVISION = Object.freeze({
+  name: "HIKVISION DS-2CD2143G2-I",
+  hardware: "DS-2CD2143G2-I",
+  username: "admin",
+  profiles: [
+    { token: "Profile_1", name: "mainStream", width: 2560, height: 1440, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/101?transportmode=unicast&profile=Profile_1" },
+    { token: "Profile_2", name: "subStream", width: 640, height: 360, streamUri: "rtsp://127.0.0.1:8554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2" },
+  ],
+});

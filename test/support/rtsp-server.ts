@@ -35,6 +35,8 @@ export interface ClipOptions {
   height?: number;
   /** Output frame rate. Default: the clip's own. */
   fps?: number;
+  /** Encode as H.265 instead of H.264 (a camera Vigil's RTSP client leaves to ffmpeg). Default h264. */
+  codec?: "h264" | "h265";
 }
 
 export interface PreparedClip {
@@ -72,7 +74,9 @@ export async function prepareClip(source: string, options: ClipOptions = {}): Pr
     const filters = [`fps=${fps}`];
     if (options.width && options.height) filters.push(`scale=${options.width}:${options.height}`);
     const tmp = `${file}.${process.pid}.tmp`;
-    await run("ffmpeg", ["-v", "error", "-y", "-i", source, "-an", "-vf", filters.join(","), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", String(Math.max(1, Math.round(fps))), "-pix_fmt", "yuv420p", "-f", "mpegts", tmp]);
+    const gop = String(Math.max(1, Math.round(fps)));
+    const encoder = options.codec === "h265" ? ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", `log-level=error:bframes=0:keyint=${gop}:min-keyint=${gop}`] : ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", gop];
+    await run("ffmpeg", ["-v", "error", "-y", "-i", source, "-an", "-vf", filters.join(","), ...encoder, "-pix_fmt", "yuv420p", "-f", "mpegts", tmp]);
     await fs.rename(tmp, file);
   }
   const info = await probe(file);
@@ -95,6 +99,8 @@ export interface MountSpec {
   clipOptions?: ClipOptions;
   /** The camera sends nothing until {@link RtspTestServer.resume} (a benchmark starts cameras when it needs them, at chosen times). */
   paused?: boolean;
+  /** The mount has an audio track too (silence, G.711 A-law), listed before the video, as many cameras do. */
+  audio?: boolean;
 }
 
 interface Mount {
@@ -108,8 +114,10 @@ interface Mount {
 
 export interface RtspServerOptions {
   mounts: MountSpec[];
-  /** Require these credentials (RTSP basic auth). */
+  /** Require these credentials. */
   auth?: { user: string; password: string };
+  /** Which login the server asks for: `basic` (default) or `digest` (RFC 2617, MD5). */
+  authMethod?: "basic" | "digest";
   /** Fixed port; default: any free port. */
   port?: number;
   /** The address it listens on (a test in a network namespace can make it unreachable). Default 127.0.0.1. */
@@ -121,6 +129,8 @@ export class RtspTestServer {
   #server?: ChildProcess | undefined;
   readonly #mounts = new Map<string, Mount>();
   #closed = false;
+  #connections = 0;
+  #connectionsSeen = 0;
 
   private constructor(private readonly options: RtspServerOptions) {}
 
@@ -139,6 +149,16 @@ export class RtspTestServer {
     const creds = credentials === undefined ? this.options.auth : credentials;
     const userinfo = creds ? `${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@` : "";
     return `rtsp://${userinfo}${this.options.address ?? "127.0.0.1"}:${this.port}/${name}`;
+  }
+
+  /** RTSP connections open now (one per session for ffmpeg and Vigil's client alike). */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /** RTSP connections accepted since the server (last) started. */
+  get connectionsSeen(): number {
+    return this.#connectionsSeen;
   }
 
   clip(name: string): PreparedClip {
@@ -205,10 +225,25 @@ export class RtspTestServer {
 
   private async startServer(port = this.options.port ?? 0): Promise<void> {
     const args = [SERVER_SCRIPT, "--port", String(port), ...[...this.#mounts.values()].flatMap((m) => ["--mount", `${m.name}=${m.udpPort}`])];
-    if (this.options.auth) args.push("--user", this.options.auth.user, "--password", this.options.auth.password);
+    if (this.options.auth) args.push("--user", this.options.auth.user, "--password", this.options.auth.password, "--auth", this.options.authMethod ?? "basic");
+    for (const spec of this.options.mounts) if (spec.audio) args.push("--audio", spec.name);
+    for (const spec of this.options.mounts) if (spec.clipOptions?.codec === "h265") args.push("--hevc", spec.name);
     if (this.options.address) args.push("--address", this.options.address);
     const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#server = child;
+    this.#connections = 0;
+    let lines = "";
+    child.stdout.on("data", (d: Buffer) => {
+      lines += d.toString();
+      const complete = lines.split("\n");
+      lines = complete.pop() ?? "";
+      for (const line of complete) {
+        if (line === "CLIENT +1") {
+          this.#connections++;
+          this.#connectionsSeen++;
+        } else if (line === "CLIENT -1") this.#connections = Math.max(0, this.#connections - 1);
+      }
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     this.port = await new Promise<number>((resolve, reject) => {

@@ -5,15 +5,19 @@
  * (ffmpeg exits 0 when an RTSP server dies), killed when no data arrives for a
  * while (it hangs forever on a stalled TCP source), with backoff, and stopped
  * with `q`, SIGTERM, SIGKILL — the same ffmpeg child, backoff and port watch as
- * the detection source. Credentials appear only in ffmpeg's argv, never in a log
- * line or status.
+ * the detection source. Credentials never appear in a log line or status, and
+ * for a fed stream not even in ffmpeg's argv.
  *
- * A fed stream (the Pi camera) comes from the camera's H.264 feed on ffmpeg's
- * stdin, from its next keyframe (h264-feed.ts: the one rpicam-vid that
- * detection reads too). Raw H.264 carries no times: ffmpeg stamps each picture
- * as it reads it, which the ring maps to wall time like any other stream's.
- * While the feed has no pictures the watchdog waits (the feed restarts the
- * camera), the buffer counts as offline, and the feed's sentence is its error.
+ * A fed stream (the Pi camera, an RTSP camera over TCP) comes from the camera's
+ * H.264 feed on ffmpeg's stdin, from its next keyframe (h264-feed.ts: the one
+ * rpicam-vid or RTSP session that detection reads too). Raw H.264 carries no
+ * times: ffmpeg stamps each picture as it reads it, which the ring maps to wall
+ * time like any other stream's (the feed writes each picture the moment its
+ * last packet is in). While the feed has no pictures the watchdog waits (the
+ * feed restarts the camera), the buffer counts as offline, and the feed's
+ * sentence is its error. A camera that changes its stream (a new SPS) starts a
+ * new ffmpeg run, so no clip mixes two sizes; one the feed cannot read (H.265
+ * over RTSP) is recorded through ffmpeg's RTSP input, as before.
  */
 import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
@@ -22,7 +26,7 @@ import { maskUrl, redact } from "../../redact.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "../source/backoff.js";
 import { spawnFfmpeg } from "../source/ffmpeg-child.js";
 import type { FeedSubscription, H264Feeds } from "../source/h264-feed.js";
-import { explainFfmpegFailure, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
+import { explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
 
@@ -72,15 +76,21 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   /** Whether this URL has ever given video (then a missing stream is a stalled source, not a wrong URL: backoff.ts). */
   let hadVideo = false;
   let feed: FeedSubscription | undefined;
-  if (isFedStream(options.url)) {
+  /** Set while a run reads the feed: stops it for the camera's new stream. */
+  let newStream: (() => void) | undefined;
+  /** Set while a run reads the feed: ends it when the camera's session ended (no segment spans the gap). */
+  let feedWentDown: (() => void) | undefined;
+  if (isFedStream(options.url, options.transport)) {
     if (!options.feeds) throw new Error(`${options.cameraName} is read through a feed (${masked}), and no feeds were given.`);
-    feed = options.feeds.subscribe(options.url, { name: "recording" });
+    feed = options.feeds.subscribe(options.url, { name: "recording", onNewStream: () => newStream?.(), onAttemptEnd: () => feedWentDown?.() });
   }
-  /** The feed's sentence while it has no pictures to give. */
-  const feedDown = () => {
+  /** Whether the feed has no pictures to give (the camera is starting or away): then no ffmpeg of ours is to blame. */
+  const feedIdle = () => {
     const status = feed?.status();
-    return status && status.state !== "running" ? (status.lastError ?? "the camera is starting") : undefined;
+    return status !== undefined && status.state !== "running" && status.state !== "fallback";
   };
+  /** The feed's sentence while it has no pictures to give, once it knows why. */
+  const feedDown = () => (feedIdle() ? feed?.status().lastError : undefined);
 
   const outputOptions = [
     "-map", "0:v:0", "-c", "copy",
@@ -90,7 +100,13 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure }> {
+  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure; restart?: "new-stream" | "fallback" | "feed-down" }> {
+    if (feed?.status().state === "fallback") {
+      // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
+      const leaving = feed;
+      feed = undefined;
+      await leaving.close();
+    }
     run += 1;
     const thisRun = run;
     const reader = new TsReader();
@@ -116,9 +132,10 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         callback();
       },
     });
+    const fed = feed !== undefined;
     const child = spawnFfmpeg({
-      input: inputUrl(options.url),
-      inputOptions: inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
+      input: fed ? FED_INPUT.input : inputUrl(options.url),
+      inputOptions: fed ? [...FED_INPUT.options] : inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
       outputOptions,
       output,
       ffmpegPath: options.ffmpegPath,
@@ -131,10 +148,30 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         if (stdin && !controller.signal.aborted) joined.attach(stdin);
       });
     }
+    /** Why this run is being ended early, to start the next at once: none of them is a failure. */
+    let restart: "new-stream" | "fallback" | "feed-down" | undefined;
+    newStream = () => {
+      restart = "new-stream";
+      void child.stop();
+    };
+    feedWentDown = () => {
+      // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
+      if (firstData > 0 && !restart) {
+        restart = "feed-down";
+        void child.stop();
+      }
+    };
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
+      if (feed?.status().state === "fallback" && !restart) {
+        restart = "fallback";
+        void child.stop();
+      }
       // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
-      if (feedDown()) lastData = now();
+      if (feedIdle()) {
+        lastData = now();
+        feedWentDown?.();
+      }
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
@@ -147,10 +184,18 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     try {
       exit = await child.exited;
     } finally {
+      newStream = undefined;
+      feedWentDown = undefined;
       feed?.detach();
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);
       ring.endRun();
+    }
+    if (firstData > 0) hadVideo = true;
+    if (restart && !controller.signal.aborted) {
+      const why = { "new-stream": "the camera changed its stream", fallback: "the camera is read by ffmpeg's RTSP input from now on", "feed-down": "the camera's video stopped" }[restart];
+      log.info(`recording: ${why}; a new run starts with its next keyframe`);
+      return { healthy: true, failure: "ended", restart };
     }
     const explained = explainFfmpegFailure(exit.stderr);
     if (!controller.signal.aborted) {
@@ -168,6 +213,12 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     while (!controller.signal.aborted) {
       const result = await once();
       if (controller.signal.aborted) break;
+      if (result.restart) {
+        // A camera that went away is counted by its feed (status below), not twice.
+        if (result.restart !== "feed-down") restarts += 1;
+        state = "starting";
+        continue;
+      }
       state = "offline";
       restarts += 1;
       failures = result.healthy ? 1 : failures + 1;
@@ -192,7 +243,8 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         state: down ? "offline" : state,
         bufferSeconds: oldest !== undefined && newest !== undefined ? Math.round((newest - oldest) / 100) / 10 : 0,
         bufferBytes: ring.bytes,
-        restarts,
+        // The camera's session reopened counts too: the ffmpeg reading a feed keeps running through it.
+        restarts: restarts + (feed?.status().restarts ?? 0),
         ...(error ? { lastError: error } : {}),
       };
     },

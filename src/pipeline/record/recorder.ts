@@ -25,7 +25,7 @@ import { createRetention, DiskFullError, type Retention, type RetentionOptions }
 import { hourlyActivity, renderEventsSheet } from "../../report/events-sheet.js";
 import type { BackoffOptions } from "../source/backoff.js";
 import { createH264Feeds, type H264Feeds } from "../source/h264-feed.js";
-import { rpicamProducer } from "../source/rpicam.js";
+import { feedProducers } from "../source/feed-producers.js";
 import { assembleClip, BOT_UPLOAD_LIMIT } from "./assemble.js";
 import { createCameraBuffer, type CameraBuffer } from "./camera-buffer.js";
 import { ClipPlanner, type ClipPlan } from "./clip-plan.js";
@@ -59,9 +59,10 @@ export interface RecorderOptions {
   timeZone?: string;
   now?: () => number;
   /**
-   * The camera feeds: the Pi camera's one rpicam-vid, which detection reads too,
-   * so give both the same registry (src/main.ts does). Default: one of the
-   * recorder's own, finding rpicam-vid on PATH, stopped with the recorder.
+   * The camera feeds: the Pi camera's one rpicam-vid, an RTSP camera's one
+   * session, which detection reads too, so give both the same registry
+   * (src/main.ts does). Default: one of the recorder's own, finding rpicam-vid
+   * on PATH, stopped with the recorder.
    */
   feeds?: H264Feeds;
 }
@@ -113,7 +114,7 @@ export function createRecorder(options: RecorderOptions): RecorderHandle {
   let pinId = 0;
   let stopped = false;
   let lastRetry = 0;
-  const feeds = options.feeds ?? createH264Feeds({ producer: rpicamProducer({ logger }), logger });
+  const feeds = options.feeds ?? createH264Feeds({ producer: feedProducers({ logger }), logger });
 
   const scratch: Promise<string | undefined> = options.scratchDir !== undefined ? Promise.resolve(options.scratchDir ?? undefined) : createScratchDir();
   void scratch.then((dir) => logger.info(describeScratch(dir)));

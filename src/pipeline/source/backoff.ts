@@ -19,6 +19,7 @@
  *   plain doubling to 30 s, because retrying faster cannot help and many cameras
  *   lock an account after a few failed logins.
  */
+import { sleep } from "../../sleep.js";
 import net from "node:net";
 import { streamKind } from "../../domain/stream-url.js";
 import type { FfmpegFailureReason } from "./input-options.js";
@@ -104,19 +105,6 @@ export function canConnect(endpoint: { host: string; port: number }, timeoutMs =
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
   });
 }
 

@@ -9,11 +9,15 @@
  * camera is picked up again within seconds of coming back, and a camera that
  * rejects the login is not hammered.
  *
- * A fed stream (the Pi camera, `picam:N`) is not opened by this ffmpeg: the
- * camera's H.264 feed (h264-feed.ts, one rpicam-vid shared with the recorder)
- * writes it to ffmpeg's stdin, starting at a keyframe. The feed supervises the
- * camera; this source supervises its decoder, whose watchdog waits while the
- * feed has no pictures to give, and shows the feed's sentence when it is down.
+ * A fed stream (the Pi camera, `picam:N`; an RTSP camera over TCP) is not
+ * opened by this ffmpeg: the camera's H.264 feed (h264-feed.ts: one rpicam-vid,
+ * or one RTSP session of Vigil's own client, shared with the recorder) writes it
+ * to ffmpeg's stdin, starting at a keyframe. The feed supervises the camera;
+ * this source supervises its decoder, whose watchdog waits while the feed has no
+ * pictures to give, and shows the feed's sentence when it is down. When the
+ * camera changes its stream (a new SPS) the decoder is started again at once;
+ * when the feed cannot read the camera at all (an RTSP camera sending H.265) it
+ * leaves the feed and opens the camera with ffmpeg's RTSP input.
  */
 import { streamKind } from "../../domain/stream-url.js";
 import { CameraConnectError } from "../../errors.js";
@@ -25,7 +29,7 @@ import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
 import type { FeedSubscription, H264Feeds } from "./h264-feed.js";
-import { explainDeviceFailure, explainFfmpegFailure, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+import { explainDeviceFailure, explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
 import { rateFilter } from "./rate-filter.js";
 
 export interface FrameSourceOptions {
@@ -65,7 +69,11 @@ export interface FrameSourceOptions {
   backoff?: BackoffOptions;
   /** Grace period of each step of the stop sequence. Default 1000 ms. */
   graceMs?: number;
-  /** Where a fed stream (`picam:N`) comes from; it is joined while the frames are read. Required for one. */
+  /**
+   * Where a fed stream (`picam:N`, `rtsp://` over TCP) comes from; it is joined
+   * while the frames are read. Required for the Pi camera; without it an RTSP
+   * camera is read by ffmpeg's RTSP input.
+   */
   feeds?: H264Feeds;
 }
 
@@ -146,7 +154,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const masked = maskUrl(options.url);
   const { width, height } = options;
   // Decoded at the burst rate; a snapshot URL's polling rate is capped (decodeArgs) and never bursts.
-  const { input, inputOptions: inputArgs, outputOptions: outputArgs, fps } = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
+  const direct = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
+  const { outputOptions: outputArgs, fps } = direct;
+  /** ffmpeg's input while the camera's feed writes to its stdin. */
+  const fedInput = { input: FED_INPUT.input, inputOptions: ["-threads", "1", ...FED_INPUT.options] };
   const isRegular = regularFrames(Math.min(options.fps, fps));
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
@@ -164,8 +175,12 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const arrivals: number[] = [];
   let started = false;
   const startedAt = now();
-  /** The camera's feed while the frames are read (a fed stream only). */
+  /** The camera's feed while the frames are read (a fed stream only, until it falls back to ffmpeg's input). */
   let activeFeed: FeedSubscription | undefined;
+  /** Set by the feed when the camera changed its stream: the running decoder is stopped and started again at once. */
+  let newStream: (() => void) | undefined;
+  /** The last picture before the stream broke off; undefined while it flows. */
+  let downSince: number | undefined;
 
   /**
    * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
@@ -202,16 +217,14 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   /** The feed's sentence while it has no pictures to give (undefined while they flow, or for a stream ffmpeg opens itself). */
   function feedDown(feed: FeedSubscription | undefined): string | undefined {
     const status = feed?.status();
-    return status && status.state !== "running" ? status.lastError : undefined;
+    return status && status.state !== "running" && status.state !== "fallback" ? status.lastError : undefined;
   }
 
-  async function supervise(signal: AbortSignal, feed: FeedSubscription | undefined): Promise<void> {
+  async function supervise(signal: AbortSignal): Promise<void> {
     let failures = 0;
     /** Whether this URL has ever given a picture (then a missing stream is a stalled source, not a wrong URL). */
     let hadPictures = false;
     let previousSentence: string | undefined;
-    /** The last picture before the stream broke off; undefined while it flows. */
-    let downSince: number | undefined;
     while (!signal.aborted) {
       let attemptFrames = 0;
       let lastActivity = performance.now();
@@ -229,18 +242,26 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         continue;
       }
       if (signal.aborted) return;
+      if (activeFeed?.status().state === "fallback") {
+        // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
+        const leaving = activeFeed;
+        activeFeed = undefined;
+        await leaving.close();
+      }
+      const feed = activeFeed;
+      const { input, inputOptions: inputArgs } = feed ? fedInput : direct;
       const output = socketOutput(socket);
       const receiver = receiveFrames(socket, frameBytes, (raw) => {
         if (attemptFrames++ === 0) {
           failures = 0;
           hadPictures = true;
-          // The soak measures how soon a camera is back from this line.
-          if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
-          downSince = undefined;
           previousSentence = undefined;
           // Old news now: a later drop must not be explained by it.
           lastError = undefined;
         }
+        // The soak measures how soon a camera is back from this line (a fed camera comes back under the same decoder).
+        if (downSince !== undefined) logger.info({ camera: options.camera, downMs: now() - downSince }, "camera stream: pictures again");
+        downSince = undefined;
         lastActivity = performance.now();
         return publish(raw, () => receiver.resume());
       });
@@ -263,13 +284,25 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         receiver.close();
         void child.stop();
       };
+      let restart: "new-stream" | "fallback" | undefined;
+      newStream = () => {
+        restart = "new-stream";
+        void child.stop();
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       // Replay never stalls on its own: a slow consumer pauses ffmpeg on purpose.
       const watchdog = replay
         ? undefined
         : setInterval(() => {
+            if (feed && feed.status().state === "fallback" && !restart) {
+              restart = "fallback";
+              void child.stop();
+            }
             // No pictures from the camera's feed: nothing for this decoder to decode, so no fault of it.
-            if (feed && feed.status().state !== "running") lastActivity = performance.now();
+            if (feed && feed.status().state !== "running") {
+              lastActivity = performance.now();
+              if (attemptFrames > 0 && downSince === undefined) downSince = lastFrameAt;
+            }
             const limit = attemptFrames === 0 ? startTimeoutMs : stallTimeoutMs;
             if (!stalled && performance.now() - lastActivity > limit) {
               stalled = attemptFrames === 0 ? "start" : "gap";
@@ -283,12 +316,19 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         // What ffmpeg wrote before it exited may still be on its way (the end of a replayed file).
         await receiver.finish();
       } finally {
+        newStream = undefined;
         feed?.detach();
         receiver.close();
         clearInterval(watchdog);
         signal.removeEventListener("abort", onAbort);
       }
       if (signal.aborted) return;
+      if (restart) {
+        // Not a failure: a decoder for the camera's new stream, or ffmpeg's own input, at once.
+        if (restart === "new-stream") logger.info({ camera: options.camera }, "camera stream: the camera changed its stream; decoding it afresh");
+        restarts++;
+        continue;
+      }
       const described = describeExit(exit, stalled, startTimeoutMs, hadPictures, streamKind(options.url) === "device" ? options.url : undefined);
       // The camera's feed knows better why there are no pictures.
       const fromFeed = feedDown(feed);
@@ -322,13 +362,23 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) controller.abort();
       // A fed stream: joined for as long as the frames are read (the first consumer starts the camera).
-      let feed: FeedSubscription | undefined;
-      if (isFedStream(options.url)) {
+      // An RTSP camera without feeds is read by ffmpeg's RTSP input; the Pi camera has no other way.
+      if (isFedStream(options.url, options.transport ?? "tcp") && !replay && (options.feeds || streamKind(options.url) === "picam")) {
         if (!options.feeds) throw new Error(`${options.camera} is read through a feed (${masked}), and no feeds were given.`);
-        feed = activeFeed = options.feeds.subscribe(options.url, { name: "detection", start: "cached" });
+        activeFeed = options.feeds.subscribe(options.url, {
+          name: "detection",
+          start: "cached",
+          onNewStream: () => newStream?.(),
+          // The camera's attempts in this camera's log, as ffmpeg's own are (the feed says each sentence once at warn).
+          onAttemptEnd: ({ sentence, retryInMs, watchPort, pictures }) => {
+            // The camera's session broke off under a decoder that keeps running: its next picture is "pictures again".
+            if (framesDecoded > 0 && downSince === undefined) downSince = lastFrameAt;
+            logger.debug({ camera: options.camera, url: masked, frames: pictures, retryInMs, watchPort: watchPort || undefined }, `camera stream: ${sentence}`);
+          },
+        });
       }
       // Ends the generator when the supervisor ends (replay finished, or stopped).
-      const supervisor = supervise(controller.signal, feed).then(
+      const supervisor = supervise(controller.signal).then(
         () => slot.close(),
         (error: unknown) => slot.close(error instanceof Error ? error : new Error(String(error))),
       );
@@ -344,7 +394,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         controller.abort();
         signal?.removeEventListener("abort", onAbort);
         await supervisor;
-        await feed?.close();
+        await activeFeed?.close();
         if (state !== "ended") state = "stopped";
       }
     },
@@ -359,7 +409,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         state,
         framesIn,
         framesDropped: slot.dropped,
-        restarts,
+        // The camera's session reopened counts too: the decoder reading a feed keeps running through it.
+        restarts: restarts + (activeFeed?.status().restarts ?? 0),
         lastFrameAt,
         fps: span > 0 ? Math.round(((arrivals.length - 1) / span) * 10) / 10 : 0,
         ...(reason ? { lastError: reason } : {}),

@@ -1,9 +1,11 @@
 /**
  * One camera's H.264, produced once and read by several consumers. Some cameras
  * can be opened by one process only (the Raspberry Pi camera: one rpicam-vid),
- * yet detection and recording both read them: the camera's feed runs the one
- * producer and hands each consumer (a decoder's or a recorder's ffmpeg, through
- * its stdin) the same access units.
+ * others should be (an RTSP camera: one session of Vigil's client, rtsp/, where
+ * two would load a camera made for few connections), yet detection and
+ * recording both read them: the camera's feed runs the one producer and hands
+ * each consumer (a decoder's or a recorder's ffmpeg, through its stdin) the same
+ * access units.
  *
  * - One registry ({@link createH264Feeds}) owns every feed. The first consumer
  *   of a source starts its producer, the last one to leave stops it; two feeds
@@ -18,6 +20,10 @@
  *   one, or (`start: "cached"`) at once from the newest keyframe and the
  *   pictures since, which the feed keeps (one group of pictures, a second at
  *   rpicam-vid's `--intra` of one keyframe a second).
+ * - A new SPS at a keyframe (the camera changed its size or profile) restarts
+ *   the consumers that asked for it (`onNewStream`), at that keyframe. A
+ *   producer that cannot read the camera at all ends the feed as a `fallback`:
+ *   its consumers open the camera their own way.
  * - A consumer never holds up the producer or the other consumers: when more
  *   than `maxQueuedBytes` wait in its sink (its ffmpeg is not reading), the
  *   pictures are dropped for it, counted, until the next keyframe, where it
@@ -25,6 +31,7 @@
  */
 import type { Writable } from "node:stream";
 import { silentLogger, type Logger } from "../../log.js";
+import { maskUrl } from "../../redact.js";
 import { ACCESS_UNIT_DELIMITER, parameterSetsOf, withParameterSets, type AccessUnit } from "./annexb.js";
 import { retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "./backoff.js";
 
@@ -34,6 +41,12 @@ export interface AttemptEnd {
   failure: AttemptFailure;
   /** What the log gets beside the sentence (exit code, the program's last words). */
   detail?: Record<string, unknown>;
+  /**
+   * The producer cannot read this camera at all (an RTSP camera sending H.265): the
+   * feed stops trying, and its consumers open the camera their own way
+   * ({@link FeedStatus.state} `fallback`).
+   */
+  fallback?: boolean;
 }
 
 /** One run of a producer (one rpicam-vid process). */
@@ -64,11 +77,24 @@ export interface FeedConsumerOptions {
    * now rather than up to a second later). Default `next`.
    */
   start?: "next" | "cached";
+  /**
+   * The camera changed its stream (a new SPS: another size or profile): the
+   * consumer's sink is detached, and its ffmpeg must be restarted to attach a
+   * new one, which starts at the new stream's keyframe. Without it the sink
+   * stays and simply gets the new keyframe.
+   */
+  onNewStream?: () => void;
+  /** After each producer attempt that ends (not when stopped): why, and the wait before the next, for the consumer's own log. */
+  onAttemptEnd?: (end: { sentence: string; failure: AttemptFailure; retryInMs: number; watchPort: boolean; pictures: number }) => void;
 }
 
 export interface FeedStatus {
-  /** `waiting`: for another feed to release the device; `retrying`: between attempts. */
-  state: "waiting" | "starting" | "running" | "retrying" | "stopped";
+  /**
+   * `waiting`: for another feed to release the device; `retrying`: between attempts;
+   * `fallback`: the producer cannot read this camera, consumers open it themselves
+   * (`lastError` says why).
+   */
+  state: "waiting" | "starting" | "running" | "retrying" | "stopped" | "fallback";
   /** Producer restarts since the feed started. */
   restarts: number;
   /** Pictures produced. */
@@ -119,6 +145,8 @@ export interface H264FeedsOptions {
 interface Consumer {
   name: string;
   start: "next" | "cached";
+  onNewStream: (() => void) | undefined;
+  onAttemptEnd: FeedConsumerOptions["onAttemptEnd"];
   sink: Writable | undefined;
   /** Pictures go to it: it has started at a keyframe and has not fallen behind since. */
   synced: boolean;
@@ -167,6 +195,16 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
   function deliver(feed: Feed, unit: AccessUnit): void {
     if (unit.keyframe) {
       const sets = parameterSetsOf(unit);
+      if (sets.sps && feed.sps && !sets.sps.equals(feed.sps)) {
+        // A new stream (another size, profile or level): each decoder starts again from this keyframe.
+        logger.info({ source: maskUrl(feed.source), producer: feed.producer.label }, "feed: the camera changed its stream (new SPS); its consumers start again");
+        for (const consumer of feed.consumers) {
+          if (!consumer.onNewStream || !consumer.sink) continue;
+          consumer.sink = undefined;
+          consumer.synced = false;
+          consumer.onNewStream();
+        }
+      }
       if (sets.sps) feed.sps = sets.sps;
       if (sets.pps) feed.pps = sets.pps;
       feed.cache = [unit];
@@ -187,7 +225,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
           if (consumer.behind) consumer.dropped++;
           continue;
         }
-        if (consumer.behind) logger.debug({ source: feed.source, consumer: consumer.name, dropped: consumer.dropped }, "feed: consumer caught up at a keyframe");
+        if (consumer.behind) logger.debug({ source: maskUrl(feed.source), consumer: consumer.name, dropped: consumer.dropped }, "feed: consumer caught up at a keyframe");
         consumer.synced = true;
         consumer.behind = false;
         write(consumer, feed, unit, true);
@@ -200,7 +238,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         consumer.dropped++;
         const quiet = performance.now() - consumer.warnedAt < 60_000;
         if (!quiet) consumer.warnedAt = performance.now();
-        (quiet ? logger.debug : logger.warn).call(logger, { source: feed.source, consumer: consumer.name, queuedBytes: consumer.sink.writableLength, dropped: consumer.dropped }, "feed: a consumer fell behind; skipping it to the next keyframe");
+        (quiet ? logger.debug : logger.warn).call(logger, { source: maskUrl(feed.source), consumer: consumer.name, queuedBytes: consumer.sink.writableLength, dropped: consumer.dropped }, "feed: a consumer fell behind; skipping it to the next keyframe");
         continue;
       }
       write(consumer, feed, unit, false);
@@ -233,7 +271,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
             status.state = "running";
             delete status.lastError;
             // Pictures come only after start() has returned: `attempt` is set.
-            logger.info({ source: feed.source, producer: producer.label, pid: attempt.pid() }, "feed: pictures flowing");
+            logger.info({ source: maskUrl(feed.source), producer: producer.label, pid: attempt.pid() }, "feed: pictures flowing");
           }
           lastActivity = performance.now();
           status.units++;
@@ -246,7 +284,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         const limit = units === 0 ? startTimeoutMs : stallTimeoutMs;
         if (!stalled && performance.now() - lastActivity > limit) {
           stalled = units === 0 ? "start" : "gap";
-          logger.warn({ source: feed.source, pid: attempt.pid(), silentMs: Math.round(performance.now() - lastActivity) }, `feed: no pictures from ${producer.label}; stopping it`);
+          logger.warn({ source: maskUrl(feed.source), pid: attempt.pid(), silentMs: Math.round(performance.now() - lastActivity) }, `feed: no pictures from ${producer.label}; stopping it`);
           void attempt.stop();
         }
       }, Math.min(500, startTimeoutMs / 4, stallTimeoutMs / 4));
@@ -261,6 +299,12 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
       }
       if (signal.aborted) break;
       const sentence = stalled === "gap" ? "the camera stopped sending video" : stalled === "start" ? `the camera sent no picture within ${Math.round(startTimeoutMs / 1000)} s` : end.sentence;
+      if (end.fallback && !stalled) {
+        status.state = "fallback";
+        status.lastError = end.sentence;
+        logger.debug({ source: maskUrl(feed.source), producer: producer.label }, `feed: ${end.sentence}; its consumers read the camera themselves`);
+        return;
+      }
       const failure: AttemptFailure = stalled ? "silent" : end.failure;
       if (units === 0) failures++;
       status.lastError = sentence;
@@ -268,8 +312,9 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
       const plan = retryPlan(failure, Math.max(1, failures), options.backoff);
       // The same sentence again (a camera that stays away) goes to debug: the log says it once.
       const log = sentence === previousSentence ? logger.debug.bind(logger) : logger.warn.bind(logger);
-      log({ source: feed.source, producer: producer.label, pictures: units, retryInMs: plan.delayMs, ...end.detail }, `feed: ${sentence}`);
+      log({ source: maskUrl(feed.source), producer: producer.label, pictures: units, retryInMs: plan.delayMs, ...end.detail }, `feed: ${sentence}`);
       previousSentence = sentence;
+      for (const consumer of feed.consumers) consumer.onAttemptEnd?.({ sentence, failure, retryInMs: plan.delayMs, watchPort: plan.watchPort, pictures: units });
       await waitBeforeRetry(feed.source, plan, signal, options.backoff);
       if (!signal.aborted) status.restarts++;
     }
@@ -296,9 +341,9 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
       pps: undefined,
     };
     feed.loop = supervise(feed, previous)
-      .catch((error: unknown) => logger.error({ err: error, source }, "feed: supervision failed"))
+      .catch((error: unknown) => logger.error({ err: error, source: maskUrl(source) }, "feed: supervision failed"))
       .finally(() => {
-        feed.status.state = "stopped";
+        if (feed.status.state !== "fallback") feed.status.state = "stopped";
         release();
         if (devices.get(producer.device) === held) devices.delete(producer.device);
       });
@@ -322,7 +367,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         feeds.set(source, feed);
       }
       const joined = feed;
-      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", sink: undefined, synced: false, behind: false, dropped: 0, warnedAt: -Infinity };
+      const consumer: Consumer = { name: consumerOptions.name, start: consumerOptions.start ?? "next", onNewStream: consumerOptions.onNewStream, onAttemptEnd: consumerOptions.onAttemptEnd, sink: undefined, synced: false, behind: false, dropped: 0, warnedAt: -Infinity };
       joined.consumers.add(consumer);
       let closed: Promise<void> | undefined;
       return {

@@ -31,19 +31,32 @@ export const MAX_POLL_FPS = 2;
 
 /**
  * A stream ffmpeg does not open itself: its H.264 comes from the camera's feed
- * (h264-feed.ts) on ffmpeg's stdin, because the camera can be opened by one
- * process only and both detection and recording read it (the Pi camera, through
- * rpicam-vid).
+ * (h264-feed.ts) on ffmpeg's stdin, because the camera should be opened once
+ * and both detection and recording read it: the Pi camera (one rpicam-vid, the
+ * only process that can open it) and RTSP cameras over TCP (one session, where
+ * two would load cameras made for few connections).
  */
-export function isFedStream(url: string): boolean {
-  return streamKind(url) === "picam";
+export function isFedStream(url: string, transport: "tcp" | "udp" = "tcp"): boolean {
+  const kind = streamKind(url);
+  // RTSP over TCP: Vigil's own client (rtsp/), one session for detection and recording, each
+  // picture handed on at its last packet. rtsps:// and UDP stay with ffmpeg's RTSP input.
+  return kind === "picam" || (kind === "rtsp" && /^rtsp:/i.test(url) && transport === "tcp");
 }
 
-/** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs, a fed stream as stdin. */
+/** What ffmpeg is given as `-i`: local paths as explicit `file:` URLs, the Pi camera's feed as stdin. */
 export function inputUrl(url: string): string {
   const kind = streamKind(url);
   return kind === "file" ? `file:${url}` : kind === "picam" ? "pipe:0" : url;
 }
+
+/**
+ * ffmpeg's input for a fed stream (h264-feed.ts): raw H.264 on stdin. It has no
+ * timestamps: each picture is stamped with the time ffmpeg reads it (the
+ * recorder's ring maps them to wall time), and nothing needs probing (the first
+ * bytes are SPS, PPS and a keyframe), so the first picture leaves at once
+ * (../shared/RECIPES.md).
+ */
+export const FED_INPUT = Object.freeze({ input: "pipe:0", options: Object.freeze(["-f", "h264", "-use_wallclock_as_timestamps", "1", "-fflags", "+genpts", "-probesize", "32", "-analyzeduration", "0"]) });
 
 /**
  * An HTTP URL that answers one JPEG per request (Reolink `cmd=Snap`, `snapshot.cgi`,
@@ -77,10 +90,7 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
     case "device":
       return ["-f", "v4l2"];
     case "picam":
-      // A raw H.264 byte stream has no timestamps: each picture is stamped with the time ffmpeg reads it
-      // (the recorder's ring maps them to wall time), and nothing needs probing (the first bytes are SPS, PPS
-      // and a keyframe), so the first picture leaves at once (../shared/RECIPES.md).
-      return ["-f", "h264", "-use_wallclock_as_timestamps", "1", "-fflags", "+genpts", "-probesize", "32", "-analyzeduration", "0"];
+      return [...FED_INPUT.options];
     case "file":
       // Only the file protocol: a path cannot smuggle in concat:, subfile: or a URL.
       return ["-protocol_whitelist", "file", ...(config.realtimeFile ? ["-re"] : []), ...(config.realtimeFile === true ? ["-stream_loop", "-1"] : [])];
@@ -89,18 +99,38 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
 
 export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown";
 
+/**
+ * The one sentence for each reason a camera could not be opened: the same whether
+ * ffmpeg said it or Vigil's own RTSP client found it (the add-camera conversation,
+ * /status and `vigil doctor` show these).
+ */
+export const FAILURE_SENTENCES: Readonly<Record<FfmpegFailureReason, string>> = Object.freeze({
+  unauthorized: "the camera refused the username or password",
+  refused: "the camera refused the connection (wrong port, or the stream is off)",
+  "not-found": "the camera has no stream at that path",
+  unreachable: "the camera's address cannot be reached from this machine",
+  timeout: "the camera did not answer in time",
+  invalid: "that URL does not give a video stream Vigil can read",
+  unknown: "the stream could not be opened",
+});
+
 /** Turns ffmpeg's stderr into one sentence a person understands, and a reason code. */
 export function explainFfmpegFailure(stderr: string): { reason: FfmpegFailureReason; sentence: string } {
-  const text = stderr.toLowerCase();
-  if (/401|unauthorized|authorization failed/.test(text)) return { reason: "unauthorized", sentence: "the camera refused the username or password" };
-  if (/connection refused/.test(text)) return { reason: "refused", sentence: "the camera refused the connection (wrong port, or the stream is off)" };
+  // The URLs ffmpeg quotes are no evidence: a port like :34012 must not read as a 401.
+  const reason = failureReason(stderr.toLowerCase().replace(/[a-z][a-z0-9+.-]*:\/\/\S+/g, "<url>"));
+  return { reason, sentence: FAILURE_SENTENCES[reason] };
+}
+
+function failureReason(text: string): FfmpegFailureReason {
+  if (/\b401\b|unauthorized|authorization failed/.test(text)) return "unauthorized";
+  if (/connection refused/.test(text)) return "refused";
   // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
-  if (/\b404\b|no such file/.test(text)) return { reason: "not-found", sentence: "the camera has no stream at that path" };
-  if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return { reason: "unreachable", sentence: "the camera's address cannot be reached from this machine" };
+  if (/\b404\b|no such file/.test(text)) return "not-found";
+  if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return "unreachable";
   // Not "timeout=": ffmpeg quotes the URL it tried, `tcp://host:554?timeout=5000000`, in every connect error.
-  if (/timed out|timeout(?!=)|operation not permitted|resource temporarily unavailable/.test(text)) return { reason: "timeout", sentence: "the camera did not answer in time" };
-  if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return { reason: "invalid", sentence: "that URL does not give a video stream Vigil can read" };
-  return { reason: "unknown", sentence: "the stream could not be opened" };
+  if (/timed out|timeout(?!=)|operation not permitted|resource temporarily unavailable/.test(text)) return "timeout";
+  if (/invalid data|could not find codec|protocol not on whitelist|protocol not found/.test(text)) return "invalid";
+  return "unknown";
 }
 
 /** The same for a local video device (V4L2): a USB camera unplugged, the wrong number, or no camera at all. */

@@ -63,6 +63,10 @@ describe("backoff and input options", () => {
     expect(explainFfmpegFailure("[tcp @ 0x55ad] Connection to tcp://192.0.2.1:8554?timeout=2000000 failed: Network is unreachable").reason).toBe("unreachable");
     expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://127.0.0.1:8554?timeout=5000000 failed: Connection refused").reason).toBe("refused");
     expect(explainFfmpegFailure("[tcp @ 0x5630] Connection to tcp://10.0.0.9:554?timeout=5000000 failed: Connection timed out").reason).toBe("timeout");
+    // The port in the URL is no status code: :34012 is not a 401 (the test server's ports are random).
+    expect(explainFfmpegFailure("[tcp @ 0x5617] Connection to tcp://10.77.0.5:34012?timeout=5000000 failed: No route to host\nrtsp://10.77.0.5:34012/yard: No route to host").reason).toBe("unreachable");
+    expect(explainFfmpegFailure("[rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized\nrtsp://admin:***@10.0.0.9:40104/x: Server returned 401 Unauthorized (authorization failed)").reason).toBe("unauthorized");
+    expect(explainFfmpegFailure("rtsp://10.0.0.9:40404/x: Server returned 404 Not Found").reason).toBe("not-found");
   });
 
   it("explains what ffmpeg says when a local video device cannot be opened", () => {
