@@ -9,6 +9,7 @@ import { eventsCommand } from "./cli/events.js";
 import { runInit, tokenProblem } from "./cli/init.js";
 import { progressBar } from "./cli/progress.js";
 import { registerReplayCommand } from "./cli/replay.js";
+import { registerSatelliteCommand } from "./cli/satellite.js";
 import { parseScanTimeout, runCameraScan } from "./cli/scan.js";
 import { ask, askNewPassphrase, askValid, isInteractive } from "./cli/prompt.js";
 import { openStoreFromEnv, resolveUnlock } from "./cli/unlock.js";
@@ -411,6 +412,7 @@ function program(): Command {
     .action(async (names: string[], opts: { all?: boolean }) => fetchModels(names, Boolean(opts.all)));
 
   registerReplayCommand(cli, () => ({ env, logger }));
+  registerSatelliteCommand(cli, { env: () => env, out, readStdin });
 
   return cli;
 }

@@ -53,6 +53,8 @@ const EnvSchema = v.object({
   VIGIL_ONVIF_TIMEOUT: v.optional(v.pipe(v.string(), v.trim(), v.check(isSearchSeconds, "VIGIL_ONVIF_TIMEOUT must be seconds from 0.5 to 60, or 0 to switch the camera search off."), v.transform((s) => Math.round(Number(s) * 1000)))),
   /** The time zone of schedules, quiet hours and the times in the chat (IANA, e.g. Europe/London). Default: the machine's. */
   VIGIL_TZ: v.optional(v.pipe(v.string(), v.trim(), v.check(isTimeZone, "VIGIL_TZ must be an IANA time zone such as Europe/London or America/New_York."))),
+  /** Seconds without a word from a satellite before the chat is told it is silent (10 to 3600; default 45). */
+  VIGIL_SATELLITE_SILENT_AFTER: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{2,4}$/, "VIGIL_SATELLITE_SILENT_AFTER must be whole seconds from 10 to 3600."), v.transform(Number), v.minValue(10, "VIGIL_SATELLITE_SILENT_AFTER must be whole seconds from 10 to 3600."), v.maxValue(3600, "VIGIL_SATELLITE_SILENT_AFTER must be whole seconds from 10 to 3600."))),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   VIGIL_LOG_LEVEL: v.optional(v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
 });
@@ -94,6 +96,8 @@ export interface Env {
    * group (undefined: WS-Discovery's) and how long it listens (undefined: 3 s; 0: /addcamera does not search).
    */
   onvif: { interfaceAddress: string | undefined; multicast: MulticastTarget | undefined; timeoutMs: number | undefined };
+  /** A satellite not heard from this long is silent (VIGIL_SATELLITE_SILENT_AFTER); undefined: 45 s. */
+  satelliteSilentAfterMs: number | undefined;
   /** Set by systemd for `Type=notify` units (NOTIFY_SOCKET, WATCHDOG_USEC). */
   systemd: { notifySocket: string | undefined; watchdogMs: number | undefined };
 }
@@ -126,6 +130,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     logLevel: e.VIGIL_LOG_LEVEL,
     timeZone: e.VIGIL_TZ ? validateTimeZone(e.VIGIL_TZ) : machineTimeZone(),
     onvif: { interfaceAddress: e.VIGIL_ONVIF_INTERFACE, multicast: e.VIGIL_ONVIF_MULTICAST, timeoutMs: e.VIGIL_ONVIF_TIMEOUT },
+    satelliteSilentAfterMs: e.VIGIL_SATELLITE_SILENT_AFTER === undefined ? undefined : e.VIGIL_SATELLITE_SILENT_AFTER * 1000,
     systemd: {
       notifySocket: source.NOTIFY_SOCKET || undefined,
       watchdogMs: Number(source.WATCHDOG_USEC) > 0 ? Number(source.WATCHDOG_USEC) / 1000 : undefined,

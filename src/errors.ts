@@ -106,6 +106,22 @@ export class OnvifError extends VigilError {
   }
 }
 
+/**
+ * A satellite box did not do what the hub asked: it is silent, it did not
+ * answer in time, or it answered with a refusal (`message` is its sentence).
+ * `site` names the satellite.
+ */
+export class SatelliteError extends VigilError {
+  constructor(
+    message: string,
+    readonly site: string,
+    readonly reason: "silent" | "timeout" | "refused" | "unknown" | "not-connected",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The detector model is missing, corrupt or failed to run. */
 export class ModelError extends VigilError {}
 

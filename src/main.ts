@@ -27,6 +27,11 @@ import { createDoorAlarm } from "./sensors/door-alarm.js";
 import { createSensorHub, type SensorHub } from "./sensors/hub.js";
 import { startSensorSources, type SensorSources } from "./sensors/sources.js";
 import { VIGIL_VERSION } from "./version.js";
+import { formatClock } from "./bot/format.js";
+import { createFederatedControl } from "./satellite/federated-control.js";
+import { createHubLink, type HubLink } from "./satellite/hub-link.js";
+import { HubLinkState, SatelliteLinkState } from "./satellite/link-state.js";
+import { adoptLine, createSatelliteLink, type SatelliteLink } from "./satellite/satellite-link.js";
 
 export interface RunOptions {
   env: Env;
@@ -57,6 +62,13 @@ export interface AssembleOptions {
   bot?: Omit<VigilBotOptions, "apiRoot">;
   /** MQTT reconnect tuning (tests). */
   mqtt?: { reconnectMs?: number; refusedReconnectMs?: number };
+  /**
+   * The event history (the recorder's). With it and MQTT set up, this box is a
+   * hub: satellites can be adopted, and their alerts are kept here too.
+   */
+  history?: EventHistory;
+  /** A satellite not heard from this long is said to be silent (VIGIL_SATELLITE_SILENT_AFTER). Default 45 s. */
+  satelliteSilentAfterMs?: number;
   now?: () => number;
   /** The control's clock (schedules, the exit delay, mutes). Default `now`; tests move it to a schedule's boundary while the cameras keep real time. */
   controlNow?: () => number;
@@ -74,6 +86,8 @@ export interface Vigil {
   sources: SensorSources;
   /** Present when MQTT is set up (`vigil mqtt set`). */
   mqtt: MqttBridge | undefined;
+  /** Present when MQTT is set up and the history given: satellites meet this hub on the broker. */
+  satellites: HubLink | undefined;
   /** Stops the bot (polling and sending) and the control; the pipeline, the recorder and the store belong to the caller. */
   stop(): Promise<void>;
 }
@@ -107,7 +121,27 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
         now,
       })
     : undefined;
-  const bot = createBot(store.token(), { control, access: store, outbox, logger, now, timeZone, sensors, ...(mqtt ? { mqttStatus: () => mqtt.status() } : {}), ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
+  // Satellites' events go to the bot made just below (nothing can arrive before: the link connects later).
+  const satellites =
+    mqttSettings && options.history
+      ? createHubLink({
+          settings: mqttSettings,
+          state: await HubLinkState.open(store.vault),
+          history: options.history,
+          publish: (event) => bot.publish(event),
+          outbox,
+          chats: () => store.chats(),
+          mode: () => control.mode(),
+          logger,
+          signal: lifetime.signal,
+          now,
+          clock: (at) => formatClock(at, now(), timeZone),
+          ...(options.satelliteSilentAfterMs !== undefined ? { silentAfterMs: options.satelliteSilentAfterMs } : {}),
+          ...(options.mqtt?.reconnectMs !== undefined ? { reconnectMs: options.mqtt.reconnectMs } : {}),
+        })
+      : undefined;
+  const chatControl = satellites && options.history ? createFederatedControl({ local: control, link: satellites, history: options.history }) : control;
+  const bot = createBot(store.token(), { control: chatControl, access: store, outbox, logger, now, timeZone, sensors, ...(satellites ? { satellites } : {}), ...(mqtt ? { mqttStatus: () => mqtt.status() } : {}), ...(options.previousCrash ? { previousCrash: options.previousCrash } : {}) }, { ...options.bot, apiRoot: options.apiRoot });
   // Started before events flow, so the restart notice is queued behind what was
   // already waiting and ahead of anything new.
   await bot.start();
@@ -142,7 +176,10 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
       doorAlarm(event).catch((error: unknown) => logger.error({ err: error, sensor: event.sensorName }, "could not queue a door alert for the chat"));
     }),
     sensors.onDetails(() => mqtt?.sensorChanged()),
-    control.onModeChange(() => mqtt?.modeChanged()),
+    control.onModeChange(() => {
+      mqtt?.modeChanged();
+      satellites?.modeChanged();
+    }),
     store.onChange((change) => {
       if (change === "cameras" || change === "sensors") mqtt?.configChanged();
       if (change === "sensors") sources.reconcile();
@@ -160,15 +197,77 @@ export async function assembleVigil(options: AssembleOptions): Promise<Vigil> {
     sensors,
     sources,
     mqtt,
+    satellites,
     async stop() {
       for (const off of unsubscribe) off();
       lifetime.abort();
+      await satellites?.closed();
       await mqtt?.closed();
       await sources.stopped();
       sensors.close();
       await bot.stop();
       control.close();
       await outbox.flush();
+    },
+  };
+}
+
+export interface AssembleSatelliteOptions {
+  store: Store;
+  pipeline: PipelineHandle;
+  recorder: RecorderHandle;
+  discovery: CameraDiscovery;
+  logger: Logger;
+  /** Where the adoption line goes while no hub adopted this box. */
+  print: (line: string) => void;
+  now?: () => number;
+  timeZone?: string;
+  /** Link tuning (tests). */
+  link?: { heartbeatMs?: number; resendMs?: number; reconnectMs?: number };
+}
+
+/** A satellite's running parts: its control (carrying out the hub's commands) and the link to the hub. */
+export interface Satellite {
+  control: OwnedControl;
+  link: SatelliteLink;
+  stop(): Promise<void>;
+}
+
+/**
+ * A satellite: cameras, pipeline and recorder as on any box, no bot. Every
+ * pipeline event goes to the recorder and, with every clip-ready event of the
+ * recorder, to the link, which owes them to the hub. Prints the adoption line
+ * while no hub adopted it.
+ */
+export async function assembleSatellite(options: AssembleSatelliteOptions): Promise<Satellite> {
+  const { store, pipeline, recorder, logger } = options;
+  const config = store.satellite();
+  if (!config) throw new Error("assembleSatellite on a box that is not a satellite");
+  const now = options.now ?? Date.now;
+  const control = createControl({ store, pipeline, recorder, discovery: options.discovery, now, timeZone: options.timeZone ?? machineTimeZone(), logger });
+  const lifetime = new AbortController();
+  const state = await SatelliteLinkState.open(store.vault);
+  const link = createSatelliteLink({ config, state, control, logger, signal: lifetime.signal, version: VIGIL_VERSION, now, ...options.link });
+  const join = state.identity().join;
+  if (!state.identity().hub && join) {
+    options.print(adoptLine(config.site, join.code));
+    options.print("The code works once; `vigil satellite join` again makes a new one.");
+  }
+  const unsubscribe = [
+    pipeline.subscribe((event) => {
+      recorder.handle(event);
+      link.handle(event);
+    }),
+    recorder.subscribe((event) => link.handle(event)),
+  ];
+  return {
+    control,
+    link,
+    async stop() {
+      for (const off of unsubscribe) off();
+      lifetime.abort();
+      await link.closed();
+      control.close();
     },
   };
 }
@@ -188,7 +287,7 @@ export async function runVigil(options: RunOptions): Promise<void> {
   const systemd = createSystemdNotifier({ notifySocket: env.systemd.notifySocket, watchdogMs: env.systemd.watchdogMs, logger });
   let pipeline: PipelineHandle | undefined;
   let recorder: RecorderHandle | undefined;
-  let vigil: Vigil | undefined;
+  let vigil: { stop(): Promise<void> } | undefined;
   let stats: { stop(): Promise<void> } | undefined;
   // One registry for the camera feeds, so detection and the recorder read each camera once: the Pi camera opens in one
   // process only, and an RTSP camera gets one session instead of two.
@@ -198,10 +297,18 @@ export async function runVigil(options: RunOptions): Promise<void> {
     const created = await createPipeline({ logger, modelsDir: env.modelsDir, ffmpegPath: env.ffmpegPath, feeds, ...(env.detectorThreads ? { detectorThreads: env.detectorThreads } : {}) });
     pipeline = created;
     if (options.statsFile) stats = startStatsFile({ file: options.statsFile, pipeline: created, logger });
-    recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger, feeds });
+    const history = await EventHistory.open(store.vault);
+    recorder = createRecorder({ history, retention: { dataDir: env.dataDir, limits: () => store.retention() }, ffmpegPath: env.ffmpegPath, ffprobePath: env.ffprobePath, logger, feeds });
     const discovery = createOnvifDiscovery({ ...env.onvif, logger });
-    vigil = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print, timeZone: env.timeZone });
-    logger.info({ cameras: store.cameras().length, mode: vigil.control.mode().mode, timeZone: env.timeZone }, "Vigil started");
+    if (store.satellite()) {
+      const satellite = await assembleSatellite({ store, pipeline, recorder, discovery, logger, print, timeZone: env.timeZone });
+      vigil = satellite;
+      logger.info({ cameras: store.cameras().length, site: store.satellite()?.site, adopted: satellite.link.status().adopted }, "Vigil started as a satellite");
+    } else {
+      const hub = await assembleVigil({ store, pipeline, recorder, discovery, logger, apiRoot: env.telegramApiRoot, previousCrash: crash, print, timeZone: env.timeZone, history, ...(env.satelliteSilentAfterMs !== undefined ? { satelliteSilentAfterMs: env.satelliteSilentAfterMs } : {}) });
+      vigil = hub;
+      logger.info({ cameras: store.cameras().length, mode: hub.control.mode().mode, timeZone: env.timeZone }, "Vigil started");
+    }
     await systemd.ready(`${store.cameras().length} camera(s)`);
     systemd.startWatchdog(signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));

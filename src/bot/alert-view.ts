@@ -74,7 +74,9 @@ export function alertCaption(head: AlertPayload, folded: readonly AlertPayload[]
     lines.push(html`+${folded.length} more on ${head.cameraName}: ${each.join(", ")}`);
   }
   const late = now - head.at;
-  if (late > LATE_AFTER_MS) lines.push(html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);
+  // A satellite's alert that reached the hub late was held by the link, not by Telegram.
+  const heldBySatellite = head.satellite !== undefined && head.receivedAt !== undefined && head.receivedAt - head.at > LATE_AFTER_MS;
+  if (late > LATE_AFTER_MS) lines.push(heldBySatellite ? html`Sent ${formatDuration(late)} late: the satellite ${head.satellite} could not reach the hub until then.` : html`Sent ${formatDuration(late)} late: Telegram could not be reached until now.`);
   return joinHtml(lines);
 }
 

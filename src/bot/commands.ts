@@ -27,6 +27,8 @@ export const COMMANDS = [
   { command: "rename", description: "Rename a camera: /rename <camera> <new name>" },
   { command: "sensors", description: "Door and window sensors: state, last change, battery" },
   { command: "addsensor", description: "Add a Zigbee2MQTT door sensor seen on the broker" },
+  { command: "satellites", description: "The boxes with cameras for this one: /satellites [remove <name>]" },
+  { command: "adopt", description: "Adopt a satellite with the code it printed: /adopt <name> <code>" },
   { command: "admins", description: "Who may control Vigil: /admins [add|remove]" },
   { command: "heartbeat", description: "A silent message each day that Vigil is running: /heartbeat on|off" },
   { command: "cancel", description: "Stop adding a camera" },

@@ -6,6 +6,7 @@ import type { ConversationFlavor } from "@grammyjs/conversations";
 import type { Context } from "grammy";
 import type { Control } from "../domain/control.js";
 import type { MqttLinkStatus } from "../domain/mqtt.js";
+import type { SatelliteControl } from "../domain/satellites.js";
 import type { SensorControl } from "../domain/sensors.js";
 import type { Logger } from "../log.js";
 import type { Admin, Chat } from "../store/index.js";
@@ -50,10 +51,13 @@ export interface BotDeps {
   mqttStatus?: () => MqttLinkStatus;
   /** Door and window sensors (`/sensors`, `/addsensor`, the buttons of door alerts). */
   sensors?: SensorControl;
+  /** Satellites, when this box is a hub (MQTT set up): `/satellites`, `/adopt`, a line each in `/status`. */
+  satellites?: SatelliteControl;
 }
 
 /** What every feature factory receives: the deps with defaults filled in, plus shared helpers. */
-export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone" | "previousCrash" | "mqttStatus" | "sensors">> {
+export interface FeatureDeps extends Required<Omit<BotDeps, "timeZone" | "previousCrash" | "mqttStatus" | "sensors" | "satellites">> {
+  satellites: SatelliteControl | undefined;
   timeZone: string | undefined;
   mqttStatus: (() => MqttLinkStatus) | undefined;
   sensors: SensorControl | undefined;

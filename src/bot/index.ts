@@ -32,6 +32,7 @@ import { createScheduleFeature } from "./features/schedule.js";
 import { createSettingsFeature } from "./features/settings.js";
 import { createSnapshotFeature } from "./features/snapshot.js";
 import { createSensorsFeature } from "./features/sensors.js";
+import { createSatellitesFeature } from "./features/satellites.js";
 import { createStatusFeature } from "./features/status.js";
 import { createUnhandledFeature } from "./features/unhandled.js";
 import { changeNotice } from "./mode-view.js";
@@ -81,7 +82,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
   const apiRoot = options.apiRoot ?? "https://api.telegram.org";
   const limiter = new ChatRateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const { previousCrash: _crash, ...rest } = deps;
-  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map(), mqttStatus: deps.mqttStatus, sensors: deps.sensors };
+  const featureDeps: FeatureDeps = { ...rest, now, timeZone: deps.timeZone, seenUsers: new Map(), mqttStatus: deps.mqttStatus, sensors: deps.sensors, satellites: deps.satellites };
   const heartbeat = createHeartbeat(featureDeps);
 
   // --- API clients and their transformers --------------------------------------
@@ -147,6 +148,7 @@ export function createBot(token: string, deps: BotDeps, options: VigilBotOptions
     createAdminsFeature(featureDeps),
     createEventsFeature(featureDeps),
     createSensorsFeature(featureDeps),
+    createSatellitesFeature(featureDeps),
     createHeartbeatFeature(featureDeps, heartbeat),
   );
   guarded.use(createUnhandledFeature(featureDeps));

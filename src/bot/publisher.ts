@@ -41,6 +41,7 @@ export function createEventPublisher(deps: PublisherDeps): (event: PipelineEvent
           motionOnly: event.motionOnly,
           mode: event.mode,
           silent: deps.isQuiet?.(event.at) ?? false,
+          ...(event.satellite !== undefined ? { satellite: event.satellite, receivedAt: now } : {}),
           jpeg: event.snapshot,
         });
         return;
@@ -100,7 +101,8 @@ export interface FollowUpDeps {
  * the publisher, once) or are removed. Checks every `everyMs` until `signal` aborts.
  */
 export function followUpOfflineCameras(deps: FollowUpDeps, signal: AbortSignal, everyMs = 2000): void {
-  const waiting = new Set(deps.outbox.offlineCameras().keys());
+  // Other things said to be offline (a silent satellite, `sat:<id>`) are followed by their owner.
+  const waiting = new Set([...deps.outbox.offlineCameras().keys()].filter((id) => !id.startsWith("sat:")));
   if (waiting.size === 0) return;
   const check = async () => {
     const live = new Map((await deps.control.status()).cameras.map((c) => [c.camera.id, c]));

@@ -117,6 +117,13 @@ export function validateCameraName(raw: string): string {
   return name;
 }
 
+/** A satellite's name (`vigil satellite join --site`): 1 to 32 letters, digits, `_` or `-`. */
+export function validateSiteName(raw: string): string {
+  const site = raw.trim();
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(site)) throw new InputError("A satellite's name is 1 to 32 letters, digits, `_` or `-` (for example garage).");
+  return site;
+}
+
 /** The one sentence for a camera name that does not exist, listing those that do. */
 export function unknownCameraError(name: string, cameras: readonly { name: string }[]): InputError {
   const shown = name.length > 32 ? `${name.slice(0, 32)}…` : name;

@@ -41,6 +41,8 @@ export interface AlertEvent {
   motionOnly: boolean;
   /** The mode in force when it was decided. */
   mode: Mode;
+  /** Set by a hub for an alert that came from a satellite: its site. */
+  satellite?: string;
 }
 
 /** Most objects of each kind seen at once in a visit, by label family: `{ person: 2, dog: 1 }`. */

@@ -19,8 +19,18 @@ import { maskUrl } from "../redact.js";
 
 export interface MqttConnectionOptions {
   settings: MqttSettings;
-  /** `vigil/<site>/availability`: `online` while connected, `offline` (the last will) otherwise. */
-  availabilityTopic: string;
+  /** `vigil/<site>/availability`: `online` while connected, `offline` (the last will) otherwise. None: no will, nothing said. */
+  availabilityTopic?: string | undefined;
+  /** Default `vigil-<site>-<random>`. A persistent session needs the same id at every connect. */
+  clientId?: string;
+  /**
+   * false: a persistent session. The broker keeps the subscriptions and queues
+   * QoS 1 messages for this client while it is away, and the client resends its
+   * unacknowledged QoS 1 messages on reconnect (the satellite link). Default true.
+   */
+  clean?: boolean;
+  /** QoS of subscriptions. Default 0. */
+  subscribeQos?: 0 | 1;
   logger: Logger;
   /** Ends the connection (publishing `offline` first). */
   signal: AbortSignal;
@@ -95,16 +105,16 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
     return { status: () => down, publish: () => undefined, subscribe: () => undefined, unsubscribe: () => undefined, closed: () => Promise.resolve() };
   }
   const clientOptions: IClientOptions = {
-    clientId: `vigil-${settings.site}-${Math.random().toString(16).slice(2, 10)}`,
+    clientId: options.clientId ?? `vigil-${settings.site}-${Math.random().toString(16).slice(2, 10)}`,
     reconnectPeriod: reconnectMs,
     connectTimeout: 10_000,
     keepalive: 30,
-    clean: true,
+    clean: options.clean ?? true,
     // The owner subscribes again in onConnect (a clean session forgets them); mqtt.js doing it too would double them.
     resubscribe: false,
     queueQoSZero: false,
     protocolVersion: 4,
-    will: { topic: availabilityTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+    ...(availabilityTopic !== undefined ? { will: { topic: availabilityTopic, payload: Buffer.from("offline"), qos: 1 as const, retain: true } } : {}),
     ...(settings.username !== undefined ? { username: settings.username } : {}),
     ...(settings.password !== undefined ? { password: settings.password } : {}),
     ...(ca ? { ca } : {}),
@@ -124,7 +134,7 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
     client.options.reconnectPeriod = reconnectMs;
     loggedProblem = undefined;
     logger.info({ broker: where, ...(wasDown !== undefined ? { downMs: wasDown } : {}) }, wasDown !== undefined ? "MQTT: connected again" : "MQTT: connected");
-    client.publish(availabilityTopic, "online", { qos: 1, retain: true });
+    if (availabilityTopic !== undefined) client.publish(availabilityTopic, "online", { qos: 1, retain: true });
     try {
       options.onConnect();
     } catch (error) {
@@ -160,13 +170,14 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       const end = () => client.end(false, {}, () => resolve());
-      if (client.connected) {
+      if (client.connected && availabilityTopic !== undefined) {
         const timer = setTimeout(end, 2000);
         client.publish(availabilityTopic, "offline", { qos: 1, retain: true }, () => {
           clearTimeout(timer);
           end();
         });
-      } else client.end(true, {}, () => resolve());
+      } else if (client.connected) client.end(false, {}, () => resolve());
+      else client.end(true, {}, () => resolve());
     }).then(() => {
       status = { state: "stopped", url: where, since: now() };
     });
@@ -182,7 +193,7 @@ export function connectMqtt(options: MqttConnectionOptions): MqttConnection {
       client.publish(topic, payload, { qos: publishOptions.qos ?? 0, retain: publishOptions.retain ?? false });
     },
     subscribe(topics) {
-      if (topics.length) client.subscribe([...topics], { qos: 0 });
+      if (topics.length) client.subscribe([...topics], { qos: options.subscribeQos ?? 0 });
     },
     unsubscribe(topics) {
       if (topics.length) client.unsubscribe([...topics]);

@@ -44,6 +44,9 @@ const AlertPayloadSchema = v.object({
   mode: v.optional(v.picklist(MODES)),
   /** Decided in the quiet hours: sent without a notification sound. */
   silent: v.optional(v.boolean(), false),
+  /** From a satellite: its site, and when the hub received it (a late alert then says where it was held). */
+  satellite: v.optional(v.string()),
+  receivedAt: v.optional(v.number()),
 });
 
 const NoticePayloadSchema = v.object({
@@ -381,6 +384,15 @@ export class Outbox {
     const stored = this.#doc.data.entries;
     const entries = this.#unsaved.length ? [...stored, ...this.#unsaved].sort((a, b) => a.seq - b.seq) : stored;
     return chatId === undefined ? entries : entries.filter((e) => e.chatId === chatId);
+  }
+
+  /**
+   * Whether the alert `alertId` was queued here already: waiting, or delivered
+   * and still remembered. An alert that comes again (a satellite resending what
+   * the hub took just before a crash) is then not queued twice.
+   */
+  knowsAlert(alertId: string): boolean {
+    return this.pending().some((e) => e.payload.type === "alert" && e.payload.alertId === alertId) || this.#doc.data.delivered.some((d) => d.alertId === alertId);
   }
 
   /** Chats that have something pending. */

@@ -101,6 +101,21 @@ export const MqttSchema = v.object({
   presenceTopic: v.optional(v.string()),
 });
 
+/**
+ * This box is a satellite (`vigil satellite join`): its broker and its site.
+ * null: a hub, or a box on its own (the default).
+ */
+export const SatelliteConfigSchema = v.object({
+  url: v.string(),
+  username: v.optional(v.string()),
+  password: v.optional(v.string()),
+  caFile: v.optional(v.string()),
+  /** How the chat names this box: its cameras are `site/camera`. */
+  site: v.string(),
+  /** 12 hex digits, random: its topics are vigil/satellites/<id>/. */
+  id: v.string(),
+});
+
 const SensorSourceSchema = v.variant("type", [
   v.object({
     type: v.literal("mqtt"),
@@ -199,6 +214,7 @@ export const StoreSchema = v.object({
   sensors: v.optional(v.array(SensorSchema), () => []),
   /** Where the sensors' webhook listener binds (`vigil webhook listen`); null: no listener. */
   webhook: v.optional(v.nullable(v.object({ host: v.string(), port: v.number() })), null),
+  satellite: v.optional(v.nullable(SatelliteConfigSchema), null),
 });
 
 export type StoreData = v.InferOutput<typeof StoreSchema>;

@@ -39,7 +39,10 @@ export type NewCamera = Pick<Camera, "name" | "url" | "username" | "password" | 
 
 export type { MqttSettings };
 
-export type StoreChange = "cameras" | "mode" | "schedules" | "chats" | "admins" | "retention" | "token" | "mqtt" | "sensors";
+export type StoreChange = "cameras" | "mode" | "schedules" | "chats" | "admins" | "retention" | "token" | "mqtt" | "sensors" | "satellite";
+
+/** This box as a satellite: its broker and site (see SatelliteConfigSchema). */
+export type SatelliteConfig = NonNullable<StoreData["satellite"]>;
 
 function hashCode(code: string): Buffer {
   return createHash("sha256").update(code.trim().toLowerCase()).digest();
@@ -382,6 +385,17 @@ export class Store {
     });
   }
 
+  /** Set when this box is a satellite (`vigil satellite join`); undefined on a hub or a box on its own. */
+  satellite(): SatelliteConfig | undefined {
+    return this.#doc.data.satellite ?? undefined;
+  }
+
+  setSatellite(config: SatelliteConfig | null): Promise<void> {
+    return this.#update("satellite", (d) => {
+      d.satellite = config === null ? null : structuredClone(config);
+    });
+  }
+
   sensors(): readonly Sensor[] {
     return this.#doc.data.sensors;
   }
@@ -457,6 +471,7 @@ export class Store {
     const out = [this.#doc.data.telegram.token];
     for (const c of this.#doc.data.cameras) if (c.password) out.push(c.password);
     if (this.#doc.data.mqtt?.password) out.push(this.#doc.data.mqtt.password);
+    if (this.#doc.data.satellite?.password) out.push(this.#doc.data.satellite.password);
     for (const s of this.#doc.data.sensors) if (s.source.type === "webhook") out.push(s.source.secret);
     return out.filter((s) => s.length > 0);
   }
@@ -490,6 +505,7 @@ export class Store {
       heartbeat: data.heartbeat,
       mqtt: data.mqtt ? { ...data.mqtt, password: data.mqtt.password ? "***" : undefined } : null,
       webhook: data.webhook,
+      satellite: data.satellite ? { ...data.satellite, password: data.satellite.password ? "***" : undefined } : null,
       sensors: data.sensors.map((s) => ({ ...s, source: s.source.type === "webhook" ? { ...s.source, secret: "***" } : s.source })),
     };
   }

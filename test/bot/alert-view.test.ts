@@ -32,6 +32,13 @@ describe("alert captions and buttons", () => {
     expect(parseTelegramHtml(alertCaption(payload("cam3", { motionOnly: true, label: "motion" }), [], NOW, TZ).value).text).toBe("Motion on cam3 · 13:59:55\nMotion only: the object detector is not working (see /status).");
   });
 
+  it("says a satellite's alert that reached the hub late was held by the satellite's link, not by Telegram", () => {
+    const held = payload("cabin/porch", { at: NOW - 3 * 60_000, satellite: "cabin", receivedAt: NOW - 10_000 });
+    expect(parseTelegramHtml(alertCaption(held, [], NOW, TZ).value).text).toBe("Person on cabin/porch · 91% · 13:57:00\nSent 3 min late: the satellite cabin could not reach the hub until then.");
+    const prompt = payload("cabin/porch", { at: NOW - 3 * 60_000, satellite: "cabin", receivedAt: NOW - 3 * 60_000 + 200 });
+    expect(parseTelegramHtml(alertCaption(prompt, [], NOW, TZ).value).text).toMatch(/Sent 3 min late: Telegram could not be reached until now\.$/);
+  });
+
   it("keeps the longest folded caption within Telegram's 1024 characters for a photo", () => {
     const name = "a".repeat(32);
     const dayAgo = NOW - 26 * 3600_000;

@@ -56,6 +56,8 @@ export interface HarnessOptions {
   setup?: (store: Store) => Promise<void>;
   /** MQTT reconnect tuning. */
   mqtt?: { reconnectMs?: number; refusedReconnectMs?: number };
+  /** Be a hub that satellites can join (needs MQTT set up in `setup`), as `vigil start` is. */
+  satellites?: { silentAfterMs?: number };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -71,9 +73,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       : silentLogger;
   await options.setup?.(store);
   const pipeline = await createPipeline({ logger });
-  const recorder = createRecorder({ history: await EventHistory.open(store.vault), retention: { dataDir: dir, limits: () => store.retention() }, logger });
+  const history = await EventHistory.open(store.vault);
+  const recorder = createRecorder({ history, retention: { dataDir: dir, limits: () => store.retention() }, logger });
   const printed: string[] = [];
-  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 }, ...(options.timeZone ? { timeZone: options.timeZone } : {}), ...(options.controlNow ? { controlNow: options.controlNow } : {}), ...(options.mqtt ? { mqtt: options.mqtt } : {}) });
+  const vigil = await assembleVigil({ store, pipeline, recorder, discovery: await loopbackDiscovery(options.onvifGroup, options.onvifTimeoutMs), logger, apiRoot: tg.apiRoot, print: (line) => printed.push(line), bot: { pollTimeoutSeconds: 5 }, ...(options.timeZone ? { timeZone: options.timeZone } : {}), ...(options.controlNow ? { controlNow: options.controlNow } : {}), ...(options.mqtt ? { mqtt: options.mqtt } : {}), ...(options.satellites ? { history, ...(options.satellites.silentAfterMs !== undefined ? { satelliteSilentAfterMs: options.satellites.silentAfterMs } : {}) } : {}) });
   const claimCode = /\/claim (\S+)/.exec(printed.join("\n"))?.[1];
   if (!claimCode) throw new Error(`no claim code was printed: ${printed.join(" | ")}`);
   const { control, outbox, bot } = vigil;

@@ -23,6 +23,8 @@ export interface BrokerOptions {
   users?: Record<string, string>;
   /** Serve MQTT over TLS (mqtts://) with a certificate for 127.0.0.1 signed by a CA made for the test (its PEM file: `caFile`). */
   tls?: boolean;
+  /** Where its configuration goes. Default: a temporary folder removed after the test file (a benchmark, outside vitest, gives its own). */
+  dir?: string;
 }
 
 export interface Broker {
@@ -64,7 +66,7 @@ function accepts(port: number): Promise<boolean> {
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const mosquitto = findProgram("mosquitto", process.env);
   if (!mosquitto) throw new Error("mosquitto is not installed (apt-get install mosquitto)");
-  const dir = await tempDir("vigil-mqtt-");
+  const dir = options.dir ?? (await tempDir("vigil-mqtt-"));
   const port = await freePort();
   const lines = [`listener ${port} 127.0.0.1`, "persistence false", "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information"];
   // As root, Mosquitto drops to the `mosquitto` user, which cannot read a private temp folder.

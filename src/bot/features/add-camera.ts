@@ -19,7 +19,7 @@
 import { conversations, createConversation, type Conversation, type ConversationData, type VersionedState } from "@grammyjs/conversations";
 import { Composer, InputFile, type Context } from "grammy";
 import type { ForceReply, InlineKeyboardButton } from "grammy/types";
-import { findCamera, validateCameraName } from "../../domain/camera.js";
+import { findCamera, validateCameraName, validateSiteName } from "../../domain/camera.js";
 import { describeFoundCamera, KNOWN_URL_PATTERNS, NO_CAMERA_FOUND, type CameraStreams, type FoundCamera } from "../../domain/discovery.js";
 import { parseStreamUrl } from "../../domain/stream-url.js";
 import { CameraConnectError, InputError, OnvifError, userMessage } from "../../errors.js";
@@ -151,7 +151,9 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
       for (;;) {
         const answer = (await waitText()).message.text;
         try {
-          const valid = validateCameraName(answer);
+          // `garage/porch` puts the camera on the satellite garage (the control says whether there is one).
+          const slash = answer.indexOf("/");
+          const valid = slash < 0 ? validateCameraName(answer) : `${validateSiteName(answer.slice(0, slash))}/${validateCameraName(answer.slice(slash + 1))}`;
           // Read through `external`: a replay must see the answer of the first run, not today's cameras.
           const taken = await conversation.external(() => findCamera(control.cameras(), valid) !== undefined);
           if (taken) throw new InputError(`There is already a camera called ${valid}; choose another name.`);

@@ -76,6 +76,10 @@ export function createStatusFeature(deps: FeatureDeps): Composer<BotContext> {
     }
     const mqtt = deps.mqttStatus?.();
     if (mqtt) lines.push(html`${mqttLine(mqtt, now, tz)}`);
+    for (const view of deps.satellites?.list() ?? []) {
+      if (view.state !== "adopted") continue;
+      lines.push(view.silent ? html`Satellite ${view.site}: silent since ${view.lastHeardAt ? formatClock(view.lastHeardAt, now, tz) : "its adoption"}.` : html`Satellite ${view.site}: heard ${formatDuration(now - (view.lastHeardAt ?? now))} ago, Vigil ${view.version ?? "?"}${view.detector && !view.detector.ok ? ", detector not working" : ""}.`);
+    }
     if (status.cameras.length === 0) lines.push(html`No cameras yet: /addcamera adds one.`);
     for (const state of status.cameras) {
       const flags = switches(state.camera, now, tz, status.mode.mode);
