@@ -125,7 +125,7 @@ export function vigilOnTerminal(args: string[], env: Record<string, string>): Te
   // it, a shell that does not exec its last command (dash, script's default without SHELL) gets
   // the Ctrl-C too and dies of it, whatever Vigil does.
   const command = `exec ${[process.execPath, path.join(ROOT, "bin", "vigil.js"), ...args].map(quote).join(" ")}`;
-  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"], cwd: ROOT });
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { env: { ...clean, ...LOOPBACK_ONVIF, ...env }, stdio: ["pipe", "pipe", "pipe"], cwd: ROOT });
   running.add(child);
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
