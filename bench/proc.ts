@@ -51,10 +51,23 @@ export function descendants(root: number, stats: readonly ProcStat[]): ProcStat[
   return out;
 }
 
+/**
+ * Proportional set size: the process's private pages plus its share of the pages it
+ * shares (each ffmpeg maps the same ~35 MB of libraries, which RSS counts again
+ * for every process and the machine holds once). 0 when unreadable.
+ */
+export async function readPss(pid: number): Promise<number> {
+  const rollup = await fs.readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+  const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
 export interface Usage {
   /** CPU seconds so far, children that already ended included. */
   cpuSeconds: number;
   rssBytes: number;
+  /** Only from {@link treeUsage} with `pss`. */
+  pssBytes?: number;
   processes: number;
   /** CPU seconds by role, when asked for (`ended` holds children that ended: they can no longer be told apart). */
   byRole?: Record<string, number>;
@@ -64,13 +77,14 @@ export interface Usage {
  * A process tree's usage: its own CPU, its live descendants', and what its ended
  * children left in its counters. `role` sorts processes (by their command line) for `byRole`.
  */
-export async function treeUsage(root: number, role?: (stat: ProcStat, commandLine: string) => string): Promise<Usage> {
+export async function treeUsage(root: number, role?: (stat: ProcStat, commandLine: string) => string, options: { pss?: boolean } = {}): Promise<Usage> {
   const tree = descendants(root, await allStats());
   const usage: Usage = {
     cpuSeconds: tree.reduce((sum, s) => sum + s.cpuSeconds + s.reapedChildrenSeconds, 0),
     rssBytes: tree.reduce((sum, s) => sum + s.rssBytes, 0),
     processes: tree.length,
   };
+  if (options.pss) usage.pssBytes = (await Promise.all(tree.map((s) => readPss(s.pid)))).reduce((sum, b) => sum + b, 0);
   if (role) {
     const byRole: Record<string, number> = {};
     for (const s of tree) {

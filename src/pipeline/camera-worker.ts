@@ -158,6 +158,11 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   /** Visits that started in the exit delay: never alerted, so nothing is said of them while they last. */
   const unannounced = new Set<string>();
   let latest: Frame | undefined;
+  /**
+   * The latest frame went further than motion (to the detector, into an alert, a snapshot): its
+   * pixels may still be read, so they are never given back to the source for reuse.
+   */
+  let latestKept = false;
   let firstFrameArrived: () => void = () => undefined;
   const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
   let shown: { objects: DetectedObject[]; at: number } = { objects: [], at: 0 };
@@ -202,6 +207,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     lastAlertAt = frame.at;
     const head = opening[0]!;
     const motionOnly = head.label === MOTION_LABEL;
+    if (frame === latest) latestKept = true;
     const { mode } = inForce;
     later(async () => {
       const snapshot = await annotated(frame, drawn, frame.at);
@@ -247,7 +253,10 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
   async function handleFrame(frame: Frame): Promise<boolean> {
     const previousAt = latest?.at ?? 0;
+    // A frame only motion looked at is done with: its buffer takes a coming frame.
+    if (latest && !latestKept) source.recycle(latest.data);
     latest = frame;
+    latestKept = false;
     firstFrameArrived();
     if (frame.extra) stats.extraFrames++;
     else stats.frames++;
@@ -296,6 +305,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
       const t1 = performance.now();
       // A frame that may confirm or end a visit goes ahead of other cameras' routine frames.
       const priority = confirming || clearing ? "confirm" : "routine";
+      latestKept = true;
       const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE), priority });
       stats.detectMs += performance.now() - t1;
       if (outcome.status === "superseded") {
@@ -416,6 +426,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     async snapshot() {
       if (!latest) await waitForFirstFrame();
       const frame = latest;
+      latestKept = true;
       if (!frame) {
         const { lastError } = source.status();
         throw new CameraConnectError(`${camera.name} has not sent a picture yet${lastError ? `: ${lastError}` : ""}.`, camera.name, maskUrl(camera.url), "unknown");

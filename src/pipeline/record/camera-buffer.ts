@@ -1,23 +1,22 @@
 /**
- * One camera's recording: an ffmpeg child copying the recording stream (no
- * re-encoding) as MPEG-TS to stdout, cut at keyframes into the in-memory
- * {@link SegmentRing}. Supervised like a camera source: respawned after any exit
- * (ffmpeg exits 0 when an RTSP server dies), killed when no data arrives for a
- * while (it hangs forever on a stalled TCP source), with backoff, and stopped
- * with `q`, SIGTERM, SIGKILL — the same ffmpeg child, backoff and port watch as
- * the detection source. Credentials never appear in a log line or status, and
- * for a fed stream not even in ffmpeg's argv.
+ * One camera's recording: its video as MPEG-TS (no re-encoding), cut at
+ * keyframes into the in-memory {@link SegmentRing}.
  *
  * A fed stream (the Pi camera, an RTSP camera over TCP) comes from the camera's
- * H.264 feed on ffmpeg's stdin, from its next keyframe (h264-feed.ts: the one
- * rpicam-vid or RTSP session that detection reads too). Raw H.264 carries no
- * times: ffmpeg stamps each picture as it reads it, which the ring maps to wall
- * time like any other stream's (the feed writes each picture the moment its
- * last packet is in). While the feed has no pictures the watchdog waits (the
- * feed restarts the camera), the buffer counts as offline, and the feed's
- * sentence is its error. A camera that changes its stream (a new SPS) starts a
- * new ffmpeg run, so no clip mixes two sizes; one the feed cannot read (H.265
- * over RTSP) is recorded through ffmpeg's RTSP input, as before.
+ * H.264 feed (h264-feed.ts: the one rpicam-vid or RTSP session that detection
+ * reads too), from its next keyframe, with SPS and PPS in front of every
+ * keyframe (many cameras send them only once, in the SDP, and a clip cut from
+ * the middle would not decode without them). Its pictures are put into MPEG-TS
+ * here (ts-muxer.ts), each stamped with the moment its last packet came: no
+ * process per camera. While the feed has no pictures the buffer counts as
+ * offline and the feed's sentence is its error; a camera that changes its
+ * stream (a new SPS) starts a new run, so no clip mixes two sizes.
+ *
+ * Any other stream (UDP, rtsps, H.265, a file) is copied by an ffmpeg child,
+ * supervised like a camera source: respawned after any exit (ffmpeg exits 0
+ * when an RTSP server dies), killed when no data arrives for a while (it hangs
+ * forever on a stalled TCP source), with backoff, and stopped with `q`,
+ * SIGTERM, SIGKILL. Credentials never appear in a log line or status.
  */
 import { Writable } from "node:stream";
 import type { RecordingCameraStatus } from "../../domain/recorder.js";
@@ -26,9 +25,10 @@ import { maskUrl, redact } from "../../redact.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "../source/backoff.js";
 import { spawnFfmpeg } from "../source/ffmpeg-child.js";
 import type { FeedSubscription, H264Feeds } from "../source/h264-feed.js";
-import { explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
+import { explainFfmpegFailure, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
+import { TS_HEADER, TsMuxer } from "./ts-muxer.js";
 
 export interface CameraBufferOptions {
   cameraId: string;
@@ -100,7 +100,9 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
   ];
 
-  async function once(): Promise<{ healthy: boolean; failure: AttemptFailure; restart?: "new-stream" | "fallback" | "feed-down" }> {
+  type RunEnd = { healthy: boolean; failure: AttemptFailure; restart?: "new-stream" | "fallback" | "feed-down" };
+
+  async function once(): Promise<RunEnd> {
     if (feed?.status().state === "fallback") {
       // The feed cannot read this camera (said once in the log): ffmpeg opens it from now on.
       const leaving = feed;
@@ -108,7 +110,65 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       await leaving.close();
     }
     run += 1;
-    const thisRun = run;
+    return feed ? fromFeed(feed, run) : fromFfmpeg(run);
+  }
+
+  /** Why a run was ended early, said when the next starts at once: none of them is a failure. */
+  function restarted(restart: NonNullable<RunEnd["restart"]>): RunEnd {
+    const why = { "new-stream": "the camera changed its stream", fallback: "the camera is read by ffmpeg's RTSP input from now on", "feed-down": "the camera's video stopped" }[restart];
+    log.info(`recording: ${why}; a new run starts with its next keyframe`);
+    return { healthy: true, failure: "ended", restart };
+  }
+
+  /**
+   * A fed camera's run: its pictures are put into MPEG-TS here, as they arrive,
+   * and into the ring; no ffmpeg. It lasts until the camera changes its stream
+   * or its video stops (the feed restarts the camera and says why), the feed
+   * falls back to ffmpeg, or the buffer stops.
+   */
+  async function fromFeed(subscription: FeedSubscription, thisRun: number): Promise<RunEnd> {
+    const muxer = new TsMuxer();
+    const header = () => TS_HEADER;
+    let firstData = 0;
+    let restart: RunEnd["restart"];
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const finish = (why: NonNullable<RunEnd["restart"]>) => {
+      restart ??= why;
+      end();
+    };
+    subscription.attach((data, keyframe) => {
+      const arrival = now();
+      if (firstData === 0) {
+        firstData = arrival;
+        state = "recording";
+        log.info({ url: masked, codec: "h264" }, "recording: buffering video");
+      }
+      // Each picture is stamped when its last packet came, as ffmpeg's -use_wallclock_as_timestamps did.
+      const ptsMs = arrival - firstData;
+      ring.push({ bytes: muxer.mux(data, ptsMs * 90, keyframe), kind: "video", frameStart: true, keyframe, ptsMs }, arrival, thisRun, header, "h264");
+    });
+    newStream = () => finish("new-stream");
+    // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
+    feedWentDown = () => firstData > 0 && finish("feed-down");
+    const watchdog = setInterval(() => subscription.status().state === "fallback" && finish("fallback"), 1000);
+    controller.signal.addEventListener("abort", end, { once: true });
+    try {
+      await ended;
+    } finally {
+      newStream = undefined;
+      feedWentDown = undefined;
+      subscription.detach();
+      clearInterval(watchdog);
+      controller.signal.removeEventListener("abort", end);
+      ring.endRun();
+    }
+    if (firstData > 0) hadVideo = true;
+    return restart && !controller.signal.aborted ? restarted(restart) : { healthy: true, failure: "ended" };
+  }
+
+  /** A run of ffmpeg copying the camera's stream (read by ffmpeg's own input) as MPEG-TS into the ring. */
+  async function fromFfmpeg(thisRun: number): Promise<RunEnd> {
     const reader = new TsReader();
     // PAT + PMT for the front of a segment, built only when a segment starts.
     const header = () => Buffer.concat([reader.pat ?? Buffer.alloc(0), reader.pmt ?? Buffer.alloc(0)]);
@@ -132,46 +192,16 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
         callback();
       },
     });
-    const fed = feed !== undefined;
     const child = spawnFfmpeg({
-      input: fed ? FED_INPUT.input : inputUrl(options.url),
-      inputOptions: fed ? [...FED_INPUT.options] : inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
+      input: inputUrl(options.url),
+      inputOptions: inputOptions(options.url, { transport: options.transport, realtimeFile: true }),
       outputOptions,
       output,
       ffmpegPath: options.ffmpegPath,
       logger: log,
-      stdinInput: feed !== undefined,
     });
-    if (feed) {
-      const joined = feed;
-      void child.started.then((stdin) => {
-        if (stdin && !controller.signal.aborted) joined.attach(stdin);
-      });
-    }
-    /** Why this run is being ended early, to start the next at once: none of them is a failure. */
-    let restart: "new-stream" | "fallback" | "feed-down" | undefined;
-    newStream = () => {
-      restart = "new-stream";
-      void child.stop();
-    };
-    feedWentDown = () => {
-      // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.
-      if (firstData > 0 && !restart) {
-        restart = "feed-down";
-        void child.stop();
-      }
-    };
     // The watchdog: RTSP over TCP can hang forever on a silent, open connection.
     const watchdog = setInterval(() => {
-      if (feed?.status().state === "fallback" && !restart) {
-        restart = "fallback";
-        void child.stop();
-      }
-      // The camera's feed has nothing to give: not this ffmpeg's fault, and the feed restarts the camera.
-      if (feedIdle()) {
-        lastData = now();
-        feedWentDown?.();
-      }
       if (now() - lastData > stallMs && !stalled) {
         stalled = true;
         log.warn({ seconds: Math.round((now() - lastData) / 1000) }, "recording: no video, restarting ffmpeg");
@@ -184,26 +214,17 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
     try {
       exit = await child.exited;
     } finally {
-      newStream = undefined;
-      feedWentDown = undefined;
-      feed?.detach();
       clearInterval(watchdog);
       controller.signal.removeEventListener("abort", onAbort);
       ring.endRun();
     }
     if (firstData > 0) hadVideo = true;
-    if (restart && !controller.signal.aborted) {
-      const why = { "new-stream": "the camera changed its stream", fallback: "the camera is read by ffmpeg's RTSP input from now on", "feed-down": "the camera's video stopped" }[restart];
-      log.info(`recording: ${why}; a new run starts with its next keyframe`);
-      return { healthy: true, failure: "ended", restart };
-    }
     const explained = explainFfmpegFailure(exit.stderr);
     if (!controller.signal.aborted) {
       const sentence = exit.spawnError ? `${options.ffmpegPath} is not installed` : stalled ? "the camera stopped sending video" : exit.stderr.trim() ? explained.sentence : "the stream ended";
       lastError = sentence;
       log.warn({ code: exit.code, signal: exit.signal, reason: sentence, detail: redact(exit.stderr.trim().split("\n").slice(-2).join(" | "), options.secrets) }, "recording: ffmpeg exited");
     }
-    if (firstData > 0) hadVideo = true;
     const failure: AttemptFailure = exit.spawnError ? "rejected" : stalled ? "silent" : exit.stderr.trim() ? failureOf(explained.reason, hadVideo) : "ended";
     return { healthy: firstData > 0 && now() - firstData >= HEALTHY_MS, failure };
   }

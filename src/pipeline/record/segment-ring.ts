@@ -70,14 +70,16 @@ export class SegmentRing {
   }
 
   /**
-   * Adds one TS packet that arrived at wall time `arrival` from ffmpeg run `run`.
+   * Adds one TS packet (or a picture's packets) that arrived at wall time `arrival` from run `run`.
+   * The bytes are kept as they are, not copied, until the segment is complete and joined into one
+   * buffer: the chunk they are a view into must not be reused.
    * `header` gives the current PAT + PMT; it is called only when a segment starts.
    */
   push(packet: TsPacketInfo, arrival: number, run: number, header: () => Buffer, codec: VideoCodec): void {
     const open = this.#open;
     if (packet.kind === "video" && packet.frameStart && packet.keyframe && packet.ptsMs !== undefined) {
       if (open) this.#close(open);
-      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header: header(), codec, packets: [Buffer.from(packet.bytes)], bytes: packet.bytes.length };
+      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header: header(), codec, packets: [packet.bytes], bytes: packet.bytes.length };
       return;
     }
     if (!open || open.run !== run) {
@@ -93,7 +95,7 @@ export class SegmentRing {
       open.frames += 1;
       open.lag = Math.min(open.lag, arrival - packet.ptsMs);
     }
-    open.packets.push(Buffer.from(packet.bytes));
+    open.packets.push(packet.bytes);
     open.bytes += packet.bytes.length;
     // A stream without keyframes for this long cannot be cut; start over at the next one.
     if (open.bytes > this.options.maxBytes) {

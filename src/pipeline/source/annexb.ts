@@ -27,6 +27,8 @@ export const ACCESS_UNIT_DELIMITER = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
 export interface AccessUnit {
   /** Its NAL units, each behind a 4-byte start code; never an access unit delimiter. */
   data: Buffer;
+  /** `data` followed by {@link ACCESS_UNIT_DELIMITER} in one buffer (what a decoder is written), when it was made so. */
+  delimited?: Buffer;
   /** An IDR picture: a decoder can start here (given SPS and PPS). */
   keyframe: boolean;
   /** It carries an SPS and a PPS (rpicam-vid's `--inline` puts them before every IDR picture). */

@@ -4,8 +4,8 @@
  * others should be (an RTSP camera: one session of Vigil's client, rtsp/, where
  * two would load a camera made for few connections), yet detection and
  * recording both read them: the camera's feed runs the one producer and hands
- * each consumer (a decoder's or a recorder's ffmpeg, through its stdin) the same
- * access units.
+ * each consumer the same access units (the decoder's ffmpeg through its stdin,
+ * the recorder's ring through a function, {@link UnitSink}).
  *
  * - One registry ({@link createH264Feeds}) owns every feed. The first consumer
  *   of a source starts its producer, the last one to leave stops it; two feeds
@@ -106,9 +106,15 @@ export interface FeedStatus {
   consumers: number;
 }
 
+/**
+ * A consumer in this process (the recorder's ring): each picture as a call,
+ * with nothing queued, every keyframe with the SPS and PPS in front of it.
+ */
+export type UnitSink = (data: Buffer, keyframe: boolean) => void;
+
 export interface FeedSubscription {
-  /** Where pictures go from now on (a new ffmpeg's stdin): it starts at a keyframe. Replaces the previous sink. */
-  attach(sink: Writable): void;
+  /** Where pictures go from now on (a new ffmpeg's stdin, or a function): it starts at a keyframe. Replaces the previous sink. */
+  attach(sink: Writable | UnitSink): void;
   /** No sink for now (its ffmpeg has gone); the subscription stays and keeps the producer running. */
   detach(): void;
   /** The feed's status, with the pictures dropped for this consumer. */
@@ -147,7 +153,7 @@ interface Consumer {
   start: "next" | "cached";
   onNewStream: (() => void) | undefined;
   onAttemptEnd: FeedConsumerOptions["onAttemptEnd"];
-  sink: Writable | undefined;
+  sink: Writable | UnitSink | undefined;
   /** Pictures go to it: it has started at a keyframe and has not fallen behind since. */
   synced: boolean;
   /** Fell behind and waits for a keyframe; the pictures it misses count as dropped. */
@@ -186,10 +192,15 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
 
   function write(consumer: Consumer, feed: Feed, unit: AccessUnit, first: boolean): void {
     const sink = consumer.sink;
+    if (typeof sink === "function") {
+      sink(unit.keyframe ? withParameterSets(unit, feed.sps, feed.pps) : unit.data, unit.keyframe);
+      return;
+    }
     if (!sink || !sink.writable) return;
     // The delimiter after each picture lets ffmpeg's parser finish it at once (annexb.ts). One write: a
     // pipe write costs more than copying a picture.
-    sink.write(Buffer.concat([first ? withParameterSets(unit, feed.sps, feed.pps) : unit.data, ACCESS_UNIT_DELIMITER]));
+    const data = first ? withParameterSets(unit, feed.sps, feed.pps) : unit.data;
+    sink.write(data === unit.data && unit.delimited ? unit.delimited : Buffer.concat([data, ACCESS_UNIT_DELIMITER]));
   }
 
   function deliver(feed: Feed, unit: AccessUnit): void {
@@ -231,7 +242,7 @@ export function createH264Feeds(options: H264FeedsOptions): H264Feeds {
         write(consumer, feed, unit, true);
         continue;
       }
-      if (consumer.sink.writableLength > maxQueued) {
+      if (typeof consumer.sink !== "function" && consumer.sink.writableLength > maxQueued) {
         // Its ffmpeg is not keeping up: drop, for it alone, until the next keyframe.
         consumer.synced = false;
         consumer.behind = true;

@@ -155,35 +155,39 @@ describe("recorder supervision", () => {
   }, 120_000);
   afterAll(() => server.close());
 
-  it("comes back after the camera's server dies (ffmpeg exits 0) and after a stall (ffmpeg hangs), and leaves no ffmpeg behind", async () => {
-    const history = await EventHistory.open(store.vault);
-    const { lines, logger } = logCollector();
-    const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, stallTimeoutMs: 3000, backoff: { initialMs: 500, maxMs: 1000 } });
-    const cam = camera(server, "cam1");
-    try {
-      recorder.reconcile([cam]);
-      await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording");
+  // Over TCP the camera is read by Vigil's RTSP client and its pictures go into the ring in Node (no
+  // ffmpeg of the recorder's); over UDP an ffmpeg of the recorder's reads the camera and copies it.
+  for (const [transport, recorderFfmpegs] of [["tcp", 0], ["udp", 1]] as const) {
+    it(`comes back after the camera's server dies and after a stall, over ${transport} with ${recorderFfmpegs} ffmpeg of its own, and leaves none behind`, async () => {
+      const history = await EventHistory.open(store.vault);
+      const { lines, logger } = logCollector();
+      const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, logger, stallTimeoutMs: 3000, backoff: { initialMs: 500, maxMs: 1000 } });
+      const cam = camera(server, "cam1", { settings: { ...defaultSettings(), transport } });
+      try {
+        recorder.reconcile([cam]);
+        await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording");
 
-      await server.kill();
-      await until(() => recorder.status().cameras[0]?.state !== "recording", 30_000, "the recorder to notice the server died");
-      await server.restart();
-      await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording after the restart");
-      expect((await recorder.clip(cam.id, 2)).durationSeconds).toBeGreaterThan(1.5);
+        await server.kill();
+        await until(() => recorder.status().cameras[0]?.state !== "recording", 30_000, "the recorder to notice the server died");
+        await server.restart();
+        await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording after the restart");
+        expect((await recorder.clip(cam.id, 2)).durationSeconds).toBeGreaterThan(1.5);
 
-      await server.stall("cam1");
-      await until(() => recorder.status().cameras[0]?.lastError === "the camera stopped sending video", 30_000, "the watchdog");
-      server.resume("cam1");
-      await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording after the stall");
-      expect((await recorder.clip(cam.id, 2)).durationSeconds).toBeGreaterThan(1.5);
-      expect(recorder.status().cameras[0]!.restarts).toBeGreaterThanOrEqual(2);
-      // Only one ffmpeg at a time, however often it restarted.
-      expect((await childProcesses(RECORDER_FFMPEG)).length).toBe(1);
-    } finally {
-      await recorder.stop();
-    }
-    expect(await childProcesses(RECORDER_FFMPEG)).toEqual([]);
-    expect(lines.join("\n")).not.toContain(PASSWORD);
-  }, 150_000);
+        await server.stall("cam1");
+        await until(() => recorder.status().cameras[0]?.lastError === "the camera stopped sending video", 30_000, "the watchdog");
+        server.resume("cam1");
+        await until(() => recorder.status().cameras[0]?.state === "recording", 30_000, "recording after the stall");
+        expect((await recorder.clip(cam.id, 2)).durationSeconds).toBeGreaterThan(1.5);
+        expect(recorder.status().cameras[0]!.restarts).toBeGreaterThanOrEqual(2);
+        // However often it restarted, at most one ffmpeg at a time.
+        expect((await childProcesses(RECORDER_FFMPEG)).length).toBe(recorderFfmpegs);
+      } finally {
+        await recorder.stop();
+      }
+      expect(await childProcesses(RECORDER_FFMPEG)).toEqual([]);
+      expect(lines.join("\n")).not.toContain(PASSWORD);
+    }, 150_000);
+  }
 
   it("says the camera refused the password, without the password in the status or the log", async () => {
     const history = await EventHistory.open(store.vault);
@@ -204,15 +208,19 @@ describe("recorder supervision", () => {
     expect(JSON.stringify(recorder.status())).not.toContain(wrong);
   }, 90_000);
 
-  it("says so when ffmpeg is missing, instead of failing silently", async () => {
+  it("says so when ffmpeg is missing, instead of failing silently: at once where ffmpeg reads the camera, at the clip where Vigil does", async () => {
     const history = await EventHistory.open(store.vault);
     const recorder = createRecorder({ history, retention: { dataDir: store.vault.dataDir, limits: () => store.retention() }, ffmpegPath: "/nonexistent/ffmpeg", backoff: { initialMs: 500, maxMs: 500 } });
     try {
-      recorder.reconcile([camera(server, "cam1")]);
-      await until(() => recorder.status().cameras[0]?.lastError !== undefined, 30_000, "the failure");
-      const status = recorder.status().cameras[0]!;
+      const fed = camera(server, "cam1");
+      const udp = camera(server, "cam1", { id: "id-udp", name: "cam_udp", settings: { ...defaultSettings(), transport: "udp" } });
+      recorder.reconcile([fed, udp]);
+      await until(() => recorder.status().cameras.find((c) => c.cameraId === udp.id)?.lastError !== undefined, 30_000, "the failure");
+      const status = recorder.status().cameras.find((c) => c.cameraId === udp.id)!;
       expect(status.lastError).toBe("/nonexistent/ffmpeg is not installed");
       expect(status.state).not.toBe("recording");
+      await until(() => recorder.status().cameras.find((c) => c.cameraId === fed.id)?.state === "recording", 30_000, "the fed camera recording");
+      await expect(recorder.clip(fed.id, 1)).rejects.toThrow("ffmpeg failed joining the clip: /nonexistent/ffmpeg is not installed.");
     } finally {
       await recorder.stop();
     }

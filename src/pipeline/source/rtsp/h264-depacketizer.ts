@@ -15,8 +15,10 @@
  * - A picture whose marker never came (a camera that does not set it, a lost
  *   last packet) ends when the next timestamp begins.
  * - Memory is bounded: a picture growing past `maxUnitBytes` is dropped.
+ * - A picture is copied once, into its unit: until then its NAL units are
+ *   views into the packets they came in (the packets must not be reused).
  */
-import type { AccessUnit } from "../annexb.js";
+import { ACCESS_UNIT_DELIMITER, type AccessUnit } from "../annexb.js";
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
 const NAL = { idr: 5, sps: 7, pps: 8, aud: 9, stapA: 24, fuA: 28 } as const;
@@ -68,8 +70,14 @@ export interface DepacketizerCounts {
   lostPackets: number;
 }
 
+/** A NAL unit as the pieces it came in: a fragmented one is its header byte, then each fragment's payload. */
+type Nal = Buffer[];
+
+const typeOf = (nal: Nal) => nal[0]![0]! & 0x1f;
+const lengthOf = (nal: Nal) => nal.reduce((sum, piece) => sum + piece.length, 0);
+
 export class H264Depacketizer {
-  #nals: Buffer[] = [];
+  #nals: Nal[] = [];
   #bytes = 0;
   #timestamp: number | undefined;
   #expected: number | undefined;
@@ -78,7 +86,7 @@ export class H264Depacketizer {
   /** After a loss, pictures are dropped until a keyframe. */
   #needKeyframe = false;
   /** A fragmented NAL unit in progress (FU-A), or undefined. */
-  #fragment: Buffer[] | undefined;
+  #fragment: Nal | undefined;
   #fragmentBytes = 0;
   #sps: Buffer | undefined;
   #pps: Buffer | undefined;
@@ -124,7 +132,7 @@ export class H264Depacketizer {
     const type = payload[0]! & 0x1f;
     if (type >= 1 && type <= 23) {
       this.#fragment = undefined;
-      return this.#nal(payload);
+      return this.#nal([payload]);
     }
     if (type === NAL.stapA) {
       this.#fragment = undefined;
@@ -133,7 +141,7 @@ export class H264Depacketizer {
         const size = payload.readUInt16BE(at);
         at += 2;
         if (size === 0 || at + size > payload.length) return this.#lose();
-        this.#nal(payload.subarray(at, at + size));
+        this.#nal([payload.subarray(at, at + size)]);
         at += size;
       }
       return;
@@ -157,7 +165,7 @@ export class H264Depacketizer {
         return this.#lose();
       }
       if (end) {
-        const nal = Buffer.concat(this.#fragment, this.#fragmentBytes);
+        const nal = this.#fragment;
         this.#fragment = undefined;
         this.#nal(nal);
       }
@@ -173,18 +181,18 @@ export class H264Depacketizer {
     this.#needKeyframe = true;
   }
 
-  #nal(nal: Buffer): void {
-    const type = nal[0]! & 0x1f;
+  #nal(nal: Nal): void {
+    const type = typeOf(nal);
     // The feed puts its own delimiter after each picture.
     if (type === NAL.aud) return;
-    if (type === NAL.sps || type === NAL.pps) this.#remember(nal);
-    if (this.#bytes + nal.length > this.#maxUnitBytes) {
+    if (type === NAL.sps || type === NAL.pps) this.#remember(Buffer.concat(nal));
+    const length = lengthOf(nal);
+    if (this.#bytes + length > this.#maxUnitBytes) {
       this.#broken = true;
       return;
     }
-    const copy = Buffer.from(nal);
-    this.#nals.push(copy);
-    this.#bytes += copy.length + START_CODE.length;
+    this.#nals.push(nal);
+    this.#bytes += length + START_CODE.length;
   }
 
   #remember(nal: Buffer): void {
@@ -201,13 +209,13 @@ export class H264Depacketizer {
     this.#bytes = 0;
     this.#broken = false;
     this.#fragment = undefined;
-    const types = nals.map((n) => n[0]! & 0x1f);
+    const types = nals.map(typeOf);
     const slices = types.some((t) => t >= 1 && t <= 5);
     if (!slices) {
       // Parameter sets or SEI alone (some cameras send SPS and PPS as packets of their own, marked): kept for the next picture.
       if (nals.length && !broken) {
         this.#nals = nals;
-        this.#bytes = nals.reduce((sum, n) => sum + n.length + START_CODE.length, 0);
+        this.#bytes = nals.reduce((sum, n) => sum + lengthOf(n) + START_CODE.length, 0);
       }
       return undefined;
     }
@@ -224,13 +232,17 @@ export class H264Depacketizer {
       // Before everything else in the unit: a decoder must have them before the first slice.
       parts.push(START_CODE, this.#sps, START_CODE, this.#pps);
       for (const nal of nals) {
-        const t = nal[0]! & 0x1f;
-        if (t !== NAL.sps && t !== NAL.pps) parts.push(START_CODE, nal);
+        const t = typeOf(nal);
+        if (t !== NAL.sps && t !== NAL.pps) parts.push(START_CODE, ...nal);
       }
     } else {
-      for (const nal of nals) parts.push(START_CODE, nal);
+      for (const nal of nals) parts.push(START_CODE, ...nal);
     }
     this.counts.units++;
-    return { data: Buffer.concat(parts), keyframe, parameterSets: keyframe && ((hasSps && hasPps) || (this.#sps !== undefined && this.#pps !== undefined)) };
+    // One copy, with room for the delimiter a decoder is written after it.
+    parts.push(ACCESS_UNIT_DELIMITER);
+    const delimited = Buffer.concat(parts);
+    const data = delimited.subarray(0, delimited.length - ACCESS_UNIT_DELIMITER.length);
+    return { data, delimited, keyframe, parameterSets: keyframe && ((hasSps && hasPps) || (this.#sps !== undefined && this.#pps !== undefined)) };
   }
 }

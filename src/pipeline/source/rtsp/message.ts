@@ -72,7 +72,10 @@ export class RtspReader {
     return this.#buffer.length;
   }
 
-  /** Adds bytes from the socket; returns the items they completed. Throws RtspProtocolError on a broken stream. */
+  /**
+   * Adds bytes from the socket; returns the items they completed. Frames are views into `chunk`,
+   * which must not be reused afterwards. Throws RtspProtocolError on a broken stream.
+   */
   push(chunk: Buffer): RtspItem[] {
     this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
     const out: RtspItem[] = [];
@@ -97,7 +100,8 @@ export class RtspReader {
       const length = buffer.readUInt16BE(at + 2);
       if (buffer.length - at < 4 + length) return undefined;
       this.#garbage = 0;
-      return { item: { type: "frame", frame: { channel: buffer[at + 1]!, data: Buffer.from(buffer.subarray(at + 4, at + 4 + length)) } }, end: at + 4 + length };
+      // A view, not a copy: every chunk pushed is a buffer of its own (a socket's), and the depacketizer copies a picture once.
+      return { item: { type: "frame", frame: { channel: buffer[at + 1]!, data: buffer.subarray(at + 4, at + 4 + length) } }, end: at + 4 + length };
     }
     const head = buffer.toString("latin1", at, Math.min(buffer.length, at + 24));
     if (!MESSAGE_START.test(head)) {
