@@ -159,8 +159,9 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const unannounced = new Set<string>();
   let latest: Frame | undefined;
   /**
-   * The latest frame went further than motion (to the detector, into an alert, a snapshot): its
-   * pixels may still be read, so they are never given back to the source for reuse.
+   * The latest frame went into an alert or a snapshot: its pixels may still be read after the frame
+   * was handled, so they are never given back to the source for reuse. (The detector is done with a
+   * frame when its answer comes, before the next frame is handled.)
    */
   let latestKept = false;
   let firstFrameArrived: () => void = () => undefined;
@@ -253,7 +254,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
   async function handleFrame(frame: Frame): Promise<boolean> {
     const previousAt = latest?.at ?? 0;
-    // A frame only motion looked at is done with: its buffer takes a coming frame.
+    // A frame that went into no alert or snapshot is done with: its buffer takes a coming frame.
     if (latest && !latestKept) source.recycle(latest.data);
     latest = frame;
     latestKept = false;
@@ -305,7 +306,6 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
       const t1 = performance.now();
       // A frame that may confirm or end a visit goes ahead of other cameras' routine frames.
       const priority = confirming || clearing ? "confirm" : "routine";
-      latestKept = true;
       const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE), priority });
       stats.detectMs += performance.now() - t1;
       if (outcome.status === "superseded") {

@@ -21,7 +21,7 @@ try {
       return;
     }
     const { id, frame, options } = message;
-    detector.detect({ ...frame, data: Buffer.from(frame.data) }, options).then(
+    detector.detect({ ...frame, data: Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength) }, options).then(
       (objects) => post({ type: "result", id, objects }),
       (error: unknown) => post({ type: "failed", id, message: (error as Error).message }),
     );

@@ -128,12 +128,14 @@ export async function createWorkerDetector(options: OnnxDetectorOptions): Promis
       const { worker } = running;
       await running.ready;
       const id = nextId++;
-      // A copy: the frame stays in use here (snapshots, /snapshot) while the worker reads it.
-      const data = new Uint8Array(frame.data);
+      // A live camera's frame is in shared memory: the worker reads it there, and the frame is not
+      // changed before the answer comes. Any other is copied, as it stays in use here while the worker reads it.
+      const shared = frame.data.buffer instanceof SharedArrayBuffer;
+      const data = shared ? new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength) : new Uint8Array(frame.data);
       return new Promise<DetectedObject[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         const message: ToWorker = { type: "detect", id, frame: { width: frame.width, height: frame.height, at: frame.at, seq: frame.seq, data }, options: opts };
-        worker.postMessage(message, [data.buffer]);
+        worker.postMessage(message, shared ? [] : [data.buffer as ArrayBuffer]);
       });
     },
     async close() {

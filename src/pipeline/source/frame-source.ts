@@ -212,7 +212,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     arrivals.push(performance.now());
     if (arrivals.length > 16) arrivals.shift();
     const reused = spare.pop();
-    const data = reused?.length === raw.length ? reused : Buffer.allocUnsafe(raw.length);
+    // Shared memory: the detector's worker threads read it where it is, with no copy.
+    const data = reused?.length === raw.length ? reused : Buffer.from(new SharedArrayBuffer(raw.length));
     raw.copy(data);
     const frame: Frame = { width, height, data, at, seq, ...(extra ? { extra } : {}) };
     if (!replay) {

@@ -133,19 +133,29 @@ describe("the shared detection service", () => {
 });
 
 describe("a pool of detectors", () => {
-  it("answers the same detections as a single detector on the same frames", async () => {
+  it("answers the same detections as a single detector on the same frames, also from frames in shared memory, which it leaves as they were", async () => {
     // Whole frames and overlapping crops (whose objects are merged), one camera per frame, all asked at once.
     const requests = frames.map((f, i): DetectionRequest => ({ cameraId: `cam${i}`, frame: f, regions: i % 2 ? [wholeFrame(f)] : [{ x: 0, y: 0, width: 300, height: 300 }, { x: 180, y: 60, width: 300, height: 300 }], minScore: 0.3 }));
+    // A live camera's frames are in shared memory, read by the detector's thread where they are.
+    const inShared = (f: Frame): Frame => {
+      const data = Buffer.from(new SharedArrayBuffer(f.data.length));
+      f.data.copy(data);
+      return { ...f, data };
+    };
+    const sharedRequests = requests.map((r) => ({ ...r, frame: inShared(r.frame) }));
     const single = await createDetectionService({ model: entry.name, load, size: 1 });
     const pool = await createDetectionService({ model: entry.name, load, size: 2 });
     try {
       const expected: DetectionOutcome[] = [];
       for (const r of requests) expected.push(await single.detect(r));
       const answered = await Promise.all(requests.map((r) => pool.detect(r)));
+      const answeredShared = await Promise.all(sharedRequests.map((r) => pool.detect(r)));
       expect(expected.every((o) => o.status === "done")).toBe(true);
       expect(expected.some((o) => o.status === "done" && o.objects.some((obj) => obj.label === "person"))).toBe(true);
       expect(answered.map((o) => (o.status === "done" ? o.objects : o))).toEqual(expected.map((o) => (o.status === "done" ? o.objects : o)));
-      expect(pool.stats()).toMatchObject({ runs: requests.length, superseded: 0, failures: 0 });
+      expect(answeredShared.map((o) => (o.status === "done" ? o.objects : o))).toEqual(expected.map((o) => (o.status === "done" ? o.objects : o)));
+      sharedRequests.forEach((r, i) => expect(r.frame.data.equals(requests[i]!.frame.data)).toBe(true));
+      expect(pool.stats()).toMatchObject({ runs: requests.length * 2, superseded: 0, failures: 0 });
     } finally {
       await Promise.all([single.close(), pool.close()]);
     }
