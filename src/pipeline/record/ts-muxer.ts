@@ -9,7 +9,7 @@
 import { TS_PACKET } from "./mpegts.js";
 
 const PMT_PID = 0x1000;
-export const VIDEO_PID = 0x100;
+const VIDEO_PID = 0x100;
 const AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
 const PES_HEADER = 14;
 /** Adaptation field with a PCR: length byte, flags, 6 bytes of PCR. */
@@ -27,7 +27,7 @@ const CRC_TABLE = (() => {
 })();
 
 /** CRC-32/MPEG-2 of a PSI section. */
-export function crc32Mpeg(data: Uint8Array): number {
+function crc32Mpeg(data: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of data) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
   return crc;
