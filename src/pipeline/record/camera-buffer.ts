@@ -6,9 +6,9 @@
  * H.264 feed (h264-feed.ts: the one rpicam-vid or RTSP session that detection
  * reads too), from its next keyframe, with SPS and PPS in front of every
  * keyframe (many cameras send them only once, in the SDP, and a clip cut from
- * the middle would not decode without them). Its pictures are put into MPEG-TS
- * here (ts-muxer.ts), each stamped with the moment its last packet came: no
- * process per camera. While the feed has no pictures the buffer counts as
+ * the middle would not decode without them). Its pictures go into the ring as
+ * they are, each stamped with the moment its last packet came, and into MPEG-TS
+ * (ts-muxer.ts) only when a clip takes them: no process per camera. While the feed has no pictures the buffer counts as
  * offline and the feed's sentence is its error; a camera that changes its
  * stream (a new SPS) starts a new run, so no clip mixes two sizes.
  *
@@ -28,7 +28,6 @@ import type { FeedSubscription, H264Feeds } from "../source/h264-feed.js";
 import { explainFfmpegFailure, inputOptions, inputUrl, isFedStream } from "../source/input-options.js";
 import { TsReader } from "./mpegts.js";
 import { SegmentRing } from "./segment-ring.js";
-import { TS_HEADER, TsMuxer } from "./ts-muxer.js";
 
 export interface CameraBufferOptions {
   cameraId: string;
@@ -121,14 +120,11 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   }
 
   /**
-   * A fed camera's run: its pictures are put into MPEG-TS here, as they arrive,
-   * and into the ring; no ffmpeg. It lasts until the camera changes its stream
+   * A fed camera's run: its pictures go into the ring as they arrive; no ffmpeg. It lasts until the camera changes its stream
    * or its video stops (the feed restarts the camera and says why), the feed
    * falls back to ffmpeg, or the buffer stops.
    */
   async function fromFeed(subscription: FeedSubscription, thisRun: number): Promise<RunEnd> {
-    const muxer = new TsMuxer();
-    const header = () => TS_HEADER;
     let firstData = 0;
     let restart: RunEnd["restart"];
     let end!: () => void;
@@ -146,7 +142,7 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
       }
       // Each picture is stamped when its last packet came, as ffmpeg's -use_wallclock_as_timestamps did.
       const ptsMs = arrival - firstData;
-      ring.push({ bytes: muxer.mux(data, ptsMs * 90, keyframe), kind: "video", frameStart: true, keyframe, ptsMs }, arrival, thisRun, header, "h264");
+      ring.pushPicture(data, keyframe, ptsMs, arrival, thisRun);
     });
     newStream = () => finish("new-stream");
     // The camera went away after video came: this run ends here, so no segment (and no clip) spans the gap.

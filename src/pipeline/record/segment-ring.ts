@@ -1,6 +1,8 @@
 /**
- * The in-memory ring buffer of one camera: MPEG-TS cut at keyframes into
- * segments, each decodable on its own, kept for a bounded time and size. It is
+ * The in-memory ring buffer of one camera: MPEG-TS (or, for a camera fed
+ * through Vigil, its H.264 pictures, muxed when a clip takes them) cut at
+ * keyframes into segments, each decodable on its own, kept for a bounded time
+ * and size. It is
  * never written to disk: the pre-roll of a clip is here and only here.
  *
  * Times: each segment carries the stream's presentation time. Wall-clock time
@@ -10,6 +12,7 @@
  * really arrived, and a window of recent segments follows clock drift.
  */
 import type { TsPacketInfo, VideoCodec } from "./mpegts.js";
+import { TS_HEADER, TsMuxer } from "./ts-muxer.js";
 
 export interface Segment {
   /** Which ffmpeg run produced it: timestamps are only comparable within a run. */
@@ -24,7 +27,17 @@ export interface Segment {
   /** PAT and PMT current when it started, so a clip can begin with it. */
   header: Buffer;
   codec: VideoCodec;
+  /** TS packets; or, with `pictureTimes`, H.264 pictures in Annex B. */
   packets: Buffer[];
+  /**
+   * Pictures rather than TS (a camera fed through Vigil's RTSP client or the Pi
+   * camera): each one's presentation time, ms. They are the buffers the feed
+   * made anyway, kept as they are and put into MPEG-TS only when a clip takes
+   * them: muxing every picture as it came would make a second copy of the
+   * stream as garbage, which outlives the young generation and brings on full
+   * collections.
+   */
+  pictureTimes?: number[];
   bytes: number;
 }
 
@@ -76,16 +89,26 @@ export class SegmentRing {
    * `header` gives the current PAT + PMT; it is called only when a segment starts.
    */
   push(packet: TsPacketInfo, arrival: number, run: number, header: () => Buffer, codec: VideoCodec): void {
+    this.#add(packet, arrival, run, header, codec, false);
+  }
+
+  /** Adds one H.264 picture in Annex B (SPS and PPS in front of a keyframe) that arrived at wall time `arrival`, presentation time `ptsMs`. */
+  pushPicture(data: Buffer, keyframe: boolean, ptsMs: number, arrival: number, run: number): void {
+    this.#add({ bytes: data, kind: "video", frameStart: true, keyframe, ptsMs }, arrival, run, () => TS_HEADER, "h264", true);
+  }
+
+  #add(packet: TsPacketInfo, arrival: number, run: number, header: () => Buffer, codec: VideoCodec, picture: boolean): void {
     const open = this.#open;
     if (packet.kind === "video" && packet.frameStart && packet.keyframe && packet.ptsMs !== undefined) {
       if (open) this.#close(open);
-      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header: header(), codec, packets: [packet.bytes], bytes: packet.bytes.length };
+      this.#open = { run, startPts: packet.ptsMs, lastPts: packet.ptsMs, frames: 1, lag: arrival - packet.ptsMs, header: header(), codec, packets: [packet.bytes], ...(picture ? { pictureTimes: [packet.ptsMs] } : {}), bytes: packet.bytes.length };
       return;
     }
-    if (!open || open.run !== run) {
+    if (!open || open.run !== run || picture !== (open.pictureTimes !== undefined)) {
       this.#dropped += 1;
       return;
     }
+    open.pictureTimes?.push(packet.ptsMs!);
     if (packet.frameStart && packet.ptsMs !== undefined) {
       if (packet.ptsMs > open.lastPts) {
         const step = packet.ptsMs - open.lastPts;
@@ -111,8 +134,9 @@ export class SegmentRing {
   }
 
   #close(segment: Segment): void {
-    // One buffer per segment instead of one per packet: fewer objects for the GC to walk.
-    segment.packets = [Buffer.concat(segment.packets)];
+    // ffmpeg's TS comes as views of 188-byte packets: joined into one buffer, the GC walks one object instead of
+    // a thousand. Pictures stay one buffer each, as their times say.
+    if (!segment.pictureTimes) segment.packets = [Buffer.concat(segment.packets)];
     this.#segments.push(segment);
     this.#bytes += segment.bytes;
   }
@@ -198,7 +222,10 @@ export class SegmentRing {
     const chosen = inRun.slice(first);
     const head = chosen[0]!;
     const end = Math.min(to, chosen.at(-1)!.end);
-    const data = [head.segment.header, ...chosen.flatMap((t) => t.segment.packets)];
+    // One muxer for the clip's pictures, so its packets count on without a break from segment to segment.
+    const muxer = new TsMuxer();
+    const tsOf = (s: Segment) => (s.pictureTimes ? s.packets.map((picture, i) => muxer.mux(picture, s.pictureTimes![i]! * 90, i === 0)) : s.packets);
+    const data = [head.segment.header, ...chosen.flatMap((t) => tsOf(t.segment))];
     return {
       data,
       bytes: data.reduce((sum, b) => sum + b.length, 0),

@@ -55,12 +55,10 @@ export class TsMuxer {
   #continuity = 0;
 
   /**
-   * One picture as TS packets: `data` is its NAL units in Annex B (an access unit
-   * delimiter is put in front, one at its end is dropped), `pts90k` its time on
-   * the 90 kHz clock.
+   * One picture as TS packets: `body` is its NAL units in Annex B (an access unit
+   * delimiter is put in front), `pts90k` its time on the 90 kHz clock.
    */
-  mux(data: Buffer, pts90k: number, keyframe: boolean): Buffer {
-    const body = data.length >= AUD.length && data.subarray(data.length - AUD.length).equals(AUD) ? data.subarray(0, data.length - AUD.length) : data;
+  mux(body: Buffer, pts90k: number, keyframe: boolean): Buffer {
     const pts = ((Math.round(pts90k) % PTS_WRAP) + PTS_WRAP) % PTS_WRAP;
     // PES: video stream 0, unbounded length, PTS only (cameras send no B-frames that need a DTS).
     const pes = Buffer.from([0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0, 0, 0, 0, 0]);

@@ -194,27 +194,32 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   /** The last picture before the stream broke off; undefined while it flows. */
   let downSince: number | undefined;
 
+  function recycle(data: Buffer): void {
+    if (spare.length < MAX_SPARE && data.length === frameBytes) spare.push(data);
+  }
+  /** The buffer ffmpeg's next frame is read into: one given back, or a new one in shared memory (the detector's worker threads read it where it is, with no copy). */
+  const frameBuffer = () => spare.pop() ?? Buffer.from(new SharedArrayBuffer(frameBytes));
+
   /**
-   * A frame from ffmpeg (`raw` is reused for the next one). Live: a frame in between
+   * A frame from ffmpeg, in a buffer of its own (`frameBuffer`). Live: a frame in between
    * that nobody asked for is skipped here, never taking the slot from a regular one;
    * replay delivers them all and the consumer's side decides (below), so a replay
    * does not depend on timing. Returns false when ffmpeg must wait (replay, the
    * consumer is behind): `resume` is called once it has caught up.
    */
-  function publish(raw: Buffer, resume: () => void): boolean {
+  function publish(data: Buffer, resume: () => void): boolean {
     const seq = framesDecoded++;
     const at = replay ? startedAt + (seq * 1000) / fps : now();
     lastFrameAt = at;
     state = "running";
     const extra = !isRegular(at);
-    if (extra && !burst && !replay) return true;
+    if (extra && !burst && !replay) {
+      recycle(data);
+      return true;
+    }
     framesIn++;
     arrivals.push(performance.now());
     if (arrivals.length > 16) arrivals.shift();
-    const reused = spare.pop();
-    // Shared memory: the detector's worker threads read it where it is, with no copy.
-    const data = reused?.length === raw.length ? reused : Buffer.from(new SharedArrayBuffer(raw.length));
-    raw.copy(data);
     const frame: Frame = { width, height, data, at, seq, ...(extra ? { extra } : {}) };
     if (!replay) {
       slot.put(frame);
@@ -267,7 +272,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       const feed = activeFeed;
       const { input, inputOptions: inputArgs } = feed ? fedInput : direct;
       const output = socketOutput(socket);
-      const receiver = receiveFrames(socket, frameBytes, (raw) => {
+      const receiver = receiveFrames(socket, frameBytes, frameBuffer, (raw) => {
         if (attemptFrames++ === 0) {
           failures = 0;
           hadPictures = true;
@@ -417,9 +422,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     burst(on) {
       burst = on;
     },
-    recycle(data) {
-      if (spare.length < MAX_SPARE) spare.push(data);
-    },
+    recycle,
     status() {
       const reason = feedDown(activeFeed) ?? lastError;
       const recent = arrivals.length > 1 && performance.now() - arrivals[arrivals.length - 1]! < 5000;

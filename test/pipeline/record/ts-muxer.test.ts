@@ -3,13 +3,13 @@ import { TsReader } from "../../../src/pipeline/record/mpegts.js";
 import { SegmentRing } from "../../../src/pipeline/record/segment-ring.js";
 import { assembleClip } from "../../../src/pipeline/record/assemble.js";
 import { TS_HEADER, TsMuxer } from "../../../src/pipeline/record/ts-muxer.js";
-import { AccessUnitSplitter, ACCESS_UNIT_DELIMITER, type AccessUnit } from "../../../src/pipeline/source/annexb.js";
+import { AccessUnitSplitter, type AccessUnit } from "../../../src/pipeline/source/annexb.js";
 import { footage, prepareClip, type PreparedClip } from "../../support/rtsp-server.js";
 import { decodeGray, matchFrame, pipeThrough, probeVideo } from "../../support/video.js";
 
 const WALL0 = 1_700_000_000_000;
 
-/** The pictures of a clip as the feed hands them to the recorder: access units, each followed by a delimiter. */
+/** The pictures of a clip as the feed hands them to the recorder: access units, SPS and PPS in front of each keyframe. */
 async function accessUnits(file: string): Promise<AccessUnit[]> {
   const annexB = await pipeThrough("ffmpeg", ["-v", "error", "-i", file, "-map", "0:v:0", "-c", "copy", "-bsf:v", "dump_extra=freq=keyframe", "-f", "h264", "pipe:1"]);
   const splitter = new AccessUnitSplitter();
@@ -18,7 +18,7 @@ async function accessUnits(file: string): Promise<AccessUnit[]> {
 
 function mux(units: readonly AccessUnit[], ptsMs: (i: number) => number): Buffer {
   const muxer = new TsMuxer();
-  return Buffer.concat([TS_HEADER, ...units.map((u, i) => muxer.mux(Buffer.concat([u.data, ACCESS_UNIT_DELIMITER]), ptsMs(i) * 90, u.keyframe))]);
+  return Buffer.concat([TS_HEADER, ...units.map((u, i) => muxer.mux(u.data, ptsMs(i) * 90, u.keyframe))]);
 }
 
 describe("Vigil's MPEG-TS muxer, on real footage", () => {
@@ -57,14 +57,20 @@ describe("Vigil's MPEG-TS muxer, on real footage", () => {
     expect(starts.map((p) => Math.round(p.ptsMs! - start))).toEqual(units.slice(0, 30).map((_, i) => i * 100));
   });
 
-  it("gives the ring segments a clip is joined from, starting at the keyframe before the moment it must show", async () => {
+  it("keeps the pictures in the ring as they came, and muxes the ones a clip takes: the clip starts at the keyframe before the moment it must show", async () => {
     const ring = new SegmentRing({ maxBytes: 64 * 1024 * 1024 });
-    const muxer = new TsMuxer();
-    units.forEach((u, i) => ring.push({ bytes: muxer.mux(u.data, i * 90 * 100, u.keyframe), kind: "video", frameStart: true, keyframe: u.keyframe, ptsMs: i * 100 }, WALL0 + 40 + i * 100, 1, () => TS_HEADER, "h264"));
+    units.forEach((u, i) => ring.pushPicture(u.data, u.keyframe, i * 100, WALL0 + 40 + i * 100, 1));
     ring.endRun();
     expect(ring.segments().length).toBe(units.filter((u) => u.keyframe).length);
+    // Not a copy: the ring holds the very buffers it was given.
+    expect(ring.segments()[3]!.packets[0]).toBe(units.filter((u) => u.keyframe)[3]!.data);
 
     const selection = ring.select(WALL0 + 20_000, WALL0 + 26_000, WALL0 + 20_500)!;
+    // The header, then a buffer of TS packets for each picture of the chosen segments; ffprobe reads every one of them.
+    const pictures = selection.data.length - 1;
+    expect(pictures).toBeGreaterThanOrEqual(60);
+    const read = JSON.parse((await pipeThrough("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "json", "-f", "mpegts", "-i", "pipe:0"], Buffer.concat(selection.data))).toString()) as { packets: unknown[] };
+    expect(read.packets).toHaveLength(pictures);
     const mp4 = await assembleClip(selection, { ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", scratchDir: undefined });
     const info = await probeVideo(mp4.mp4);
     expect(info.codec).toBe("h264");
