@@ -17,7 +17,13 @@ export interface FrameSlot {
   readonly dropped: number;
 }
 
-export function createFrameSlot(options: { lossless?: boolean } = {}): FrameSlot {
+export interface FrameSlotOptions {
+  lossless?: boolean;
+  /** Live: told of each frame a newer one replaced, which no consumer has seen (its buffer can be reused). */
+  onDrop?: (frame: Frame) => void;
+}
+
+export function createFrameSlot(options: FrameSlotOptions = {}): FrameSlot {
   const queue: Frame[] = [];
   let waiter: ((frame: Frame | undefined) => void) | undefined;
   let failWaiter: ((error: Error) => void) | undefined;
@@ -56,8 +62,8 @@ export function createFrameSlot(options: { lossless?: boolean } = {}): FrameSlot
         pendingReady = ready;
         return;
       }
-      if (queue.length > 0) dropped += queue.length;
-      queue.length = 0;
+      dropped += queue.length;
+      for (const replaced of queue.splice(0)) options.onDrop?.(replaced);
       queue.push(frame);
       ready?.();
     },

@@ -174,7 +174,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
   const replay = options.replay ?? false;
 
-  const slot = createFrameSlot({ lossless: replay });
+  // A frame the consumer never saw goes straight back for the next one (a busy machine drops many).
+  const slot = createFrameSlot({ lossless: replay, onDrop: (frame) => recycle(frame.data) });
   let state: SourceStatus["state"] = "starting";
   let framesIn = 0;
   let framesDecoded = 0;

@@ -7,11 +7,13 @@ import { explainDeviceFailure, explainFfmpegFailure, inputOptions, isSnapshotUrl
 const frame = (seq: number): Frame => ({ width: 2, height: 2, data: Buffer.alloc(6), at: seq, seq });
 
 describe("frame slot", () => {
-  it("live: the newest frame wins and every replaced frame is counted", async () => {
-    const slot = createFrameSlot();
+  it("live: the newest frame wins and every replaced frame is counted, and handed back for reuse", async () => {
+    const replaced: number[] = [];
+    const slot = createFrameSlot({ onDrop: (f) => replaced.push(f.seq) });
     for (const seq of [1, 2, 3]) slot.put(frame(seq));
     expect((await slot.take())!.seq).toBe(3);
     expect(slot.dropped).toBe(2);
+    expect(replaced).toEqual([1, 2]);
     const waiting = slot.take();
     slot.put(frame(4));
     expect((await waiting)!.seq).toBe(4);
