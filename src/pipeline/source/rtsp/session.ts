@@ -230,11 +230,18 @@ function connect(url: string, timeoutMs: number, signal: AbortSignal, limits: Re
   const port = parsed.port ? Number(parsed.port) : 554;
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   // Read into one buffer and hand on a copy of just what came: no 64 KB allocation per read and no stream
-  // machinery (the 'data' path cost 0.64 % of a core for 8 cameras' RTP, this 0.38 %).
+  // machinery (measured on 8 cameras' worth of RTP: 0.64 % of a core through 'data' events, 0.38 % this way).
   const received: Received = { to: () => undefined };
   const readBuffer = Buffer.allocUnsafe(READ_BYTES);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, onread: { buffer: readBuffer, callback: (n) => (received.to(Buffer.from(readBuffer.subarray(0, n))), true) } });
+    const onread = {
+      buffer: readBuffer,
+      callback(n: number) {
+        received.to(Buffer.from(readBuffer.subarray(0, n)));
+        return true;
+      },
+    };
+    const socket = net.connect({ host, port, onread });
     socket.setNoDelay(true);
     const done = (error?: Error) => {
       clearTimeout(timer);
