@@ -8,9 +8,10 @@
  * keyframe (many cameras send them only once, in the SDP, and a clip cut from
  * the middle would not decode without them). Its pictures go into the ring as
  * they are, each stamped with the moment its last packet came, and into MPEG-TS
- * (ts-muxer.ts) only when a clip takes them: no process per camera. While the feed has no pictures the buffer counts as
- * offline and the feed's sentence is its error; a camera that changes its
- * stream (a new SPS) starts a new run, so no clip mixes two sizes.
+ * (ts-muxer.ts) only when a clip takes them: no process per camera. While the
+ * feed has no pictures the buffer counts as offline and the feed's sentence is
+ * its error; a camera that changes its stream (a new SPS) starts a new run, so
+ * no clip mixes two sizes.
  *
  * Any other stream (UDP, rtsps, H.265, a file) is copied by an ffmpeg child,
  * supervised like a camera source: respawned after any exit (ffmpeg exits 0
@@ -120,9 +121,10 @@ export function createCameraBuffer(options: CameraBufferOptions): CameraBuffer {
   }
 
   /**
-   * A fed camera's run: its pictures go into the ring as they arrive; no ffmpeg. It lasts until the camera changes its stream
-   * or its video stops (the feed restarts the camera and says why), the feed
-   * falls back to ffmpeg, or the buffer stops.
+   * A fed camera's run: its pictures go into the ring as they arrive; no
+   * ffmpeg. It lasts until the camera changes its stream or its video stops
+   * (the feed restarts the camera and says why), the feed falls back to
+   * ffmpeg, or the buffer stops.
    */
   async function fromFeed(subscription: FeedSubscription, thisRun: number): Promise<RunEnd> {
     let firstData = 0;

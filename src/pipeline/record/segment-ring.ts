@@ -2,8 +2,8 @@
  * The in-memory ring buffer of one camera: MPEG-TS (or, for a camera fed
  * through Vigil, its H.264 pictures, muxed when a clip takes them) cut at
  * keyframes into segments, each decodable on its own, kept for a bounded time
- * and size. It is
- * never written to disk: the pre-roll of a clip is here and only here.
+ * and size. It is never written to disk: the pre-roll of a clip is here and
+ * only here.
  *
  * Times: each segment carries the stream's presentation time. Wall-clock time
  * (what `AlertEvent.at` and `motionStartedAt` use) is presentation time plus an
