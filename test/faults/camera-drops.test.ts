@@ -12,8 +12,10 @@
  * children are Vigil's own: through tsx they include tsx's esbuild helpers, which end
  * after Vigil does.
  */
+import fs from "node:fs/promises";
 import path from "node:path";
 import type { Chat, User } from "grammy/types";
+import type { StatsSnapshot } from "../../src/app/stats-file.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiStandIn } from "../support/bot-api/index.js";
 import { footage, RtspTestServer, startRtspServer } from "../support/rtsp-server.js";
@@ -44,14 +46,14 @@ async function server(options: Parameters<typeof startRtspServer>[0]): Promise<R
 }
 
 /** A store with these cameras, and Vigil started on it (logging at debug level), claimed from a new group. */
-async function startWith(cameras: { name: string; url: string; password?: string }[]): Promise<{ vigil: RunningVigil; env: Record<string, string>; alice: User; group: Chat }> {
+async function startWith(cameras: { name: string; url: string; password?: string }[], args: string[] = []): Promise<{ vigil: RunningVigil; env: Record<string, string>; alice: User; group: Chat }> {
   const env = { VIGIL_DATA_DIR: path.join(await tempDir(), "data"), VIGIL_PASSPHRASE: "camera drops", VIGIL_TELEGRAM_API_ROOT: tg.apiRoot, VIGIL_LOG_LEVEL: "debug" };
   expect((await vigil(["init", "--non-interactive", "--kdf", "interactive"], { ...env, VIGIL_BOT_TOKEN: tg.token })).code).toBe(0);
   for (const camera of cameras) {
     const args = ["camera", "add", camera.name, camera.url, ...(camera.password ? ["--username", "admin", "--password-stdin"] : [])];
     expect((await vigil(args, env, camera.password ? `${camera.password}\n` : undefined)).code).toBe(0);
   }
-  const started = startVigil(env, { compiled: true });
+  const started = startVigil(env, { compiled: true, args });
   const { alice, group } = await claimAndArm(tg, started.output);
   return { vigil: started, env, alice, group };
 }
@@ -157,14 +159,22 @@ describe("120 reconnects", () => {
   it("leave no ffmpeg behind, no zombie, and no more open files than after the first few", async () => {
     const names = ["cam1", "cam2", "cam3"];
     const cameras = await server({ mounts: names.map((name) => ({ name, ...ROAD })) });
-    const run = await startWith(names.map((name) => ({ name, url: cameras.url(name) })));
+    const stats = path.join(await tempDir(), "stats.json");
+    const run = await startWith(
+      names.map((name) => ({ name, url: cameras.url(name) })),
+      ["--stats-file", stats],
+    );
     const { pid } = run.vigil;
     // Both streams of every camera (detection: "pictures again"; recording: "buffering video") counted from Vigil's log.
     const count = () => {
       const lines = logLines(run.vigil.output());
       return { pictures: lines.filter((l) => l.msg === "camera stream: pictures again").length, recording: lines.filter((l) => l.msg === "recording: buffering video").length };
     };
-    await until(() => count().recording === 3, 60_000, "every camera records");
+    // Frames analysed per camera (the stats file, written every second).
+    const analysed = async () => ((JSON.parse(await fs.readFile(stats, "utf8").catch(() => "{}")) as Partial<StatsSnapshot>).cameras ?? []).filter((c) => c.framesIn > 0).length;
+    // Detection's decoder too, before the first restart: a session that breaks before a camera's first decoded
+    // frame has no "pictures again" to log (the recording logs its first data at once, the decoder a moment later).
+    await until(async () => count().recording === 3 && (await analysed()) === 3, 60_000, "every camera records and is analysed");
     const samples: number[] = [];
     const RESTARTS = 20; // 20 × 3 cameras × 2 streams (detection's decoder, recording's run) = 120 reconnects
     for (let i = 1; i <= RESTARTS; i++) {
