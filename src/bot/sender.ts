@@ -26,7 +26,6 @@ import { classifyApiError, describeApiError, isNotModified } from "./api-errors.
 import { alertCaption, alertKeyboard, doorCaption, doorKeyboard, MAX_FOLDED, visitLine, type AlertButtonState } from "./alert-view.js";
 import { escapeHtml, html } from "./html.js";
 import type { ChatRateLimiter } from "./rate-limit.js";
-import { sleep } from "../sleep.js";
 
 export interface DeliveryPlan {
   /** The entry whose message this is. */
@@ -210,7 +209,7 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
       const edit = plan.head.payload.type === "visit" || plan.head.payload.type === "clip";
       const due = Math.max(retryAt, limiter.nextAt(chatId, t, edit));
       if (due > t) {
-        await sleep(due - t, stop);
+        await untilDueOrQueued(chatId, due - t, stop);
         continue;
       }
       const seqs = [plan.head.seq, ...plan.folded.map((e) => e.seq)];
@@ -298,8 +297,30 @@ export function createOutboxSender(options: SenderOptions): OutboxSender {
     );
   }
 
+  /**
+   * A lane waits for its next message's turn here, and an entry queued meanwhile cuts the wait short:
+   * the lane plans again, since the newcomer may go sooner (an alert does not wait for an edit's second).
+   */
+  const waiting = new Map<number, () => void>();
+  function untilDueOrQueued(chatId: number, ms: number, stop: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", done);
+        waiting.delete(chatId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stop.addEventListener("abort", done, { once: true });
+      waiting.set(chatId, done);
+    });
+  }
+
   const wakeAll = () => {
-    for (const chatId of outbox.chatsWithPending()) ensureLane(chatId);
+    for (const chatId of outbox.chatsWithPending()) {
+      waiting.get(chatId)?.();
+      ensureLane(chatId);
+    }
   };
 
   return {

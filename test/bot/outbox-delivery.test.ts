@@ -72,11 +72,11 @@ afterEach(async () => {
   await tg.acceptConnections();
 });
 
-function startSender(s: Setup, logger: Logger = silentLogger): OutboxSender {
+function startSender(s: Setup, logger: Logger = silentLogger, limiter = new ChatRateLimiter()): OutboxSender {
   const sender = createOutboxSender({
     api: new Api(tg.token, { apiRoot: tg.apiRoot }),
     outbox: s.outbox,
-    limiter: new ChatRateLimiter(),
+    limiter,
     logger,
     token: tg.token,
     now: Date.now,
@@ -253,6 +253,29 @@ describe("outbox delivery", () => {
     await s.outbox.enqueueClip(s.store.chats(), { alertId: alert.alertId, cameraId: cam.id, cameraName: cam.name });
     await tg.waitFor((r) => r.method === "editMessageMedia" && r.ok === true, { after: clipMark, timeoutMs: 60_000 });
     expect(tg.message(s.group.id, id)!.caption).toBe(edited.caption);
+  });
+
+  it("sends an alert queued while a visit's news waits for its turn at once, ahead of the news", async () => {
+    // Three seconds a message here instead of Telegram's one, so that waiting for the news's turn would show.
+    const perChatMs = 3000;
+    const s = await setup(["cam1", "cam2"]);
+    const [cam1, cam2] = s.cameras as [{ id: string; name: string }, { id: string; name: string }];
+    startSender(s, silentLogger, new ChatRateLimiter({ perChatMs, groupPerMinute: 20 }));
+    const mark = tg.mark();
+    const first = alertOn(cam1, 1);
+    const visit = { alertId: first.alertId, cameraId: cam1.id, cameraName: cam1.name, label: "person", startedAt: first.at, stationary: false, motionOnly: false };
+    await s.outbox.enqueueAlert(s.store.chats(), first);
+    await sends(s.group, 1, mark);
+    // News of that visit: an edit, sent a turn after the photo; the next news waits a turn after that edit.
+    await s.outbox.enqueueVisit(s.store.chats(), { ...visit, at: first.at + 1000, lastSeenAt: first.at + 1000, counts: { person: 1 } });
+    await sends(s.group, 2, mark);
+    await s.outbox.enqueueVisit(s.store.chats(), { ...visit, at: first.at + 2000, lastSeenAt: first.at + 2000, counts: { person: 2 } });
+    // Someone at the other camera: a message's turn comes a turn after the last message (the photo), which is now.
+    const queuedAt = Date.now();
+    await s.outbox.enqueueAlert(s.store.chats(), alertOn(cam2, 1));
+    const out = await sends(s.group, 4, mark);
+    expect(out.map((r) => r.method)).toEqual(["sendPhoto", "editMessageCaption", "sendPhoto", "editMessageCaption"]);
+    expect(out[2]!.bodyAt - queuedAt).toBeLessThan(perChatMs / 2);
   });
 
   it("logs an outage in words, never with the bot token (even without the log scrubber)", async () => {
