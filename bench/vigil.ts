@@ -685,7 +685,9 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
     } catch (error) {
       // A step that cannot be set up or measured ends the ramp; what was measured is reported.
       result.stopped = `${n} cameras: ${(error as Error).message.split("\n")[0]}`;
-      log(`capacity: ${result.stopped}`);
+      const logFile = path.join(OUT_DIR, "capacity-vigil.log");
+      await fs.writeFile(logFile, s.vigil.output());
+      log(`capacity: ${result.stopped} (Vigil's log: ${logFile})`);
       break;
     }
     if (!step.ok) break;
