@@ -24,14 +24,6 @@ import type { Frame } from "../frame.js";
 import type { DetectOptions, ObjectDetector } from "./object-detector.js";
 import type { OnnxDetectorOptions } from "./onnx-detector.js";
 
-/**
- * The nice value of each detector thread. Measured with `npm run bench` at 32 cameras of constant
- * motion on 2 cores, where every core is busy: with the detectors at 10, the 8 timed visitors were
- * alerted in 0.34-0.69 s; at the main thread's priority, 0.47-0.86 s and once 1.1 s, the time lost
- * between the alert leaving the pipeline and the photo going out, and before a camera's turn.
- */
-export const DETECTOR_NICE = 10;
-
 /** Messages to the worker. */
 export type ToWorker = { type: "detect"; id: number; frame: Omit<Frame, "data"> & { data: Uint8Array }; options: DetectOptions } | { type: "close" };
 

@@ -1,5 +1,4 @@
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DetectorStatus } from "../../../src/domain/pipeline.js";
@@ -8,7 +7,7 @@ import { createDetectionService, defaultDetectorThreads, type DetectionOutcome, 
 import type { ObjectDetector } from "../../../src/pipeline/detect/object-detector.js";
 import { createOnnxDetector, loadDetector } from "../../../src/pipeline/detect/onnx-detector.js";
 import type { DetectionPriority } from "../../../src/pipeline/detect/schedule.js";
-import { createWorkerDetector, DETECTOR_NICE, detectorThreadsAlive } from "../../../src/pipeline/detect/worker-detector.js";
+import { createWorkerDetector, detectorThreadsAlive } from "../../../src/pipeline/detect/worker-detector.js";
 import { wholeFrame, type Frame } from "../../../src/pipeline/frame.js";
 import { grabFrames, MODELS_DIR } from "../../support/footage.js";
 import { tempDir } from "../../support/tmp.js";
@@ -262,22 +261,6 @@ describe("a pool of detectors", () => {
     expect(service.stats().workers).toBe(0);
     expect(detectorThreadsAlive()).toBe(threadsBefore);
     expect(await service.detect(request("a"))).toEqual({ status: "unavailable", reason: "the pipeline is stopping" });
-  });
-
-  it("runs each detector below the rest of Vigil, so that on a full machine the cameras' frames and the alerts go first", async () => {
-    // The nice value of each of this process's threads: field 19 of its stat, the 17th after the command's closing parenthesis.
-    const nice = async () => Promise.all((await fs.readdir("/proc/self/task")).map(async (t) => Number((await fs.readFile(`/proc/self/task/${t}/stat`, "utf8")).split(") ")[1]!.split(" ")[16])));
-    const before = await nice();
-    const service = await createDetectionService({ model: entry.name, load: () => createWorkerDetector({ path: path.join(MODELS_DIR, entry.file), format: "yolox", inputSize: entry.inputSize }), size: 2 });
-    try {
-      await busyCameras(service, ["a", "b", "c"], () => service.stats().workers === 2);
-      const during = await nice();
-      expect(during.filter((n) => n === DETECTOR_NICE)).toHaveLength(before.filter((n) => n === DETECTOR_NICE).length + 2);
-      // The process itself (its main thread) keeps the default.
-      expect(os.getPriority()).toBe(0);
-    } finally {
-      await service.close();
-    }
   });
 
   it("is sized one detector per core, at most 4", () => {
