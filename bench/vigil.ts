@@ -367,7 +367,7 @@ function timeVisits(s: Session, rtsp: RtspTestServer, cameras: readonly CameraSp
         visits.push({ camera: cam.name, entry });
         continue;
       }
-      const readyAt = lines.filter((l) => l.camera === cam.name && l.time <= photo.at && l.time >= entry - 1000).at(-1)?.time;
+      const readyAt = alertLine(lines, cam.name, entry, photo.at)?.time;
       const previous = sends.filter((r) => r.bodyAt < photo.at).at(-1)?.at;
       const behindClip = clips.some((c) => c.to > entry && c.from < photo.at);
       const heldByChatLimit = previous !== undefined && (readyAt ?? photo.at) - previous < LIMIT_MS;
@@ -415,8 +415,15 @@ function falseAlerts(s: Session, rtsp: RtspTestServer, cameras: readonly CameraS
 }
 
 /** Vigil's `alert` log lines (pino JSON on stderr): which camera, when, and how long after its frame reached Vigil. */
-function alertLogLines(s: Session): { camera: string; time: number; frameAgeMs: number }[] {
+type AlertLine = { camera: string; time: number; frameAgeMs: number };
+
+function alertLogLines(s: Session): AlertLine[] {
   return logLines(s.vigil.output()).flatMap((l) => (l.msg === "alert" && typeof l.camera === "string" && typeof l.frameAgeMs === "number" ? [{ camera: l.camera, time: l.time, frameAgeMs: l.frameAgeMs }] : []));
+}
+
+/** The log line of the alert that left the pipeline for a visit's photo. */
+function alertLine(lines: readonly AlertLine[], camera: string, entry: number, photoAt: number): AlertLine | undefined {
+  return lines.filter((l) => l.camera === camera && l.time <= photoAt && l.time >= entry - 1000).at(-1);
 }
 
 /**
@@ -437,7 +444,7 @@ function breakdown(s: Session, visits: readonly Visit[]): Breakdown {
   const out: Breakdown = { toConfirmingFrameMs: [], pipelineMs: [], deliveryMs: [] };
   for (const v of visits) {
     if (!v.photo) continue;
-    const line = lines.filter((l) => l.camera === v.camera && l.time <= v.photo!.at && l.time >= v.entry - 1000).at(-1);
+    const line = alertLine(lines, v.camera, v.entry, v.photo.at);
     if (!line) continue;
     out.toConfirmingFrameMs.push(line.time - line.frameAgeMs - v.entry);
     out.pipelineMs.push(line.frameAgeMs);
