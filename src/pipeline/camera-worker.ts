@@ -16,7 +16,7 @@ import type { Logger } from "../log.js";
 import { maskUrl } from "../redact.js";
 import { createAgeHistogram } from "./age-histogram.js";
 import { detectionRegions } from "./detect/crops.js";
-import type { DetectionService } from "./detect/detection-service.js";
+import type { DetectionRequest, DetectionService } from "./detect/detection-service.js";
 import { canAlert, inExitDelay, matchesClasses, MOTION_LABEL } from "./events/alert-rules.js";
 import { checkOffline, frameArrived, INITIAL_AVAILABILITY } from "./events/availability.js";
 import type { ConfirmationRule } from "./events/confirmation.js";
@@ -251,11 +251,27 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     return { regions, skipped: motion.motion && moving.length === 0, clearing };
   }
 
-  /** Returns false when the frame was left undecided: a newer frame of this camera took its place at the detector. */
-  async function handleFrame(frame: Frame): Promise<boolean> {
+  /** How long after it reached Vigil a frame was decided. Replayed frames carry video time, not arrival time: their age means nothing. */
+  function recordAge(frame: Frame): void {
+    if (options.mode === "live") ages.record(now() - frame.at);
+  }
+
+  /**
+   * What a frame needs once it has arrived and motion has run on it: nothing more (undefined: the
+   * camera cannot alert now), or a decision, after a look by the detector where `regions` has any.
+   */
+  interface Plan {
+    regions: Region[];
+    motionBoxes: BoxXYXY[];
+    survey: boolean;
+    clearing: boolean;
+  }
+
+  /** `previousDone`: the previous frame is decided (or never will be), so its buffer may be reused. */
+  function admit(frame: Frame, previousDone = true): Plan | undefined {
     const previousAt = latest?.at ?? 0;
     // A frame that went into no alert or snapshot is done with: its buffer takes a coming frame.
-    if (latest && !latestKept) source.recycle(latest.data);
+    if (latest && !latestKept && previousDone) source.recycle(latest.data);
     latest = frame;
     latestKept = false;
     firstFrameArrived();
@@ -276,59 +292,93 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     motionState = next.state;
     if (next.change) emit({ type: "motion", ...base(), at: frame.at, state: next.change });
 
-    const { settings: s } = camera;
     // Not in one of its modes, disarmed or muted: motion still runs (for the recorder and snapshots); the detector does not.
     if (!canAlert(camera, inForce, frame.at)) {
       if (alerting) forget(frame.at, "disarmed");
       alerting = false;
       confirming = false;
       source.burst(false);
-      return true;
+      recordAge(frame);
+      return undefined;
     }
     if (!alerting) {
       alerting = true;
       surveyWanted = true;
     }
-
+    const motionBoxes = motion.motion ? motion.boxes : [];
     // Right after a start, an arm or a (re)calibration the scene is unknown: someone may already be standing there.
     const survey = surveyWanted || motion.calibrating;
-    let regions: Region[];
-    let clearing = false;
-    if (survey) regions = [wholeFrame(frame)];
-    else {
-      const look = lookRegions(frame, motion);
-      regions = look.regions;
-      clearing = look.clearing;
-      if (look.skipped && regions.length === 0) stats.stationarySkips++;
-    }
+    if (survey) return { regions: [wholeFrame(frame)], motionBoxes, survey, clearing: false };
+    const look = lookRegions(frame, motion);
+    if (look.skipped && look.regions.length === 0) stats.stationarySkips++;
+    return { regions: look.regions, motionBoxes, survey, clearing: look.clearing };
+  }
+
+  /**
+   * One frame from arrival to decision. While its look waits for a free detector (other cameras' frames
+   * go first), newer frames keep coming: when its turn comes, the newest takes it (`renew`), so a busy
+   * detector pool looks at what is there now. A newer frame that needs no look is decided after it.
+   */
+  async function handleFrame(arrived: Frame): Promise<void> {
+    let frame = arrived;
+    let plan = admit(frame);
+    if (!plan) return;
+    let after: { frame: Frame; plan: Plan } | undefined;
     let objects: DetectedObject[] = [];
-    if (regions.length > 0) {
-      const t1 = performance.now();
+    if (plan.regions.length > 0) {
+      const minScore = Math.min(camera.settings.score, TRACK_MIN_SCORE);
       // A frame that may confirm or end a visit goes ahead of other cameras' routine frames.
-      const priority = confirming || clearing ? "confirm" : "routine";
-      const outcome = await detection.detect({ cameraId: camera.id, frame, regions, minScore: Math.min(s.score, TRACK_MIN_SCORE), priority });
+      const request = (f: Frame, p: Plan): DetectionRequest => ({ cameraId: camera.id, frame: f, regions: p.regions, minScore, priority: confirming || p.clearing ? "confirm" : "routine", renew });
+      const renew = (): DetectionRequest | undefined => {
+        // Frames are decided in order: once a newer one waits to be decided after this, this one runs.
+        if (after) return undefined;
+        const newer = source.newer();
+        if (!newer) return undefined;
+        // The waiting frame still runs unless the newer one takes its turn: its buffer is not given back yet.
+        const [waiting, kept] = [frame, latestKept];
+        const newerPlan = admit(newer, false);
+        if (!newerPlan) return undefined;
+        if (newerPlan.regions.length === 0) {
+          after = { frame: newer, plan: newerPlan };
+          return undefined;
+        }
+        if (!kept) source.recycle(waiting.data);
+        [frame, plan] = [newer, newerPlan];
+        return request(frame, plan);
+      };
+      const t1 = performance.now();
+      const outcome = await detection.detect(request(frame, plan));
       stats.detectMs += performance.now() - t1;
       if (outcome.status === "superseded") {
         stats.superseded++;
-        return false;
+        return;
       }
+      // A newer frame found the camera out of its modes, disarmed or muted while this one waited: nothing of this look counts.
+      if (!alerting) return;
       if (outcome.status === "unavailable") {
         // Motion alone: all of it is one "object", and a visit lasts while there is motion.
-        const union = motion.boxes.reduce<BoxXYXY | undefined>((u, b) => (u ? [Math.min(u[0], b[0]), Math.min(u[1], b[1]), Math.max(u[2], b[2]), Math.max(u[3], b[3])] : b), undefined);
-        objects = motion.motion && union ? [{ label: MOTION_LABEL, score: 1, box: union }] : [];
+        const union = plan.motionBoxes.reduce<BoxXYXY | undefined>((u, b) => (u ? [Math.min(u[0], b[0]), Math.min(u[1], b[1]), Math.max(u[2], b[2]), Math.max(u[3], b[3])] : b), undefined);
+        objects = union ? [{ label: MOTION_LABEL, score: 1, box: union }] : [];
       } else {
         stats.detectorRuns++;
-        objects = outcome.objects.filter((o) => matchesClasses(o.label, s.classes));
+        objects = outcome.objects.filter((o) => matchesClasses(o.label, camera.settings.classes));
       }
       surveyWanted = false;
     }
-    if (regions.length === 0 && tracker.tracks.length === 0 && visits.visits.length === 0) {
+    decide(frame, plan, objects);
+    if (after) decide(after.frame, after.plan, []);
+  }
+
+  /** Tracks, visits and alerts after the frame's look (`objects`: what the detector found in `plan.regions`). */
+  function decide(frame: Frame, plan: Plan, objects: DetectedObject[]): void {
+    recordAge(frame);
+    if (plan.regions.length === 0 && tracker.tracks.length === 0 && visits.visits.length === 0) {
       confirming = false;
       source.burst(false);
-      return true;
+      return;
     }
-
-    const tracked = updateTracks(tracker, { at: frame.at, frame, objects, looked: regions, survey, minScore: s.score }, trackerOptions());
+    const { settings: s } = camera;
+    const tracked = updateTracks(tracker, { at: frame.at, frame, objects, looked: plan.regions, survey: plan.survey, minScore: s.score }, trackerOptions());
     tracker = tracked.state;
     const decision = updateVisits(visits, { at: frame.at, frame, tracks: tracker.tracks, gone: tracked.gone, rules: s, newId: randomUUID });
     visits = decision.state;
@@ -347,7 +397,6 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     }
     for (const visit of decision.updated) if (!unannounced.has(visit.id)) queueVisit(visit, frame.at, "update");
     for (const visit of decision.ended) if (!unannounced.delete(visit.id)) queueVisit(visit, frame.at, "end", "left");
-    return true;
   }
 
   async function waitForFirstFrame(): Promise<void> {
@@ -374,8 +423,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     try {
       for await (const frame of source.frames(controller.signal)) {
         try {
-          // Replayed frames carry video time, not arrival time: their age means nothing.
-          if ((await handleFrame(frame)) && options.mode === "live") ages.record(now() - frame.at);
+          await handleFrame(frame);
         } catch (error) {
           // One bad frame must not end a camera.
           logger.error({ err: error }, "frame handling failed");

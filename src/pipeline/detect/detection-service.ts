@@ -38,6 +38,11 @@ export interface DetectionRequest {
   minScore: number;
   /** `confirm` when the frame may confirm or clear a visit: served before routine frames (schedule.ts). Default `routine`. */
   priority?: DetectionPriority;
+  /**
+   * Asked when a detector is free for this request, before it runs: the request to run in its
+   * place, for the camera's newer frame that came while this one waited, or undefined to run this one.
+   */
+  renew?: () => DetectionRequest | undefined;
 }
 
 export type DetectionOutcome =
@@ -205,11 +210,22 @@ export async function createDetectionService(options: DetectionServiceOptions): 
       const job = nextWaiting(waiting.values(), performance.now(), maxRoutineWaitMs)!;
       waiting.delete(job.request.cameraId);
       slot.busy = true;
+      job.request = renewed(job.request);
       const run = runOne(slot, job).finally(() => {
         running.delete(run);
         pump();
       });
       running.add(run);
+    }
+  }
+
+  /** What a request's turn runs: its camera's newer frame when one came meanwhile (so a busy pool looks at the present, not at what was there when the frame joined the line). */
+  function renewed(request: DetectionRequest): DetectionRequest {
+    try {
+      return request.renew?.() ?? request;
+    } catch (error) {
+      logger.warn({ err: error, camera: request.cameraId }, "a newer frame could not take a waiting one's turn; the waiting one runs");
+      return request;
     }
   }
 

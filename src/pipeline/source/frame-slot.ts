@@ -12,6 +12,8 @@ export interface FrameSlot {
   put(frame: Frame, ready?: () => void): void;
   /** The next frame, or undefined once the slot is closed and empty. Rejects with the close error. */
   take(): Promise<Frame | undefined>;
+  /** Live: the frame waiting now, taken without waiting for one; undefined when none waits (and always in lossless mode). */
+  poll(): Frame | undefined;
   /** No more frames will come; pending and later `take` calls end (or reject with `error`). */
   close(error?: Error): void;
   readonly dropped: number;
@@ -79,6 +81,9 @@ export function createFrameSlot(options: FrameSlotOptions = {}): FrameSlot {
         waiter = resolve;
         failWaiter = reject;
       });
+    },
+    poll() {
+      return options.lossless ? undefined : queue.shift();
     },
     close(error) {
       if (closed) return;

@@ -97,6 +97,11 @@ export interface FrameSource {
   frames(signal?: AbortSignal): AsyncGenerator<Frame, void, undefined>;
   /** On: the frames between the regular ones (`burstFps`) are delivered too, marked `extra`. Off by default. */
   burst(on: boolean): void;
+  /**
+   * Live, while the consumer is handling a frame: the newer one that came meanwhile, taken now
+   * instead of by the loop (undefined when none came; always in replay, which analyses every frame).
+   */
+  newer(): Frame | undefined;
   status(): SourceStatus;
   /**
    * The consumer is done with a frame's pixels and holds no reference to them:
@@ -422,6 +427,12 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     },
     burst(on) {
       burst = on;
+    },
+    newer() {
+      const frame = slot.poll();
+      if (!frame?.extra || burst) return frame;
+      recycle(frame.data);
+      return undefined;
     },
     recycle,
     status() {

@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DetectorStatus } from "../../../src/domain/pipeline.js";
 import { findModel, readManifest, type ModelEntry } from "../../../src/models.js";
@@ -208,6 +209,45 @@ describe("a pool of detectors", () => {
       } finally {
         await service.close();
       }
+    }
+  });
+
+  it("at a waiting frame's turn runs the camera's newer frame in its place, and the waiting one when the camera has none or cannot give it", async () => {
+    const started: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const real = await load();
+    const blocking: ObjectDetector = { model: real.model, inputSize: real.inputSize, detect: async (f, o) => (started.push(f.seq), await gate, real.detect(f, o)), close: () => real.close() };
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    const service = await createDetectionService({ model: entry.name, load: () => Promise.resolve(blocking), size: 1, logger });
+    try {
+      // frames[0] is an empty pavement; frames[1] has people on it.
+      const tagged = (f: Frame, seq: number): Frame => ({ ...f, seq });
+      const renewals: string[] = [];
+      const first = service.detect(request("front", "routine", tagged(frames[0]!, 1)));
+      await expect.poll(() => started.length).toBe(1);
+      const garden = service.detect({ ...request("garden", "routine", tagged(frames[0]!, 2)), renew: () => (renewals.push("garden"), request("garden", "routine", tagged(frames[1]!, 3))) });
+      const gate2 = service.detect({ ...request("gate", "routine", tagged(frames[1]!, 4)), renew: () => (renewals.push("gate"), undefined) });
+      const door = service.detect({
+        ...request("door", "routine", tagged(frames[1]!, 5)),
+        renew: () => {
+          throw new Error("decoder gone");
+        },
+      });
+      // Asked at the turn, not when the frame joined the line.
+      expect(renewals).toEqual([]);
+      release();
+      const [, gardenOutcome, gateOutcome, doorOutcome] = await Promise.all([first, garden, gate2, door]);
+      expect(started).toEqual([1, 3, 4, 5]);
+      expect(renewals).toEqual(["garden", "gate"]);
+      const people = (o: DetectionOutcome) => (o.status === "done" ? o.objects.filter((d) => d.label === "person").length : -1);
+      expect(people(gardenOutcome)).toBeGreaterThan(0);
+      expect(gateOutcome.status).toBe("done");
+      expect(doorOutcome.status).toBe("done");
+      expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(["a newer frame could not take a waiting one's turn; the waiting one runs"]);
+    } finally {
+      await service.close();
     }
   });
 

@@ -34,6 +34,23 @@ describe("frame slot", () => {
     expect(slot.dropped).toBe(0);
   });
 
+  it("live: hands over the frame waiting now without waiting for one; lossless: never (replay analyses every frame in order)", async () => {
+    const slot = createFrameSlot();
+    expect(slot.poll()).toBeUndefined();
+    slot.put(frame(1));
+    slot.put(frame(2));
+    expect(slot.poll()!.seq).toBe(2);
+    expect(slot.poll()).toBeUndefined();
+    const waiting = slot.take();
+    slot.put(frame(3));
+    expect((await waiting)!.seq).toBe(3);
+
+    const lossless = createFrameSlot({ lossless: true });
+    lossless.put(frame(1));
+    expect(lossless.poll()).toBeUndefined();
+    expect((await lossless.take())!.seq).toBe(1);
+  });
+
   it("ends a waiting consumer on close, with the error when there is one", async () => {
     const slot = createFrameSlot();
     const waiting = slot.take();
