@@ -693,7 +693,10 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
       // A step that cannot be set up or measured ends the ramp; what was measured is reported.
       result.stopped = `${n} cameras: ${(error as Error).message.split("\n")[0]}`;
       const logFile = path.join(OUT_DIR, "capacity-vigil.log");
-      await fs.writeFile(logFile, s.vigil.output());
+      // With the state of the bot's connections to the stand-in: a bot gone silent is told apart from one stuck half-way through a request.
+      const port = new URL(s.tg.apiRoot).port;
+      const sockets = await run("ss", ["-tni", `( sport = :${port} or dport = :${port} )`]).then((r) => r.stdout, (e: Error) => `(ss failed: ${e.message})`);
+      await fs.writeFile(logFile, `${s.vigil.output()}\n--- connections to the Bot API stand-in (ss -tni) ---\n${sockets}`);
       log(`capacity: ${result.stopped} (Vigil's log: ${logFile})`);
       break;
     }

@@ -162,6 +162,8 @@ export class BotApiStandIn {
   readonly #host: string;
   #port = 0;
   readonly #sockets = new Set<Socket>();
+  /** Requests whose headers came and whose body is still being read (not in `requests` yet). */
+  readonly #reading = new Set<{ at: number; method: string; bytes: number }>();
   readonly #chats = new Map<number, ChatState>();
   readonly #files = new Map<string, Buffer>();
   readonly #queries = new Map<string, { answered: boolean }>();
@@ -409,7 +411,10 @@ export class BotApiStandIn {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
         const recent = this.requests.slice(Math.max(after, this.requests.length - 15)).map((r) => `#${r.index} ${r.method} ${r.status ?? "…"} ${JSON.stringify(r.params).slice(0, 160)}`);
-        reject(new Error(`no matching Bot API request within ${options.timeoutMs ?? 30_000} ms after #${after}; recent:\n${recent.join("\n")}`));
+        // A request still being read is not recorded yet: whether the bot sent nothing or is stuck half-way is told apart.
+        const reading = [...this.#reading].map((r) => `${r.method} since ${new Date(r.at).toISOString()}, ${r.bytes} bytes of its body so far`);
+        const inFlight = `${this.#sockets.size} connection(s) open${reading.length ? `; still being read: ${reading.join("; ")}` : ""}`;
+        reject(new Error(`no matching Bot API request within ${options.timeoutMs ?? 30_000} ms after #${after} (${inFlight}); recent:\n${recent.join("\n")}`));
       }, options.timeoutMs ?? 30_000);
       this.#waiters.add(waiter);
     });
@@ -515,7 +520,16 @@ export class BotApiStandIn {
     const url = new URL(req.url ?? "/", "http://stand-in");
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const reading = { at, method: match?.[2] ?? url.pathname, bytes: 0 };
+    this.#reading.add(reading);
+    try {
+      for await (const chunk of req) {
+        chunks.push(chunk as Buffer);
+        reading.bytes += (chunk as Buffer).length;
+      }
+    } finally {
+      this.#reading.delete(reading);
+    }
     const body = Buffer.concat(chunks);
     const record: RecordedRequest = { index: this.requests.length, method: match?.[2] ?? url.pathname, params: {}, files: {}, at, bodyAt: now() };
     this.requests.push(record);
