@@ -22,6 +22,7 @@ import { checkOffline, frameArrived, INITIAL_AVAILABILITY } from "./events/avail
 import type { ConfirmationRule } from "./events/confirmation.js";
 import { endVisits, INITIAL_VISIT_STATE, updateVisits, type Visit, type VisitState } from "./events/visits.js";
 import { wholeFrame, type Frame, type Region } from "./frame.js";
+import { createLookMemory } from "./motion/look-memory.js";
 import { createMotionDetector } from "./motion/motion-detector.js";
 import { INITIAL_MOTION_STATE, nextMotionState } from "./motion/motion-events.js";
 import { annotateFrame, annotateJpeg } from "./snapshot/annotate.js";
@@ -139,9 +140,17 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     replay: options.mode === "replay",
     realtimeFile: options.mode === "replay" ? (options.realtime ? "once" : false) : streamKind(camera.url) === "file",
     feeds: options.feeds,
+    // A frame that comes while this camera's look waits in line may move it up (new motion).
+    onNewer: () => {
+      if (inLine) detection.refresh(camera.id);
+    },
     ...options.source,
   });
   const motionDetector = createMotionDetector({ width: settings.width, height: settings.height, sensitivity: settings.sensitivity, masks: settings.masks });
+  /** Where the detector has looked at motion lately: motion elsewhere is new, and goes ahead of other cameras' routine frames. */
+  const looks = createLookMemory(settings.width, settings.height);
+  /** A look of this camera waits for a free detector. */
+  let inLine = false;
   const startedAt = now();
   let availability = INITIAL_AVAILABILITY;
   let motionState = INITIAL_MOTION_STATE;
@@ -241,14 +250,14 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
    * Where the detector looks: motion not explained by a stationary object, and the places of objects
    * due a look. `clearing`: one of them is a visit's moving object out of sight, so the look may end the visit.
    */
-  function lookRegions(frame: Frame, motion: { motion: boolean; boxes: BoxXYXY[] }): { regions: Region[]; skipped: boolean; clearing: boolean } {
+  function lookRegions(frame: Frame, motion: { motion: boolean; boxes: BoxXYXY[] }): { regions: Region[]; moving: BoxXYXY[]; skipped: boolean; clearing: boolean } {
     const boxes = motion.motion ? motion.boxes : [];
     const due = dueForLook(tracker, frame.at, trackerOptions(), (t) => boxes.some((b) => inside(b, t.box)));
     const still = tracker.tracks.filter((t) => t.stationary && !due.includes(t));
     const moving = boxes.filter((b) => !still.some((t) => inside(b, t.box)));
     const regions = detectionRegions([...moving, ...due.map((t) => expectedBox(t, frame.at))], frame, { inputSize: detection.inputSize() });
     const clearing = due.some((t) => !t.stationary && visits.visits.some((v) => v.trackIds.includes(t.id)));
-    return { regions, skipped: motion.motion && moving.length === 0, clearing };
+    return { regions, moving, skipped: motion.motion && moving.length === 0, clearing };
   }
 
   /** How long after it reached Vigil a frame was decided. Replayed frames carry video time, not arrival time: their age means nothing. */
@@ -265,6 +274,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     motionBoxes: BoxXYXY[];
     survey: boolean;
     clearing: boolean;
+    /** Its motion is where the detector has not looked lately. */
+    novel: boolean;
   }
 
   /** `previousDone`: the previous frame is decided (or never will be), so its buffer may be reused. */
@@ -308,10 +319,10 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     const motionBoxes = motion.motion ? motion.boxes : [];
     // Right after a start, an arm or a (re)calibration the scene is unknown: someone may already be standing there.
     const survey = surveyWanted || motion.calibrating;
-    if (survey) return { regions: [wholeFrame(frame)], motionBoxes, survey, clearing: false };
+    if (survey) return { regions: [wholeFrame(frame)], motionBoxes, survey, clearing: false, novel: false };
     const look = lookRegions(frame, motion);
     if (look.skipped && look.regions.length === 0) stats.stationarySkips++;
-    return { regions: look.regions, motionBoxes, survey, clearing: look.clearing };
+    return { regions: look.regions, motionBoxes, survey, clearing: look.clearing, novel: looks.isNew(look.moving, frame.at) };
   }
 
   /**
@@ -327,8 +338,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     let objects: DetectedObject[] = [];
     if (plan.regions.length > 0) {
       const minScore = Math.min(camera.settings.score, TRACK_MIN_SCORE);
-      // A frame that may confirm or end a visit goes ahead of other cameras' routine frames.
-      const request = (f: Frame, p: Plan): DetectionRequest => ({ cameraId: camera.id, frame: f, regions: p.regions, minScore, priority: confirming || p.clearing ? "confirm" : "routine", renew });
+      // A frame that may confirm or end a visit goes ahead of other cameras' routine frames, and so, after those, does new motion.
+      const request = (f: Frame, p: Plan): DetectionRequest => ({ cameraId: camera.id, frame: f, regions: p.regions, minScore, priority: confirming || p.clearing ? "confirm" : p.novel ? "new" : "routine", renew });
       const renew = (): DetectionRequest | undefined => {
         // Frames are decided in order: once a newer one waits to be decided after this, this one runs.
         if (after) return undefined;
@@ -347,7 +358,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
         return request(frame, plan);
       };
       const t1 = performance.now();
-      const outcome = await detection.detect(request(frame, plan));
+      inLine = true;
+      const outcome = await detection.detect(request(frame, plan)).finally(() => (inLine = false));
       stats.detectMs += performance.now() - t1;
       if (outcome.status === "superseded") {
         stats.superseded++;
@@ -361,6 +373,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
         objects = union ? [{ label: MOTION_LABEL, score: 1, box: union }] : [];
       } else {
         stats.detectorRuns++;
+        looks.looked(plan.motionBoxes, frame.at);
         objects = outcome.objects.filter((o) => matchesClasses(o.label, camera.settings.classes));
       }
       surveyWanted = false;

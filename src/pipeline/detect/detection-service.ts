@@ -11,8 +11,11 @@
  * older one is answered `superseded`) and keeps its place in line, so the queue
  * is bounded by the number of cameras and a busy pool always works on the
  * present. The next free detector takes the frame that would confirm or clear a
- * visit first, then the rest in the order they arrived; a routine frame waits
- * at most `maxRoutineWaitMs` behind confirming ones (schedule.ts).
+ * visit first, then frames whose motion is new, then the rest in the order they
+ * arrived; a routine frame waits at most `maxRoutineWaitMs` behind the others
+ * (schedule.ts). A camera's waiting request takes its newer frames as they come
+ * (`refresh`) and at its turn (`renew`), so its place in line reflects what the
+ * camera shows now.
  *
  * A detector that throws is closed and replaced, and its frame is tried once
  * more on another (or the new) one, so one failing worker costs nothing but its
@@ -85,6 +88,12 @@ export interface DetectionStats {
 
 export interface DetectionService {
   detect(request: DetectionRequest): Promise<DetectionOutcome>;
+  /**
+   * The camera has a newer frame: if its request still waits, it takes the frame now (its `renew`),
+   * and with it the frame's priority, keeping its place in line. Motion that appears somewhere new
+   * while a camera's routine frame waits so moves it up before its turn.
+   */
+  refresh(cameraId: string): void;
   status(): DetectorStatus;
   /** Side of the model input; crops are never smaller. */
   inputSize(): number;
@@ -296,6 +305,12 @@ export async function createDetectionService(options: DetectionServiceOptions): 
         waiting.set(request.cameraId, { request, resolve, priority: request.priority ?? "routine", since, seq: previous?.seq ?? seq++, failedOnce: false });
         pump();
       });
+    },
+    refresh(cameraId) {
+      const job = waiting.get(cameraId);
+      if (!job) return;
+      job.request = renewed(job.request);
+      job.priority = job.request.priority ?? "routine";
     },
     async close() {
       closed = true;

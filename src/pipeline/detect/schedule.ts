@@ -5,20 +5,24 @@
  * A frame that would confirm or clear a visit goes first: a visitor seen once
  * and not yet confirmed becomes an alert one detector run after the next frame
  * is served, and every frame it waits behind another camera's routine frame
- * adds one run to the alert. The rest are served in the order they arrived.
- * A routine frame is never starved: one that has waited `maxRoutineWaitMs`
- * counts as urgent too and takes its place among the confirming frames by
- * arrival, so it waits at most that long plus the runs of the urgent frames
- * that arrived before it (one per camera at most: each camera has one frame
- * waiting). A routine frame may hold a visitor no one has seen yet.
+ * adds one run to the alert. Then a frame whose motion appeared somewhere new
+ * (look-memory.ts): it may hold a visitor no one has seen yet, where the rest
+ * are most likely the tree or the road the detector keeps finding empty. The
+ * rest are served in the order they arrived. A routine frame is never starved:
+ * one that has waited `maxRoutineWaitMs` counts as urgent too and takes its
+ * place among the confirming frames by arrival, so it waits at most that long
+ * plus the runs of the urgent frames that arrived before it (one per camera at
+ * most: each camera has one frame waiting). A routine frame may hold a visitor
+ * too, walking where things already move.
  */
 
 /**
  * `confirm`: the frame may confirm a visit (something new that may alert was
  * seen in the camera's previous frame and is not confirmed yet) or clear one
- * (a visit's object is out of sight and due a look). `routine`: anything else.
+ * (a visit's object is out of sight and due a look). `new`: its motion is
+ * somewhere the detector has not looked lately. `routine`: anything else.
  */
-export type DetectionPriority = "confirm" | "routine";
+export type DetectionPriority = "confirm" | "new" | "routine";
 
 export interface Waiting {
   priority: DetectionPriority;
@@ -36,15 +40,21 @@ export interface Waiting {
  */
 export const MAX_ROUTINE_WAIT_MS = 500;
 
-/** The waiting frame to serve next at `now`: urgent or overdue first, then by arrival. Undefined when none waits. */
+/** 0 for confirming and overdue frames, 1 for new motion, 2 for the rest. */
+function rank(waiting: Waiting, now: number, maxRoutineWaitMs: number): number {
+  if (waiting.priority === "confirm" || now - waiting.since >= maxRoutineWaitMs) return 0;
+  return waiting.priority === "new" ? 1 : 2;
+}
+
+/** The waiting frame to serve next at `now`: urgent or overdue first, then new motion, each by arrival. Undefined when none waits. */
 export function nextWaiting<T extends Waiting>(waiting: Iterable<T>, now: number, maxRoutineWaitMs: number = MAX_ROUTINE_WAIT_MS): T | undefined {
   let best: T | undefined;
-  let bestFirst = false;
+  let bestRank = Infinity;
   for (const candidate of waiting) {
-    const first = candidate.priority === "confirm" || now - candidate.since >= maxRoutineWaitMs;
-    if (!best || (first && !bestFirst) || (first === bestFirst && candidate.seq < best.seq)) {
+    const r = rank(candidate, now, maxRoutineWaitMs);
+    if (r < bestRank || (r === bestRank && candidate.seq < best!.seq)) {
       best = candidate;
-      bestFirst = first;
+      bestRank = r;
     }
   }
   return best;

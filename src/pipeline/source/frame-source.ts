@@ -75,6 +75,8 @@ export interface FrameSourceOptions {
    * camera is read by ffmpeg's RTSP input.
    */
   feeds?: H264Feeds;
+  /** Live: told, once the current task is done, of each frame left waiting for the consumer; `newer()` gives it. */
+  onNewer?: () => void;
 }
 
 export interface SourceStatus {
@@ -229,6 +231,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     const frame: Frame = { width, height, data, at, seq, ...(extra ? { extra } : {}) };
     if (!replay) {
       slot.put(frame);
+      if (options.onNewer) queueMicrotask(options.onNewer);
       return true;
     }
     let returned = false;

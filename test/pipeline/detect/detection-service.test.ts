@@ -251,6 +251,43 @@ describe("a pool of detectors", () => {
     }
   });
 
+  it("lets a waiting camera take its newer frame before its turn, and that frame's priority: new motion moves it up the line", async () => {
+    const started: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const real = await load();
+    const blocking: ObjectDetector = { model: real.model, inputSize: real.inputSize, detect: async (f, o) => (started.push(f.seq), await gate, real.detect(f, o)), close: () => real.close() };
+    const service = await createDetectionService({ model: entry.name, load: () => Promise.resolve(blocking), size: 1, maxRoutineWaitMs: 60_000 });
+    try {
+      const tagged = (seq: number): Frame => ({ ...frame, seq });
+      const first = service.detect(request("front", "routine", tagged(1)));
+      await expect.poll(() => started.length).toBe(1);
+      // Three routine frames wait; then the garden's camera sees someone walk in where its tree never moved.
+      const renewals: number[] = [];
+      let newer: DetectionRequest | undefined;
+      // As a camera's requests do, the newer one can be renewed in its turn.
+      const renew = () => (renewals.push(newer?.frame.seq ?? 0), newer);
+      const road = service.detect(request("road", "routine", tagged(2)));
+      const garden = service.detect({ ...request("garden", "routine", tagged(3)), renew });
+      const street = service.detect(request("street", "routine", tagged(4)));
+      newer = { ...request("garden", "new", tagged(5)), renew };
+      service.refresh("garden");
+      // A camera with nothing waiting, or one whose frame is already running, is left alone.
+      service.refresh("porch");
+      service.refresh("front");
+      expect(renewals).toEqual([5]);
+      newer = undefined;
+      release();
+      const outcomes = await Promise.all([first, road, garden, street]);
+      expect(outcomes.map((o) => o.status)).toEqual(["done", "done", "done", "done"]);
+      // The garden's new frame ran first; asked again at its turn, it had nothing newer.
+      expect(started).toEqual([1, 5, 2, 4]);
+      expect(renewals).toEqual([5, 0]);
+    } finally {
+      await service.close();
+    }
+  });
+
   it("replaces a detector that throws, tries its frame again on another, and the others keep answering", async () => {
     const threadsBefore = detectorThreadsAlive();
     const statuses: DetectorStatus[] = [];

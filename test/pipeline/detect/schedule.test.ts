@@ -29,6 +29,13 @@ describe("the order of waiting frames", () => {
     expect(order(queue, 40)).toEqual(["c", "d", "a", "b"]);
   });
 
+  it("serves a frame whose motion is new after confirming ones and before routine frames that came earlier, and an overdue routine frame before it", () => {
+    const queue = [job("tree", "routine", 0, 1), job("road", "routine", 10, 2), job("gate", "new", 20, 3), job("door", "confirm", 30, 4), job("yard", "new", 40, 5)];
+    expect(order(queue, 50)).toEqual(["door", "gate", "yard", "tree", "road"]);
+    // The tree's frame has waited its longest: it joins the confirming ones, ahead of new motion.
+    expect(order(queue, MAX_ROUTINE_WAIT_MS)).toEqual(["tree", "door", "gate", "yard", "road"]);
+  });
+
   it("puts a routine frame that has waited too long among the confirming ones, by arrival", () => {
     const queue = [job("old", "routine", 0, 1), job("c", "confirm", 100, 2), job("fresh", "routine", 450, 3)];
     expect(order(queue, MAX_ROUTINE_WAIT_MS - 1)).toEqual(["c", "old", "fresh"]);
