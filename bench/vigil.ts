@@ -325,6 +325,8 @@ interface Visit {
   latencyMs?: number;
   /** Entry → the alert leaving Vigil's pipeline for the outbox, from Vigil's log (at info or lower). */
   readyMs?: number;
+  /** Entry → the frame the visitor was first seen in reaching Vigil (the rest, to `readyMs`, is confirming and the alert's snapshot). */
+  firstSeenMs?: number;
   /**
    * Another message (not an edit) went to the chat less than a second before the alert was ready
    * (before the photo arrived, without Vigil's log): Telegram's per-chat limit held this one.
@@ -367,11 +369,14 @@ function timeVisits(s: Session, rtsp: RtspTestServer, cameras: readonly CameraSp
         visits.push({ camera: cam.name, entry });
         continue;
       }
-      const readyAt = alertLine(lines, cam.name, entry, photo.at)?.time;
+      const line = alertLine(lines, cam.name, entry, photo.at);
+      const readyAt = line?.time;
+      // When the frame the visitor was first seen in reached Vigil: the first look, before the looks that confirmed it.
+      const seenAt = line?.seenMs === undefined ? undefined : line.time - line.frameAgeMs - line.seenMs;
       const previous = sends.filter((r) => r.bodyAt < photo.at).at(-1)?.at;
       const behindClip = clips.some((c) => c.to > entry && c.from < photo.at);
       const heldByChatLimit = previous !== undefined && (readyAt ?? photo.at) - previous < LIMIT_MS;
-      visits.push({ camera: cam.name, entry, photo, latencyMs: photo.at - entry, ...(readyAt === undefined ? {} : { readyMs: readyAt - entry }), heldByChatLimit, behindClip });
+      visits.push({ camera: cam.name, entry, photo, latencyMs: photo.at - entry, ...(readyAt === undefined ? {} : { readyMs: readyAt - entry }), ...(seenAt === undefined ? {} : { firstSeenMs: seenAt - entry }), heldByChatLimit, behindClip });
     }
   }
   const latencies = visits.flatMap((v) => (v.latencyMs === undefined ? [] : [v.latencyMs]));
@@ -414,11 +419,11 @@ function falseAlerts(s: Session, rtsp: RtspTestServer, cameras: readonly CameraS
   });
 }
 
-/** Vigil's `alert` log lines (pino JSON on stderr): which camera, when, and how long after its frame reached Vigil. */
-type AlertLine = { camera: string; time: number; frameAgeMs: number };
+/** Vigil's `alert` log lines (pino JSON on stderr): which camera, when, how long after its frame reached Vigil, and how long after the frame the visitor was first seen in. */
+type AlertLine = { camera: string; time: number; frameAgeMs: number; seenMs?: number };
 
 function alertLogLines(s: Session): AlertLine[] {
-  return logLines(s.vigil.output()).flatMap((l) => (l.msg === "alert" && typeof l.camera === "string" && typeof l.frameAgeMs === "number" ? [{ camera: l.camera, time: l.time, frameAgeMs: l.frameAgeMs }] : []));
+  return logLines(s.vigil.output()).flatMap((l) => (l.msg === "alert" && typeof l.camera === "string" && typeof l.frameAgeMs === "number" ? [{ camera: l.camera, time: l.time, frameAgeMs: l.frameAgeMs, ...(typeof l.seenMs === "number" ? { seenMs: l.seenMs } : {}) }] : []));
 }
 
 /** The log line of the alert that left the pipeline for a visit's photo. */

@@ -222,8 +222,9 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     later(async () => {
       const snapshot = await annotated(frame, drawn, frame.at);
       const event: AlertEvent = { type: "alert", id: visit.id, ...base(), at: frame.at, startedAt: visit.startedAt, label: head.label, score: head.score, box: head.box, objects: drawn, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly, mode };
-      // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot); the benchmark reads it.
-      const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at) } : {};
+      // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot), and how long
+      // before that frame the visitor was first seen (the looks that confirmed it); the benchmark reads them.
+      const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at), seenMs: Math.round(frame.at - visit.startedAt) } : {};
       logger.info({ label: head.label, score: Number(head.score.toFixed(2)), motionOnly, ...age }, "alert");
       emit(event);
     });
