@@ -273,6 +273,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   interface Plan {
     regions: Region[];
     motionBoxes: BoxXYXY[];
+    /** The motion the look is for: all of it, less what a stationary object explains. */
+    moving: BoxXYXY[];
     survey: boolean;
     clearing: boolean;
     /** Its motion is where the detector has not looked lately. */
@@ -320,10 +322,10 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     const motionBoxes = motion.motion ? motion.boxes : [];
     // Right after a start, an arm or a (re)calibration the scene is unknown: someone may already be standing there.
     const survey = surveyWanted || motion.calibrating;
-    if (survey) return { regions: [wholeFrame(frame)], motionBoxes, survey, clearing: false, novel: false };
+    if (survey) return { regions: [wholeFrame(frame)], motionBoxes, moving: motionBoxes, survey, clearing: false, novel: false };
     const look = lookRegions(frame, motion);
     if (look.skipped && look.regions.length === 0) stats.stationarySkips++;
-    return { regions: look.regions, motionBoxes, survey, clearing: look.clearing, novel: looks.isNew(look.moving, frame.at) };
+    return { regions: look.regions, motionBoxes, moving: look.moving, survey, clearing: look.clearing, novel: looks.isNew(look.moving, frame.at) };
   }
 
   /**
@@ -374,7 +376,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
         objects = union ? [{ label: MOTION_LABEL, score: 1, box: union }] : [];
       } else {
         stats.detectorRuns++;
-        looks.looked(plan.motionBoxes, frame.at);
+        looks.looked(plan.moving, frame.at);
         objects = outcome.objects.filter((o) => matchesClasses(o.label, camera.settings.classes));
       }
       surveyWanted = false;
