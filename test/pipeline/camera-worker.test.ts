@@ -34,14 +34,31 @@ afterAll(async () => {
   await feeds.stop();
 });
 
+/** A camera of `url` at 160x120, armed and away, whose events land in `events`: replayed on video time, or live. */
+function worker(id: string, url: string, detection: DetectionService, events: PipelineEvent[], mode: "replay" | "live") {
+  return createCameraWorker({
+    camera: { id, name: id, url, armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
+    inForce: AWAY_NOW,
+    detection,
+    emit: (e) => events.push(e),
+    logger: silentLogger,
+    now: mode === "replay" ? () => START : Date.now,
+    ffmpegPath: "ffmpeg",
+    mode,
+    realtime: false,
+    confirmation: DEFAULT_CONFIRMATION,
+    feeds,
+  });
+}
+
 describe("a camera's requests to the shared detector", () => {
   it("marks the frames where a man walks in past a swaying tree `new`, those that confirm him and clear the visit `confirm`, and the tree's `routine`", async () => {
     const asked: { t: number; priority: DetectionRequest["priority"]; person: boolean }[] = [];
     const events: PipelineEvent[] = [];
-    const worker = createCameraWorker({
-      camera: { id: "yard", name: "yard", url: footage("wallflower_wavingtrees_10fps.mp4"), armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
-      inForce: AWAY_NOW,
-      detection: {
+    const yard = worker(
+      "yard",
+      footage("wallflower_wavingtrees_10fps.mp4"),
+      {
         ...service,
         async detect(request) {
           const outcome = await service.detect(request);
@@ -49,16 +66,10 @@ describe("a camera's requests to the shared detector", () => {
           return outcome;
         },
       },
-      emit: (e) => events.push(e),
-      logger: silentLogger,
-      now: () => START,
-      ffmpegPath: "ffmpeg",
-      mode: "replay",
-      realtime: false,
-      confirmation: DEFAULT_CONFIRMATION,
-      feeds,
-    });
-    await worker.done;
+      events,
+      "replay",
+    );
+    await yard.done;
 
     // The swaying tree, then a man walks in at 24.2 s and out at 26 s: one visit.
     const alerts = events.filter((e): e is AlertEvent => e.type === "alert");
@@ -92,10 +103,10 @@ describe("a live camera behind a busy detector", () => {
     })();
     const turns: { joined: number; ran: number }[] = [];
     const events: PipelineEvent[] = [];
-    const worker = createCameraWorker({
-      camera: { id: "street", name: "street", url: footage("opencv-vtest_480x360_10fps.mp4"), armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
-      inForce: AWAY_NOW,
-      detection: {
+    const street = worker(
+      "street",
+      footage("opencv-vtest_480x360_10fps.mp4"),
+      {
         ...busy,
         detect(request) {
           // The frame that joined the line, and the one that ran at its turn.
@@ -111,19 +122,13 @@ describe("a live camera behind a busy detector", () => {
           });
         },
       },
-      emit: (e) => events.push(e),
-      logger: silentLogger,
-      now: Date.now,
-      ffmpegPath: "ffmpeg",
-      mode: "live",
-      realtime: false,
-      confirmation: DEFAULT_CONFIRMATION,
-      feeds,
-    });
+      events,
+      "live",
+    );
     try {
       await expect.poll(() => turns.length, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(8);
     } finally {
-      await worker.stop();
+      await street.stop();
       stop = true;
       await hog;
       await busy.close();
@@ -166,23 +171,11 @@ describe("a live camera behind a busy detector", () => {
       while (!stop) await busy.detect({ cameraId: `other${i}`, frame: otherFrame!, regions: [wholeFrame(otherFrame!)], minScore: 0.5, priority: "routine" });
     });
     const events: PipelineEvent[] = [];
-    const worker = createCameraWorker({
-      camera: { id: "garden", name: "garden", url: clip, armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
-      inForce: AWAY_NOW,
-      detection: busy,
-      emit: (e) => events.push(e),
-      logger: silentLogger,
-      now: Date.now,
-      ffmpegPath: "ffmpeg",
-      mode: "live",
-      realtime: false,
-      confirmation: DEFAULT_CONFIRMATION,
-      feeds,
-    });
+    const garden = worker("garden", clip, busy, events, "live");
     try {
       await expect.poll(() => events.some((e) => e.type === "alert"), { timeout: 30_000, interval: 100 }).toBe(true);
     } finally {
-      await worker.stop();
+      await garden.stop();
       stop = true;
       await Promise.all(others);
       await busy.close();
