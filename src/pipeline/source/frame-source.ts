@@ -75,7 +75,7 @@ export interface FrameSourceOptions {
    * camera is read by ffmpeg's RTSP input.
    */
   feeds?: H264Feeds;
-  /** Live: told, once the current task is done, of each frame left waiting for the consumer; `newer()` gives it. */
+  /** Live: told, once the current task is done, of each frame delivered; while the consumer is busy with an earlier one, `newer()` gives it. */
   onNewer?: () => void;
 }
 
