@@ -29,11 +29,20 @@ describe("the order of waiting frames", () => {
     expect(order(queue, 40)).toEqual(["c", "d", "a", "b"]);
   });
 
-  it("serves a frame whose motion is new after confirming ones and before routine frames that came earlier, and an overdue routine frame before it", () => {
+  it("serves a frame whose motion is new after confirming ones and before routine frames that came earlier, and one that waited the bound before both", () => {
     const queue = [job("tree", "routine", 0, 1), job("road", "routine", 10, 2), job("gate", "new", 20, 3), job("door", "confirm", 30, 4), job("yard", "new", 40, 5)];
     expect(order(queue, 50)).toEqual(["door", "gate", "yard", "tree", "road"]);
+    expect(order(queue, MAX_ROUTINE_WAIT_MS - 1)).toEqual(["door", "gate", "yard", "tree", "road"]);
     // The tree's frame has waited its longest: it joins the confirming ones, ahead of new motion.
     expect(order(queue, MAX_ROUTINE_WAIT_MS)).toEqual(["tree", "door", "gate", "yard", "road"]);
+  });
+
+  it("serves a confirming frame and new motion before the routine frames a saturated detector has kept waiting", () => {
+    // Every other camera's routine frame has waited more than half a second, as on a detector that cannot keep
+    // up; the porch's visitor is being confirmed and the gate has just seen someone new, after all of them.
+    const queue = Array.from({ length: 30 }, (_, i) => job(`c${i}`, "routine", i * 10, i));
+    queue.push(job("gate", "new", 380, 30), job("porch", "confirm", 400, 31));
+    expect(order(queue, 900).slice(0, 3)).toEqual(["porch", "gate", "c0"]);
   });
 
   it("puts a routine frame that has waited too long among the confirming ones, by arrival", () => {
