@@ -71,6 +71,8 @@ export interface Usage {
   processes: number;
   /** CPU seconds by role, when asked for (`ended` holds children that ended: they can no longer be told apart). */
   byRole?: Record<string, number>;
+  /** RSS bytes of the live processes by role, alongside `byRole`. */
+  rssByRole?: Record<string, number>;
 }
 
 /**
@@ -87,12 +89,15 @@ export async function treeUsage(root: number, role?: (stat: ProcStat, commandLin
   if (options.pss) usage.pssBytes = (await Promise.all(tree.map((s) => readPss(s.pid)))).reduce((sum, b) => sum + b, 0);
   if (role) {
     const byRole: Record<string, number> = {};
+    const rssByRole: Record<string, number> = {};
     for (const s of tree) {
       const name = role(s, await commandLine(s.pid));
       byRole[name] = (byRole[name] ?? 0) + s.cpuSeconds;
       byRole.ended = (byRole.ended ?? 0) + s.reapedChildrenSeconds;
+      rssByRole[name] = (rssByRole[name] ?? 0) + s.rssBytes;
     }
     usage.byRole = byRole;
+    usage.rssByRole = rssByRole;
   }
   return usage;
 }

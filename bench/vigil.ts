@@ -242,6 +242,8 @@ interface Window {
   /** Vigil's CPU by process role (node, decode, record), % of one core. */
   vigilCpuPctByRole: Record<string, number>;
   rssMb: number;
+  /** RSS by process role (node, decode, record), MB. */
+  rssMbByRole: Record<string, number>;
   /** Proportional set size: shared library pages counted once for all processes, not once per process. */
   pssMb: number;
   rtspCpuPct: number;
@@ -279,6 +281,7 @@ function between(a: Reading, b: Reading, names: readonly string[]): Window {
     vigilCpuPct: cpuPercent(a.vigil, b.vigil, seconds),
     vigilCpuPctByRole: Object.fromEntries(Object.entries(b.vigil.byRole ?? {}).map(([role, cpu]) => [role, Number((((cpu - (a.vigil.byRole?.[role] ?? 0)) / seconds) * 100).toFixed(2))])),
     rssMb: b.vigil.rssBytes / 1e6,
+    rssMbByRole: Object.fromEntries(Object.entries(b.vigil.rssByRole ?? {}).map(([role, bytes]) => [role, Math.round(bytes / 1e6)])),
     pssMb: (b.vigil.pssBytes ?? 0) / 1e6,
     rtspCpuPct: cpuPercent(a.rtsp, b.rtsp, seconds),
     frames,
@@ -776,6 +779,11 @@ async function main(): Promise<void> {
     memory: {
       rss_mb_per_camera: largest && first && largest.cameras > first.cameras ? round((largest.window.rssMb - first.window.rssMb) / (largest.cameras - first.cameras), 1) : null,
       pss_mb_per_camera: largest && first && largest.cameras > first.cameras ? round((largest.window.pssMb - first.window.pssMb) / (largest.cameras - first.cameras), 1) : null,
+      // The same by process role: Node (the pipeline, the bot, the detector threads), the decoding ffmpegs, the rest.
+      rss_mb_per_camera_by_role:
+        largest && first && largest.cameras > first.cameras
+          ? Object.fromEntries(Object.entries(largest.window.rssMbByRole).map(([role, mb]) => [role, round((mb - (first.window.rssMbByRole[role] ?? 0)) / (largest.cameras - first.cameras), 1)]))
+          : null,
     },
     // RTSP sessions the test server saw, per camera, at the largest capacity step (1 when detection and recording share a stream).
     rtsp: { sessions_per_camera: largest ? round(largest.rtspSessions / largest.cameras, 2) : null },
@@ -807,7 +815,7 @@ async function main(): Promise<void> {
     ["idle CPU vs bare ffmpeg", `${idle.ratio.toFixed(2)}x (${idle.cameras} still cameras: Vigil ${pct(idle.vigilCpuPct)} = ${Object.entries(idle.vigilCpuPctByRole).filter(([, v]) => v > 0).map(([role, v]) => `${role} ${v.toFixed(1)}`).join(" + ")}; bare ffmpeg ${pct(idle.bareFfmpegCpuPct)}${idle.ratios.length > 1 ? `; windows ${idle.ratios.map((r) => r.toFixed(2)).join(", ")}` : ""})`, "≤ 1.3x"],
     ["inference vs bare session.run", `${results.ratios.inference_vs_bare ?? "–"}x (in Vigil ${ms(capacity.detectorMsPerInference)} per model run, bare ${inferenceMs.toFixed(1)} ms)`, ""],
     ["bare ffmpeg per camera (mix)", `${pct(perCamFloor)} (${capacity.floorCameras} cameras, beside Vigil)`, ""],
-    ["memory per camera beyond the first", results.memory.rss_mb_per_camera === null ? "–" : `${results.memory.rss_mb_per_camera} MB RSS (Vigil and its children, ${first!.cameras} → ${largest!.cameras} cameras: ${Math.round(first!.window.rssMb)} → ${Math.round(largest!.window.rssMb)} MB); PSS ${results.memory.pss_mb_per_camera} MB (${Math.round(first!.window.pssMb)} → ${Math.round(largest!.window.pssMb)} MB)`, "≤ 60 MB"],
+    ["memory per camera beyond the first", results.memory.rss_mb_per_camera === null ? "–" : `${results.memory.rss_mb_per_camera} MB RSS (Vigil and its children, ${first!.cameras} → ${largest!.cameras} cameras: ${Math.round(first!.window.rssMb)} → ${Math.round(largest!.window.rssMb)} MB); by role ${Object.entries(results.memory.rss_mb_per_camera_by_role ?? {}).map(([role, mb]) => `${role} ${mb}`).join(" + ")} MB; PSS ${results.memory.pss_mb_per_camera} MB (${Math.round(first!.window.pssMb)} → ${Math.round(largest!.window.pssMb)} MB)`, "≤ 60 MB"],
     ["RTSP sessions per camera", results.rtsp.sessions_per_camera === null ? "–" : `${results.rtsp.sessions_per_camera} (${largest!.rtspSessions} at the server for ${largest!.cameras} cameras)`, "1"],
   ];
   const note = `${machine.model}, ${machine.cpus} cores; load average ${loadAtStart} at the start, ${loadAtEnd} at the end (other work shares this machine); commit ${results.commit}; ${startedAt.toISOString()}; ${Math.round(elapsedS())} s${QUICK ? "; --quick" : ""}`;
