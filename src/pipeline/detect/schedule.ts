@@ -20,8 +20,8 @@
  * constant motion, overdue routine frames went ahead of everything that came
  * after them, and visitors were first seen 0.6 s after they walked in, or
  * confirmed 0.9 s after they were seen. Among themselves routine frames go by
- * arrival whatever the bound, so a shorter one served them sooner only by
- * serving those frames later.
+ * arrival whatever the bound: a shorter one only moves them ahead of the
+ * frames that decide alerts.
  */
 
 /**
