@@ -713,9 +713,29 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
     if (step.window.detectorMsPerInference !== undefined) result.detectorMsPerInference = step.window.detectorMsPerInference;
   }
   result.falseAlerts = falseAlerts(s, server, cameras, 0);
+  if (!result.stopped && (result.falseAlerts.length || steps.some((st) => st.alerts.missed > 0))) await keepEvidence(s, result.falseAlerts);
   await s.stop();
   await server.close();
   return result;
+}
+
+/**
+ * After a missed visit or a false alert: Vigil's log (its `alert` lines name the camera and when
+ * the visitor was first seen) and the photo of each false alert, to see what the detector saw.
+ */
+async function keepEvidence(s: Session, wrong: readonly Photo[]): Promise<void> {
+  const logFile = path.join(OUT_DIR, "capacity-vigil.log");
+  await fs.writeFile(logFile, s.vigil.output());
+  const photos: string[] = [];
+  for (const p of wrong) {
+    const request = s.tg.outputs(s.chat, 0).find((r) => r.bodyAt === p.at && alertCamera(r) === p.camera);
+    const file = request && Object.values(request.files)[0];
+    if (!file) continue;
+    const name = path.join(OUT_DIR, `false-alert-${p.camera}-${new Date(p.at).toISOString().replaceAll(":", "-")}.jpg`);
+    await fs.writeFile(name, file.data);
+    photos.push(name);
+  }
+  log(`capacity: a visit was missed or an alert was false; Vigil's log: ${logFile}${photos.length ? `; the false alerts' photos: ${photos.join(", ")}` : ""}`);
 }
 
 // --- Report -----------------------------------------------------------------------
