@@ -17,6 +17,7 @@ import { maskUrl } from "../redact.js";
 import { createAgeHistogram } from "./age-histogram.js";
 import { detectionRegions } from "./detect/crops.js";
 import type { DetectionRequest, DetectionService } from "./detect/detection-service.js";
+import type { DetectionPriority } from "./detect/schedule.js";
 import { canAlert, inExitDelay, matchesClasses, MOTION_LABEL } from "./events/alert-rules.js";
 import { checkOffline, frameArrived, INITIAL_AVAILABILITY } from "./events/availability.js";
 import type { ConfirmationRule } from "./events/confirmation.js";
@@ -116,6 +117,27 @@ export function burstRate(fps: number): number {
   return Math.max(fps, Math.min(2 * fps, 15));
 }
 
+/** A look by the detector: the frame's time, the rank it waited at (schedule.ts), how long, and how many objects that alert it found. */
+interface Look {
+  at: number;
+  priority: DetectionPriority;
+  waitedMs: number;
+  found: number;
+}
+
+/** Looks kept for {@link howFound}: at 10 fps during a burst, the second before a visitor is first seen and the looks that confirmed him. */
+const TRAIL_LOOKS = 16;
+
+/**
+ * The looks from a second before a visit was first seen to the alert's frame, as
+ * `[ms before the alert's frame, rank, ms waited in line, objects found]`: on a
+ * busy detector, the log then tells a visitor found late because his frames
+ * waited (at which rank) from one the detector looked at and missed.
+ */
+export function howFound(trail: readonly Look[], startedAt: number, alertAt: number): [number, DetectionPriority, number, number][] {
+  return trail.filter((l) => l.at >= startedAt - 1000 && l.at <= alertAt).map((l) => [Math.round(l.at - alertAt), l.priority, Math.round(l.waitedMs), l.found]);
+}
+
 export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
   const { detection, emit, now, logger: parentLogger } = options;
   let camera = options.camera;
@@ -173,6 +195,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
    * frame when its answer comes, before the next frame is handled.)
    */
   let latestKept = false;
+  /** The camera's last looks, for the alert's log line: how its visitor was found. */
+  const trail: Look[] = [];
   let firstFrameArrived: () => void = () => undefined;
   const firstFrame = new Promise<void>((resolve) => (firstFrameArrived = resolve));
   let shown: { objects: DetectedObject[]; at: number } = { objects: [], at: 0 };
@@ -219,13 +243,14 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     const motionOnly = head.label === MOTION_LABEL;
     if (frame === latest) latestKept = true;
     const { mode } = inForce;
+    const found = howFound(trail, visit.startedAt, frame.at);
     later(async () => {
       const snapshot = await annotated(frame, drawn, frame.at);
       const event: AlertEvent = { type: "alert", id: visit.id, ...base(), at: frame.at, startedAt: visit.startedAt, label: head.label, score: head.score, box: head.box, objects: drawn, frameWidth: frame.width, frameHeight: frame.height, snapshot, motionOnly, mode };
       // Live: how long after its frame reached Vigil the alert left the pipeline (detector, snapshot), and how long
       // before that frame the visitor was first seen (the looks that confirmed it); the benchmark reads them.
       const age = options.mode === "live" ? { frameAgeMs: Math.round(now() - frame.at), seenMs: Math.round(frame.at - visit.startedAt) } : {};
-      logger.info({ label: head.label, score: Number(head.score.toFixed(2)), motionOnly, ...age }, "alert");
+      logger.info({ label: head.label, score: Number(head.score.toFixed(2)), motionOnly, ...age, ...(options.mode === "live" ? { looks: found } : {}) }, "alert");
       emit(event);
     });
   }
@@ -378,6 +403,8 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
         stats.detectorRuns++;
         looks.looked(plan.moving, frame.at);
         objects = outcome.objects.filter((o) => matchesClasses(o.label, camera.settings.classes));
+        trail.push({ at: frame.at, priority: outcome.priority, waitedMs: outcome.waitedMs, found: objects.filter((o) => o.score >= camera.settings.score).length });
+        if (trail.length > TRAIL_LOOKS) trail.shift();
       }
       surveyWanted = false;
     }

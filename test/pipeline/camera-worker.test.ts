@@ -8,7 +8,7 @@ import { AWAY_NOW } from "../../src/domain/modes.js";
 import type { AlertEvent, PipelineEvent, VisitEvent } from "../../src/domain/events.js";
 import { silentLogger } from "../../src/log.js";
 import { findModel, readManifest } from "../../src/models.js";
-import { createCameraWorker } from "../../src/pipeline/camera-worker.js";
+import { createCameraWorker, howFound } from "../../src/pipeline/camera-worker.js";
 import { createDetectionService, type DetectionRequest, type DetectionService } from "../../src/pipeline/detect/detection-service.js";
 import { loadDetector } from "../../src/pipeline/detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION } from "../../src/pipeline/events/confirmation.js";
@@ -188,4 +188,24 @@ describe("a live camera behind a busy detector", () => {
     expect(looked.find((l) => l.person)!.seq, seqs.join(" ")).toBeLessThanOrEqual(entrySeq + 5);
     expect(events.find((e): e is AlertEvent => e.type === "alert")!.label).toBe("person");
   }, 60_000);
+});
+
+describe("the looks an alert's log line shows", () => {
+  it("are those from a second before the visitor was first seen to the alert's frame, as time before the alert, rank, wait and objects found", () => {
+    const trail = [
+      { at: 8_000, priority: "routine" as const, waitedMs: 300, found: 0 },
+      { at: 9_200, priority: "new" as const, waitedMs: 140.4, found: 0 },
+      { at: 9_400, priority: "routine" as const, waitedMs: 950.6, found: 1 },
+      { at: 9_600, priority: "confirm" as const, waitedMs: 20, found: 1 },
+      { at: 9_700, priority: "confirm" as const, waitedMs: 10, found: 1 },
+      { at: 9_900, priority: "confirm" as const, waitedMs: 10, found: 1 },
+    ];
+    // First seen at 9.4 s, alerted on the frame of 9.7 s: the look before he was seen is there, the one after the alert is not.
+    expect(howFound(trail, 9_400, 9_700)).toEqual([
+      [-500, "new", 140, 0],
+      [-300, "routine", 951, 1],
+      [-100, "confirm", 20, 1],
+      [0, "confirm", 10, 1],
+    ]);
+  });
 });

@@ -49,7 +49,15 @@ export interface DetectionRequest {
 }
 
 export type DetectionOutcome =
-  | { status: "done"; objects: DetectedObject[]; /** Time inside the detector, ms (excludes waiting). */ ms: number }
+  | {
+      status: "done";
+      objects: DetectedObject[];
+      /** Time inside the detector, ms (excludes waiting). */
+      ms: number;
+      /** How long the camera waited in line for this look, ms (from when its first frame still waiting joined), and the rank it was served at. */
+      waitedMs: number;
+      priority: DetectionPriority;
+    }
   | { status: "superseded" }
   | { status: "unavailable"; reason: string };
 
@@ -241,6 +249,7 @@ export async function createDetectionService(options: DetectionServiceOptions): 
   async function runOne(slot: Slot, job: Pending): Promise<void> {
     const { request } = job;
     const started = performance.now();
+    const waitedMs = started - job.since;
     try {
       const found: DetectedObject[] = [];
       for (const region of request.regions) {
@@ -253,7 +262,7 @@ export async function createDetectionService(options: DetectionServiceOptions): 
       stats.busyMs += ms;
       setStatus({ ok: true, model: slot.detector.model });
       // Crops overlap: the same object seen twice is one object.
-      job.resolve({ status: "done", objects: request.regions.length > 1 ? nms(found) : found, ms });
+      job.resolve({ status: "done", objects: request.regions.length > 1 ? nms(found) : found, ms, waitedMs, priority: job.priority });
     } catch (error) {
       stats.failures++;
       retire(slot);

@@ -201,11 +201,22 @@ describe("a pool of detectors", () => {
         const tagged = (id: string): Frame => ({ ...frame, seq: ids.indexOf(id) });
         const first = service.detect(request("a", "routine", tagged("a")));
         await expect.poll(() => started.length).toBe(1);
+        const queuedAt = performance.now();
         const rest = [service.detect(request("b", "routine", tagged("b"))), service.detect(request("c", "routine", tagged("c"))), service.detect(request("d", "confirm", tagged("d")))];
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        const heldMs = performance.now() - queuedAt;
         release();
         const outcomes = await Promise.all([first, ...rest]);
         expect(outcomes.map((o) => o.status)).toEqual(["done", "done", "done", "done"]);
         expect(started.map((seq) => ids[seq]), `maxRoutineWaitMs ${maxRoutineWaitMs}`).toEqual(order);
+        // Each answer says how long its camera waited in line and at which rank: the queued ones at least as long as the first run held the detector.
+        const done = outcomes.map((o) => (o.status === "done" ? o : undefined));
+        expect(done.map((o) => o?.priority)).toEqual(["routine", "routine", "routine", "confirm"]);
+        expect(done[0]!.waitedMs).toBeLessThan(heldMs);
+        for (const o of done.slice(1)) expect(o!.waitedMs).toBeGreaterThanOrEqual(heldMs - 1);
+        // The one served last waited for the runs before it too.
+        const last = ids[started.at(-1)!]!;
+        expect(done[ids.indexOf(last)]!.waitedMs).toBeGreaterThan(done[ids.indexOf(order[1])]!.waitedMs);
       } finally {
         await service.close();
       }
