@@ -713,15 +713,17 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
     if (step.window.detectorMsPerInference !== undefined) result.detectorMsPerInference = step.window.detectorMsPerInference;
   }
   result.falseAlerts = falseAlerts(s, server, cameras, 0);
-  if (!result.stopped && (result.falseAlerts.length || steps.some((st) => st.alerts.missed > 0))) await keepEvidence(s, result.falseAlerts);
+  if (!result.stopped && (result.falseAlerts.length || steps.some((st) => !st.ok))) await keepEvidence(s, result.falseAlerts);
   await s.stop();
   await server.close();
   return result;
 }
 
 /**
- * After a missed visit or a false alert: Vigil's log (its `alert` lines name the camera and when
- * the visitor was first seen) and the photo of each false alert, to see what the detector saw.
+ * After a step over the limit (a visit missed or alerted late, frames too old) or a false alert:
+ * Vigil's log (its `alert` lines name the camera, when the visitor was first seen and the looks
+ * that found him, with their rank and wait at the detector) and the photo of each false alert, to
+ * see what the detector saw.
  */
 async function keepEvidence(s: Session, wrong: readonly Photo[]): Promise<void> {
   const logFile = path.join(OUT_DIR, "capacity-vigil.log");
@@ -735,7 +737,7 @@ async function keepEvidence(s: Session, wrong: readonly Photo[]): Promise<void> 
     await fs.writeFile(name, file.data);
     photos.push(name);
   }
-  log(`capacity: a visit was missed or an alert was false; Vigil's log: ${logFile}${photos.length ? `; the false alerts' photos: ${photos.join(", ")}` : ""}`);
+  log(`capacity: a step was over the limit or an alert was false; Vigil's log: ${logFile}${photos.length ? `; the false alerts' photos: ${photos.join(", ")}` : ""}`);
 }
 
 // --- Report -----------------------------------------------------------------------
