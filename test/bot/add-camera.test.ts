@@ -22,12 +22,13 @@ let blackhole: net.Server;
 let alice: User;
 let group: Chat;
 let frame: Buffer;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   rtsp = await startRtspServer({ mounts: [{ name: "garden", clip: footage("bgslibrary_video03_road-traffic-trees.avi"), clipOptions: { width: 320, height: 240, fps: 5 } }], auth: { user: "admin", password: CAMERA_PASSWORD } });
   // Accepts connections and never answers: a camera that hangs.
   blackhole = net.createServer(() => undefined).listen(0, "127.0.0.1");
-  h = await startHarness();
+  h = await startHarness({ logLines });
   alice = h.tg.user({ firstName: "Alice" });
   group = h.tg.group({ title: "Home", owner: alice, botIsAdmin: true });
   await claim(h, alice, group);
@@ -114,6 +115,15 @@ describe("/addcamera", () => {
     expect(await filesContaining(h.dir, CAMERA_PASSWORD)).toEqual([]);
     // The password never appears in anything the bot sent.
     expect(JSON.stringify(h.tg.requests.map((r) => r.params))).not.toContain(CAMERA_PASSWORD);
+    // Each failure is in the log too (a camera that fails now and then shows there), with no password, right or wrong.
+    const failures = logLines.map((line) => JSON.parse(line) as { level: number; msg: string; camera?: string }).filter((l) => l.msg === "/addcamera: the camera could not be opened");
+    expect(failures.map((l) => [l.level, l.camera])).toEqual([
+      [40, "garden"],
+      [40, "garden"],
+      [40, "garden"],
+    ]);
+    expect(logLines.join("\n")).not.toContain(CAMERA_PASSWORD);
+    expect(logLines.join("\n")).not.toContain("not the password");
   });
 
   it("with the camera search switched off (VIGIL_ONVIF_TIMEOUT=0), the URL question follows the name at once", async () => {

@@ -213,6 +213,8 @@ export function createAddCameraFeature(deps: FeatureDeps): Composer<BotContext> 
             const result = await control.probeCamera({ name, url, username, password });
             return { ok: true, ...result };
           } catch (error) {
+            // Said in the chat; logged too, so that a camera that fails only now and then (a busy box, a flaky network) shows in the log.
+            logger.warn({ err: error, camera: name }, "/addcamera: the camera could not be opened");
             return { ok: false, sentence: userMessage(error), reason: error instanceof CameraConnectError ? error.reason : "unknown" };
           }
         },
