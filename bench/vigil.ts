@@ -469,9 +469,18 @@ async function startServer(cameras: readonly CameraSpec[], paused: boolean): Pro
 }
 
 /** Adds cameras through the /addcamera conversation; resolves with the seconds each took. */
+/** Each time the bot could not open a camera being added and "Try again" was pressed: the camera and the bot's sentence. */
+const addFailures: string[] = [];
+
 async function addCameras(s: Session, server: RtspTestServer, cameras: readonly CameraSpec[]): Promise<number> {
   const started = performance.now();
-  for (const cam of cameras) await addCameraByChat(s.tg, s.drive, s.user, s.chat, { name: cam.name, url: server.url(cam.name) }, 90_000);
+  for (const cam of cameras) {
+    const onFailure = (sentence: string) => {
+      addFailures.push(`${cam.name}: ${sentence}`);
+      log(`/addcamera ${cam.name}: the bot could not open it (${sentence}); trying again`);
+    };
+    await addCameraByChat(s.tg, s.drive, s.user, s.chat, { name: cam.name, url: server.url(cam.name) }, 90_000, { retries: 2, onFailure });
+  }
   return (performance.now() - started) / 1000 / Math.max(1, cameras.length);
 }
 
@@ -699,12 +708,13 @@ async function capacityPhase(loopS: number): Promise<CapacityResult> {
       log(`capacity: ${n} camera(s): ${rtspSessions} RTSP session(s), CPU ${window.vigilCpuPct.toFixed(1)} %, RSS ${Math.round(window.rssMb)} MB, frame age p95 ${window.frameAgeP95Ms} ms, alert p95 ${round(alertP95Ms) ?? "– (no visit in the window)"} (out of the pipeline ${round(readyP95Ms) ?? "–"}, ${alerts.heldByChatLimit} held by the chat's limit)${step.ok ? "" : `: over the limit (${step.why})`}`);
     } catch (error) {
       // A step that cannot be set up or measured ends the ramp; what was measured is reported.
-      result.stopped = `${n} cameras: ${(error as Error).message.split("\n")[0]}`;
+      const [first, ...rest] = (error as Error).message.split("\n");
+      result.stopped = `${n} cameras: ${first}`;
       const logFile = path.join(OUT_DIR, "capacity-vigil.log");
       // With the state of the bot's connections to the stand-in: a bot gone silent is told apart from one stuck half-way through a request.
       const port = new URL(s.tg.apiRoot).port;
       const sockets = await run("ss", ["-tni", `( sport = :${port} or dport = :${port} )`]).then((r) => r.stdout, (e: Error) => `(ss failed: ${e.message})`);
-      await fs.writeFile(logFile, `${s.vigil.output()}\n--- connections to the Bot API stand-in (ss -tni) ---\n${sockets}`);
+      await fs.writeFile(logFile, `${s.vigil.output()}\n--- why the step stopped ---\n${first}\n${rest.join("\n")}\n--- connections to the Bot API stand-in (ss -tni) ---\n${sockets}`);
       log(`capacity: ${result.stopped} (Vigil's log: ${logFile})`);
       break;
     }
@@ -834,6 +844,7 @@ async function main(): Promise<void> {
     ["  where it goes (medians)", `entry → confirming frame in Vigil ${median0(parts.toConfirmingFrameMs)}; → alert out of the pipeline ${median0(parts.pipelineMs)}; → photo at the stand-in ${median0(parts.deliveryMs)}`, ""],
     ["false alerts (whole run)", `${wrong.length}${wrong.length ? ` (${wrong.map((p) => p.camera).join(", ")})` : ""}`, "0"],
     ["capacity", `${capacity.maxCameras} cameras${capacity.stopped ? ` (ramp stopped: ${capacity.stopped})` : ""}`, "≥ 32"],
+    ["/addcamera tried again (whole run)", `${addFailures.length}${addFailures.length ? ` (${addFailures.join("; ")})` : ""}`, "0"],
     ["idle CPU vs bare ffmpeg", `${idle.ratio.toFixed(2)}x (${idle.cameras} still cameras: Vigil ${pct(idle.vigilCpuPct)} = ${Object.entries(idle.vigilCpuPctByRole).filter(([, v]) => v > 0).map(([role, v]) => `${role} ${v.toFixed(1)}`).join(" + ")}; bare ffmpeg ${pct(idle.bareFfmpegCpuPct)}${idle.ratios.length > 1 ? `; windows ${idle.ratios.map((r) => r.toFixed(2)).join(", ")}` : ""})`, "≤ 1.3x"],
     ["inference vs bare session.run", `${results.ratios.inference_vs_bare ?? "–"}x (in Vigil ${ms(capacity.detectorMsPerInference)} per model run, bare ${inferenceMs.toFixed(1)} ms)`, ""],
     ["bare ffmpeg per camera (mix)", `${pct(perCamFloor)} (${capacity.floorCameras} cameras, beside Vigil)`, ""],
@@ -847,7 +858,7 @@ async function main(): Promise<void> {
   await fs.mkdir(OUT_DIR, { recursive: true });
   await fs.writeFile(path.join(OUT_DIR, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   const details = path.join(OUT_DIR, `details-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
-  await fs.writeFile(details, JSON.stringify({ quick: QUICK, startedAt, loadAtStart, loadAtEnd, plan: PLAN, results, inferenceMs, idle, latency, capacity }, null, 2));
+  await fs.writeFile(details, JSON.stringify({ quick: QUICK, startedAt, loadAtStart, loadAtEnd, plan: PLAN, results, inferenceMs, idle, latency, capacity, addFailures }, null, 2));
   process.stdout.write(`\nbench/out/results.json, ${path.relative(PROJECT_ROOT, details)}\n`);
 }
 

@@ -66,14 +66,23 @@ export function createChatDriver(tg: BotApiStandIn, options: ChatDriverOptions =
   };
 }
 
+/** What {@link addCameraByChat} does when the bot cannot open the camera. */
+export interface ProbeRetry {
+  /** Presses "Try again" this many times, as a user would. Default 0: the first failure throws. */
+  retries?: number;
+  /** Told the bot's sentence at each failure that is tried again. */
+  onFailure?: (sentence: string) => void;
+}
+
 /**
  * The /addcamera conversation, answered as a user would (each answer replies to
  * the bot's question), up to pressing Save on the first picture, on a network
  * where no ONVIF camera answers the search, or with the search switched off
- * (the URL is typed). Resolves with
- * the bot's "Saved …" message.
+ * (the URL is typed). Resolves with the bot's "Saved …" message. When the bot
+ * says it could not open the camera, it presses "Try again" up to
+ * `retry.retries` times, then throws with the bot's sentence.
  */
-export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user: User, room: Chat, camera: { name: string; url: string; username?: string; password?: string }, timeoutMs = 60_000): Promise<Message> {
+export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user: User, room: Chat, camera: { name: string; url: string; username?: string; password?: string }, timeoutMs = 60_000, retry: ProbeRetry = {}): Promise<Message> {
   const answer = (text: string) => chat.askAll(user, room, text, 1, { replyTo: chat.lastBotMessage(room) });
   await chat.askAll(user, room, "/addcamera", 2);
   // The name starts the search for ONVIF cameras (unless VIGIL_ONVIF_TIMEOUT=0); where none answers, the URL question follows.
@@ -84,12 +93,22 @@ export async function addCameraByChat(tg: BotApiStandIn, chat: ChatDriver, user:
   for (const text of login.slice(0, -1)) await answer(text);
   // The last answer starts the connection: the picture comes after "Connecting…" (and, in a group where
   // the bot may not delete the password, a request to delete it).
-  const last = tg.send(user, room, login.at(-1)!, { replyTo: chat.lastBotMessage(room) });
-  // The picture with Save (an alert photo may arrive first on an armed system).
-  const request = await tg.waitFor((r) => r.ok === true && r.method === "sendPhoto" && Number(r.params.chat_id) === room.id && inlineButtons(r.result as Message).some((b) => b.text === "Save"), { after: last.mark, timeoutMs });
-  const probe = tg.message(room.id, (request.result as Message).message_id) ?? (request.result as Message);
-  const save = tg.press(user, probe, "Save");
-  const [saved] = await chat.sentSince(room, save.mark, 1);
-  return saved!;
+  let mark = tg.send(user, room, login.at(-1)!, { replyTo: chat.lastBotMessage(room) }).mark;
+  const inRoom = (r: RecordedRequest) => r.ok === true && Number(r.params.chat_id) === room.id;
+  let tries = 0;
+  for (;;) {
+    // The picture with Save (an alert photo may arrive first on an armed system), or the sentence saying why there is none.
+    const request = await tg.waitFor((r) => inRoom(r) && ((r.method === "sendPhoto" && inlineButtons(r.result as Message).some((b) => b.text === "Save")) || (r.method === "sendMessage" && inlineButtons(r.result as Message).some((b) => b.text === "Try again"))), { after: mark, timeoutMs });
+    const sent = tg.message(room.id, (request.result as Message).message_id) ?? (request.result as Message);
+    if (request.method === "sendPhoto") {
+      const save = tg.press(user, sent, "Save");
+      const [saved] = await chat.sentSince(room, save.mark, 1);
+      return saved!;
+    }
+    const sentence = String(request.params.text);
+    if (tries++ >= (retry.retries ?? 0)) throw new Error(`/addcamera ${camera.name}: the bot could not open the camera: ${sentence}`);
+    retry.onFailure?.(sentence);
+    mark = tg.press(user, sent, "Try again").mark;
+  }
 }
 
