@@ -11,7 +11,7 @@
  * older one is answered `superseded`) and keeps its place in line, so the queue
  * is bounded by the number of cameras and a busy pool always works on the
  * present. The next free detector takes the frame due first: one that would
- * confirm or clear a visit is due when it joins, one whose motion is new a quarter
+ * confirm or clear a visit is due when it joins, one whose motion is new a fifth
  * of `maxRoutineWaitMs` later, the rest `maxRoutineWaitMs` later, so a routine
  * frame waits at most about that long (schedule.ts). A camera's waiting request takes its newer frames as they come
  * (`refresh`) and at its turn (`renew`), so its place in line reflects what the
@@ -77,7 +77,7 @@ export interface DetectionServiceOptions {
   onStatus?: (status: DetectorStatus) => void;
   /** After a failure, wait this long before trying the model again. Default 30 s. */
   retryAfterMs?: number;
-  /** How long after it joins a routine frame is due (new motion a quarter of that). Default {@link MAX_ROUTINE_WAIT_MS}. */
+  /** How long after it joins a routine frame is due (new motion a fifth of that). Default {@link MAX_ROUTINE_WAIT_MS}. */
   maxRoutineWaitMs?: number;
 }
 

@@ -7,10 +7,10 @@
  * visit is due at once: a visitor seen once and not yet confirmed becomes an
  * alert one detector run after the next frame is served, and every frame it
  * waits behind adds one run to the alert. A frame whose motion appeared
- * somewhere new (look-memory.ts) is due a quarter of the bound later (0.5 s):
- * it may hold a visitor no one has seen yet, where the rest are most likely the
+ * somewhere new (look-memory.ts) is due a fifth of the bound later (0.2 s): it
+ * may hold a visitor no one has seen yet, where the rest are most likely the
  * tree or the road the detector keeps finding empty. A routine frame is due
- * the whole bound later (2 s), so it is never starved: nothing that joins the
+ * the whole bound later (1 s), so it is never starved: nothing that joins the
  * line after it is due goes ahead of it, and it waits at most the bound plus
  * the runs of the frames due before it (one per camera at most: each camera
  * has one frame waiting). A routine frame may hold a visitor too, walking where
@@ -22,15 +22,13 @@
  * reach the bound, one after another: each went ahead of the confirming frames
  * and new motion that had joined before it was overdue, and those waited until
  * they were about as old. On the bench's 32 cameras in constant motion, on a
- * slow day, cameras whose visitor was then first seen had waited about 1 s, his
- * confirming frame up to 0.6 s more, and visitors were alerted 1.2-1.8 s after
- * they walked in. With due times, a confirming frame waits only for what was
- * due before it joined.
+ * slow day, new motion then waited about 1 s and confirming frames up to 0.6 s,
+ * and visitors were alerted 1.2-1.8 s after they walked in. With due times, a
+ * confirming frame waits only for what was due before it joined.
  *
- * The bound is 2 s. At 1 s, on that slow day, routine frames waited 1.1-1.5 s:
- * all of them were past due, ahead of every visitor's frame that joined after
- * them, and new motion still waited up to 1 s, confirming frames up to 0.4 s.
- * At 0.5 s (with ranks) it was worse still.
+ * The bound is 1 s, not less: at 0.5 s routine frames are due sooner after new
+ * motion and confirming frames, and more of them go first when the detector
+ * cannot keep up.
  */
 
 /**
@@ -50,17 +48,17 @@ export interface Waiting {
 }
 
 /**
- * How long after it joins a routine frame is due: 2 s, ten frames of a camera at
- * 5 fps. Long enough that on a detector that cannot keep up routine frames do
- * not crowd out the visitors being found and confirmed, short enough that every
- * camera is looked at every 2 s however busy the night.
+ * How long a routine frame may wait behind confirming frames and new motion:
+ * 1 s, five frames of a camera at 5 fps. Long enough that a busy detector's
+ * routine frames do not crowd out the visitor being confirmed, short enough
+ * that every camera is looked at each second however busy the night.
  */
-export const MAX_ROUTINE_WAIT_MS = 2000;
+export const MAX_ROUTINE_WAIT_MS = 1000;
 
-/** When a waiting frame is due: a confirming frame when it joins, new motion a quarter of the bound later, a routine frame the whole bound later. */
+/** When a waiting frame is due: a confirming frame when it joins, new motion a fifth of the bound later, a routine frame the whole bound later. */
 function due(waiting: Waiting, maxRoutineWaitMs: number): number {
   if (waiting.priority === "confirm") return waiting.since;
-  return waiting.since + (waiting.priority === "new" ? maxRoutineWaitMs / 4 : maxRoutineWaitMs);
+  return waiting.since + (waiting.priority === "new" ? maxRoutineWaitMs / 5 : maxRoutineWaitMs);
 }
 
 /** The waiting frame to serve next: the one due first, then by arrival. Undefined when none waits. */

@@ -32,10 +32,10 @@ describe("the order of waiting frames", () => {
   it("serves a frame whose motion is new after confirming ones and before routine frames that came earlier, unless one was due before it joined", () => {
     const queue = [job("tree", "routine", 0, 1), job("road", "routine", 10, 2), job("gate", "new", 20, 3), job("door", "confirm", 30, 4), job("yard", "new", 40, 5)];
     expect(order(queue)).toEqual(["door", "gate", "yard", "tree", "road"]);
-    // New motion is due a quarter of the bound after it joins: the tree's frame goes first when the gate's joins more than three quarters of the bound after it.
-    const late = [job("tree", "routine", 0, 1), job("gate", "new", MAX_ROUTINE_WAIT_MS * 0.75 - 1, 2)];
+    // New motion is due 0.2 s after it joins: the tree's frame, due at 1 s, goes first when the gate's joins after 0.8 s.
+    const late = [job("tree", "routine", 0, 1), job("gate", "new", MAX_ROUTINE_WAIT_MS * 0.8 - 1, 2)];
     expect(order(late)).toEqual(["gate", "tree"]);
-    expect(order(late.map((j) => (j.cameraId === "gate" ? { ...j, since: MAX_ROUTINE_WAIT_MS * 0.75 + 1 } : j)))).toEqual(["tree", "gate"]);
+    expect(order(late.map((j) => (j.cameraId === "gate" ? { ...j, since: MAX_ROUTINE_WAIT_MS * 0.8 + 1 } : j)))).toEqual(["tree", "gate"]);
   });
 
   it("serves a confirming frame and new motion before the routine frames a saturated detector has kept waiting", () => {
@@ -54,15 +54,15 @@ describe("the order of waiting frames", () => {
   });
 
   it("on a detector that cannot keep up, has a confirming frame wait only for the routine frames due before it joined", () => {
-    // One detector, 50 ms a run, 50 cameras each sending a routine frame the moment their last one is
-    // answered: each waits about 2.5 s, so at any moment about 10 are past their bound.
+    // One detector, 50 ms a run, 30 cameras each sending a routine frame the moment their last one is
+    // answered: each waits about 1.5 s, so at any moment about 10 are past their bound.
     const runMs = 50;
     let seq = 0;
-    const queue: Job[] = Array.from({ length: 50 }, (_, i) => job(`c${i}`, "routine", 0, seq++));
+    const queue: Job[] = Array.from({ length: 30 }, (_, i) => job(`c${i}`, "routine", 0, seq++));
     let now = 0;
     let confirmedAt: number | undefined;
-    const joins = 12_000;
-    while (confirmedAt === undefined && now < 30_000) {
+    const joins = 6000;
+    while (confirmedAt === undefined && now < 20_000) {
       if (now >= joins && !queue.some((j) => j.cameraId === "porch")) queue.push(job("porch", "confirm", now, seq++));
       const next = nextWaiting(queue)!;
       queue.splice(queue.indexOf(next), 1);
