@@ -10,10 +10,10 @@
  * Each camera has at most one frame waiting; a newer frame replaces it (the
  * older one is answered `superseded`) and keeps its place in line, so the queue
  * is bounded by the number of cameras and a busy pool always works on the
- * present. The next free detector takes the frame due first: one that would
- * confirm or clear a visit is due when it joins, one whose motion is new a fifth
- * of `maxRoutineWaitMs` later, the rest `maxRoutineWaitMs` later, so a routine
- * frame waits at most about that long (schedule.ts). A camera's waiting request takes its newer frames as they come
+ * present. The next free detector takes the frame that would confirm or clear a
+ * visit first, then frames whose motion is new, then the rest in the order they
+ * arrived; a routine frame waits at most `maxRoutineWaitMs` behind the others
+ * (schedule.ts). A camera's waiting request takes its newer frames as they come
  * (`refresh`) and at its turn (`renew`), so its place in line reflects what the
  * camera shows now.
  *
@@ -77,7 +77,7 @@ export interface DetectionServiceOptions {
   onStatus?: (status: DetectorStatus) => void;
   /** After a failure, wait this long before trying the model again. Default 30 s. */
   retryAfterMs?: number;
-  /** How long after it joins a routine frame is due (new motion a fifth of that). Default {@link MAX_ROUTINE_WAIT_MS}. */
+  /** Longest a routine frame waits behind frames that would confirm a visit. Default {@link MAX_ROUTINE_WAIT_MS}. */
   maxRoutineWaitMs?: number;
 }
 
@@ -224,7 +224,7 @@ export async function createDetectionService(options: DetectionServiceOptions): 
         if (slots.length < size && performance.now() >= growAfter) startLoading();
         return;
       }
-      const job = nextWaiting(waiting.values(), maxRoutineWaitMs)!;
+      const job = nextWaiting(waiting.values(), performance.now(), maxRoutineWaitMs)!;
       waiting.delete(job.request.cameraId);
       slot.busy = true;
       job.request = renewed(job.request);

@@ -1,34 +1,27 @@
 /**
  * Which waiting frame the next free detector takes: a pure function of the
- * queue, so the order is tested without clocks or a model.
+ * queue and the time, so the order is tested without clocks or a model.
  *
- * Each waiting frame is due some time after it joined the line, and the one due
- * first goes first (ties by arrival). A frame that would confirm or clear a
- * visit is due at once: a visitor seen once and not yet confirmed becomes an
- * alert one detector run after the next frame is served, and every frame it
- * waits behind adds one run to the alert. A frame whose motion appeared
- * somewhere new (look-memory.ts) is due a fifth of the bound later (0.2 s): it
- * may hold a visitor no one has seen yet, where the rest are most likely the
- * tree or the road the detector keeps finding empty. A routine frame is due
- * the whole bound later (1 s), so it is never starved: nothing that joins the
- * line after it is due goes ahead of it, and it waits at most the bound plus
- * the runs of the frames due before it (one per camera at most: each camera
- * has one frame waiting). A routine frame may hold a visitor too, walking where
- * things already move.
+ * A frame that would confirm or clear a visit goes first: a visitor seen once
+ * and not yet confirmed becomes an alert one detector run after the next frame
+ * is served, and every frame it waits behind another camera's routine frame
+ * adds one run to the alert. Then a frame whose motion appeared somewhere new
+ * (look-memory.ts): it may hold a visitor no one has seen yet, where the rest
+ * are most likely the tree or the road the detector keeps finding empty. The
+ * rest are served in the order they arrived. A routine frame is never starved:
+ * one that has waited `maxRoutineWaitMs` counts as urgent too and takes its
+ * place among the confirming frames by arrival, so it waits at most that long
+ * plus the runs of the urgent frames that arrived before it (one per camera at
+ * most: each camera has one frame waiting). A routine frame may hold a visitor
+ * too, walking where things already move.
  *
- * Due times, not ranks. With ranks (confirming frames, then new motion, then
- * routine frames, a routine frame joining the first rank once it had waited the
- * bound), a detector that could not keep up had every camera's routine frame
- * reach the bound, one after another: each went ahead of the confirming frames
- * and new motion that had joined before it was overdue, and those waited until
- * they were about as old. On the bench's 32 cameras in constant motion, on a
- * slow day, new motion then waited about 1 s and confirming frames up to 0.6 s,
- * and visitors were alerted 1.2-1.8 s after they walked in. With due times, a
- * confirming frame waits only for what was due before it joined.
- *
- * The bound is 1 s, not less: at 0.5 s routine frames are due sooner after new
- * motion and confirming frames, and more of them go first when the detector
- * cannot keep up.
+ * The bound is 1 s, not less, because on a detector that cannot keep up every
+ * camera's routine frame reaches it: at 0.5 s, on the bench's 32 cameras in
+ * constant motion, overdue routine frames went ahead of everything that came
+ * after them, and visitors were first seen 0.6 s after they walked in, or
+ * confirmed 0.9 s after they were seen. Among themselves routine frames go by
+ * arrival whatever the bound: a shorter one only moves them ahead of the
+ * frames that decide alerts.
  */
 
 /**
@@ -50,26 +43,26 @@ export interface Waiting {
 /**
  * How long a routine frame may wait behind confirming frames and new motion:
  * 1 s, five frames of a camera at 5 fps. Long enough that a busy detector's
- * routine frames do not crowd out the visitor being confirmed, short enough
+ * overdue frames do not crowd out the visitor being confirmed, short enough
  * that every camera is looked at each second however busy the night.
  */
 export const MAX_ROUTINE_WAIT_MS = 1000;
 
-/** When a waiting frame is due: a confirming frame when it joins, new motion a fifth of the bound later, a routine frame the whole bound later. */
-function due(waiting: Waiting, maxRoutineWaitMs: number): number {
-  if (waiting.priority === "confirm") return waiting.since;
-  return waiting.since + (waiting.priority === "new" ? maxRoutineWaitMs / 5 : maxRoutineWaitMs);
+/** 0 for confirming and overdue frames, 1 for new motion, 2 for the rest. */
+function rank(waiting: Waiting, now: number, maxRoutineWaitMs: number): number {
+  if (waiting.priority === "confirm" || now - waiting.since >= maxRoutineWaitMs) return 0;
+  return waiting.priority === "new" ? 1 : 2;
 }
 
-/** The waiting frame to serve next: the one due first, then by arrival. Undefined when none waits. */
-export function nextWaiting<T extends Waiting>(waiting: Iterable<T>, maxRoutineWaitMs: number = MAX_ROUTINE_WAIT_MS): T | undefined {
+/** The waiting frame to serve next at `now`: urgent or overdue first, then new motion, each by arrival. Undefined when none waits. */
+export function nextWaiting<T extends Waiting>(waiting: Iterable<T>, now: number, maxRoutineWaitMs: number = MAX_ROUTINE_WAIT_MS): T | undefined {
   let best: T | undefined;
-  let bestDue = Infinity;
+  let bestRank = Infinity;
   for (const candidate of waiting) {
-    const d = due(candidate, maxRoutineWaitMs);
-    if (d < bestDue || (d === bestDue && candidate.seq < best!.seq)) {
+    const r = rank(candidate, now, maxRoutineWaitMs);
+    if (r < bestRank || (r === bestRank && candidate.seq < best!.seq)) {
       best = candidate;
-      bestDue = d;
+      bestRank = r;
     }
   }
   return best;
