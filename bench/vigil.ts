@@ -468,10 +468,10 @@ async function startServer(cameras: readonly CameraSpec[], paused: boolean): Pro
   return owned(await startRtspServer({ mounts }), (server) => server.close());
 }
 
-/** Adds cameras through the /addcamera conversation; resolves with the seconds each took. */
 /** Each time the bot could not open a camera being added and "Try again" was pressed: the camera and the bot's sentence. */
 const addFailures: string[] = [];
 
+/** Adds cameras through the /addcamera conversation, pressing "Try again" up to twice a camera; resolves with the seconds each took. */
 async function addCameras(s: Session, server: RtspTestServer, cameras: readonly CameraSpec[]): Promise<number> {
   const started = performance.now();
   for (const cam of cameras) {
