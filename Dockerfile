@@ -17,6 +17,12 @@ COPY bin ./bin
 COPY src ./src
 COPY models/manifest.json ./models/manifest.json
 RUN npm run build
+# Vigil's own decoder (src/pipeline/source/lean-decoder.ts), built against Debian's libavcodec;
+# the runtime image has the same libraries through its ffmpeg package.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev pkgconf libavcodec-dev libswscale-dev \
+ && rm -rf /var/lib/apt/lists/* \
+ && sh src/pipeline/source/build-decoder.sh dist/vigil-decode
 # The detector is fetched at build time and verified against the manifest's SHA-256;
 # weights are never in the repository. Set VIGIL_MODELS_MIRROR to a folder in the build
 # context to build without internet.
@@ -24,7 +30,7 @@ ARG VIGIL_MODELS_MIRROR=
 RUN VIGIL_MODELS_MIRROR=${VIGIL_MODELS_MIRROR} node bin/vigil.js models fetch
 
 FROM node:20-bookworm-slim
-# ffmpeg: decoding and clips. fonts-dejavu-core: labels on snapshots (sharp renders SVG
+# ffmpeg: clips, cameras Vigil's decoder does not read, and the libraries that decoder uses. fonts-dejavu-core: labels on snapshots (sharp renders SVG
 # text as empty boxes without a font). tini: PID 1 that forwards SIGTERM and reaps the
 # ffmpeg children, so `docker stop` shuts Vigil down cleanly.
 RUN apt-get update \

@@ -132,7 +132,8 @@ function clockToEpoch(time: string, before: number): number {
 let zombiesBefore = new Set<number>();
 
 async function sample(pid: number, t0: number): Promise<Sample> {
-  const children = (await childProcesses(pid)).filter((c) => c.name === "ffmpeg");
+  // Its video children: ffmpeg, and Vigil's own decoders (vigil-decode), counted together as "ffmpeg" below.
+  const children = (await childProcesses(pid)).filter((c) => c.name === "ffmpeg" || c.name === "vigil-decode");
   const zombies = new Set(children.filter((c) => c.state === "Z").map((c) => c.pid));
   const lingering = [...zombies].filter((z) => zombiesBefore.has(z)).length;
   zombiesBefore = zombies;

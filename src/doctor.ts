@@ -13,6 +13,7 @@ import { checkModel, findModel, readManifest } from "./models.js";
 import { checkBroker } from "./mqtt/check.js";
 import { redact } from "./redact.js";
 import { streamKind, withCredentials } from "./domain/stream-url.js";
+import { buildLeanDecoder, DECODER_PACKAGES, LEAN_DECODER } from "./pipeline/source/lean-decoder.js";
 import { probeStream } from "./pipeline/source/probe.js";
 import { probePicam } from "./pipeline/source/rpicam.js";
 import type { Store } from "./store/index.js";
@@ -42,6 +43,13 @@ export async function checkFfmpeg(ffmpegPath: string, env?: NodeJS.ProcessEnv): 
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
     return { name: "ffmpeg", ok: false, detail: missing ? `${ffmpegPath} not found` : `${ffmpegPath} does not run`, fix: "Install it: sudo apt install ffmpeg (or set VIGIL_FFMPEG to its path)." };
   }
+}
+
+/** Vigil's own decoder (lean-decoder.ts), built here if it is missing: a warning without it, since ffmpeg decodes then. */
+export async function checkDecoder(env?: NodeJS.ProcessEnv): Promise<Check> {
+  const built = await buildLeanDecoder(env);
+  if (built.ok) return { name: "decoder", ok: true, detail: `Vigil's own (${LEAN_DECODER})` };
+  return { name: "decoder", ok: false, warning: true, detail: `ffmpeg decodes, at about twice the memory a camera: Vigil's own decoder cannot be built (${built.reason})`, fix: `Install what it needs: sudo apt install ${DECODER_PACKAGES.join(" ")}.` };
 }
 
 export async function checkFonts(env?: NodeJS.ProcessEnv): Promise<Check> {
@@ -127,7 +135,7 @@ async function checkPicam(name: string, url: string, rpicamPath: string | undefi
 /** Runs every check. `openStore` failing is itself a row, and the checks that need the store are skipped. */
 export async function runDoctor(env: Env, openStore: () => Promise<Store>): Promise<Check[]> {
   const ffmpeg = await checkFfmpeg(env.ffmpegPath);
-  const checks: Check[] = [ffmpeg, await checkFonts(), await checkModelFile(env)];
+  const checks: Check[] = [ffmpeg, await checkDecoder(), await checkFonts(), await checkModelFile(env)];
   let store: Store | undefined;
   try {
     store = await openStore();

@@ -14,6 +14,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { ConfigError } from "./errors.js";
 import { checkFfmpeg, checkFonts } from "./doctor.js";
+import { buildLeanDecoder, DECODER_PACKAGES } from "./pipeline/source/lean-decoder.js";
 
 const run = promisify(execFile);
 
@@ -58,13 +59,22 @@ function ffmpegNeed(ffmpegPath: string): SystemNeed {
   return { name: "ffmpeg", packages: ["ffmpeg"], works: async (env) => (await checkFfmpeg(ffmpegPath, env)).ok, installable: ffmpegPath === "ffmpeg" };
 }
 
+/** Building Vigil's own decoder (lean-decoder.ts), which the check does when it is missing or stale. */
+function decoderNeed(warning?: string): SystemNeed {
+  return { name: "a C compiler and libavcodec's headers (for Vigil's own decoder)", packages: DECODER_PACKAGES, works: async (env) => (await buildLeanDecoder(env)).ok, ...(warning ? { warning } : {}) };
+}
+
 const FONT_PACKAGES = ["fonts-dejavu-core"];
 const fontWorks = async (env: ChildEnv) => (await checkFonts(env)).ok;
 
-/** What `vigil start` needs. ffmpeg at `ffmpegPath` (VIGIL_FFMPEG); a font only for labels, so its absence is a warning. */
+/**
+ * What `vigil start` needs. ffmpeg at `ffmpegPath` (VIGIL_FFMPEG); a font only for labels, and
+ * its own decoder only to save memory (ffmpeg decodes without it), so their absence is a warning.
+ */
 export function runtimeNeeds(ffmpegPath: string): SystemNeed[] {
   return [
     ffmpegNeed(ffmpegPath),
+    decoderNeed(`Vigil could not build its own decoder, so ffmpeg decodes every camera at about twice the memory: install what it needs with \`sudo apt-get install ${DECODER_PACKAGES.join(" ")}\` and start Vigil again.`),
     {
       name: "a font",
       packages: FONT_PACKAGES,
@@ -101,6 +111,7 @@ async function succeeds(file: string, args: string[], env: ChildEnv, accept: (st
 /** What `npm test` and `npm run test:faults` need (`.ci/run` relies on them installing it). */
 export const TEST_NEEDS: readonly SystemNeed[] = [
   ffmpegNeed("ffmpeg"),
+  decoderNeed(),
   { name: "a font", packages: FONT_PACKAGES, works: fontWorks },
   {
     name: "the GStreamer RTSP server",

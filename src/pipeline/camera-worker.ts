@@ -68,6 +68,8 @@ export interface CameraWorkerOptions {
   logger: Logger;
   now: () => number;
   ffmpegPath: string;
+  /** Vigil's own decoder for a fed stream (lean-decoder.ts); without it ffmpeg decodes. */
+  decoder?: string;
   /** `replay`: the camera is a file read losslessly in video time; the worker ends with it. */
   mode: "live" | "replay";
   /** Replay only: pace at the clip's own rate. */
@@ -157,6 +159,7 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     burstFps: options.mode === "live" ? burstRate(settings.fps) : settings.fps,
     transport: settings.transport,
     ffmpegPath: options.ffmpegPath,
+    ...(options.decoder ? { decoder: options.decoder } : {}),
     logger,
     now,
     replay: options.mode === "replay",

@@ -20,6 +20,7 @@ import type { ObjectDetector } from "./detect/object-detector.js";
 import { loadDetector } from "./detect/onnx-detector.js";
 import { DEFAULT_CONFIRMATION, type ConfirmationRule } from "./events/confirmation.js";
 import { createH264Feeds, type H264Feeds } from "./source/h264-feed.js";
+import { leanDecoder } from "./source/lean-decoder.js";
 import { probeStream } from "./source/probe.js";
 import { feedProducers } from "./source/feed-producers.js";
 
@@ -38,6 +39,8 @@ export interface PipelineOptions {
   detectorThreads?: number;
   /** Default "ffmpeg" on PATH. */
   ffmpegPath?: string;
+  /** Vigil's own decoder for fed cameras (lean-decoder.ts); false: ffmpeg decodes them. Default: the built one, if any. */
+  decoder?: string | false;
   /** Default: silent. */
   logger?: Logger;
   /** Clock for every timestamp and decision. Default Date.now. */
@@ -83,6 +86,8 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const ffmpegPath = options.ffmpegPath ?? "ffmpeg";
+  const decoder = options.decoder === undefined ? leanDecoder() : options.decoder || undefined;
+  logger.info({ decoder: decoder ?? ffmpegPath }, decoder ? "decoding fed cameras with Vigil's own decoder" : "decoding every camera with ffmpeg");
   const listeners = new Set<(event: PipelineEvent) => void>();
   const workers = new Map<string, { worker: CameraWorker; key: string }>();
   const stopping = new Set<Promise<void>>();
@@ -120,6 +125,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
       logger,
       now,
       ffmpegPath,
+      ...(decoder ? { decoder } : {}),
       mode: options.mode ?? "live",
       realtime: options.realtime ?? false,
       confirmation: options.confirmation ?? DEFAULT_CONFIRMATION,

@@ -147,6 +147,8 @@ describe("vigil doctor", () => {
     const model = rows.find((r) => r.startsWith("model"));
     expect(model).toMatch(/FAIL\s+yolox-nano-416 is missing from .*no-models\s+Fetch it: npm run models/);
     expect(rows.find((r) => r.startsWith("store"))).toMatch(/ok/);
+    // Built by `npm test` (test:prepare), so Vigil decodes its fed cameras itself.
+    expect(rows.find((r) => r.startsWith("decoder"))).toMatch(/ok\s+Vigil's own/);
     expect(rows.find((r) => r.startsWith("telegram"))).toMatch(/FAIL\s+cannot reach 127\.0\.0\.1:9/);
     expect(result.stdout).not.toContain(TOKEN);
   });

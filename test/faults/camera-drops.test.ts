@@ -23,7 +23,7 @@ import { runInPrivateNetwork } from "../support/small-fs.js";
 import { tempDir } from "../support/tmp.js";
 import { until } from "../support/wait.js";
 import { claimAndArm, killAllVigils, startVigil, vigil, type RunningVigil } from "../support/cli.js";
-import { childProcesses, logLines, openFiles, stillThere } from "../support/process-info.js";
+import { childProcesses, isDecoder, logLines, openFiles, stillThere } from "../support/process-info.js";
 
 /** Footage without people: no alert interrupts what the chat is told. */
 const ROAD = { clip: footage("bgslibrary_video03_road-traffic-trees.avi"), clipOptions: { width: 320, height: 240, fps: 5 } };
@@ -129,10 +129,10 @@ describe("cameras that drop, as the chat sees them", () => {
     expect(again, "the yard stream came back").toBeDefined();
   });
 
-  it("SIGTERM stops every ffmpeg child (q, SIGTERM, SIGKILL) and exits 0", async () => {
+  it("SIGTERM stops every decoder (closed input, SIGTERM, SIGKILL) and exits 0", async () => {
     const children = await childProcesses(run.vigil.pid);
-    // One each for 3 cameras: detection's decoder (recording takes the same pictures without an ffmpeg).
-    expect(children.filter((c) => c.name === "ffmpeg").length).toBe(3);
+    // One each for 3 cameras: detection's decoder (recording takes the same pictures without one).
+    expect(children.filter(isDecoder).length).toBe(3);
     run.vigil.child.kill("SIGTERM");
     expect(await run.vigil.exited).toBe(0);
     for (const child of children) expect(await stillThere(child), `${child.name} ${child.pid} survived`).toBe(false);
@@ -156,7 +156,7 @@ describe("a camera whose address goes away (unplugged), in a private network", (
 });
 
 describe("120 reconnects", () => {
-  it("leave no ffmpeg behind, no zombie, and no more open files than after the first few", async () => {
+  it("leave no decoder behind, no zombie, and no more open files than after the first few", async () => {
     const names = ["cam1", "cam2", "cam3"];
     const cameras = await server({ mounts: names.map((name) => ({ name, ...ROAD })) });
     const stats = path.join(await tempDir(), "stats.json");
@@ -181,7 +181,7 @@ describe("120 reconnects", () => {
       await cameras.restart();
       await until(() => count().pictures >= 3 * i && count().recording >= 3 * (i + 1), 60_000, `every stream is back after restart ${i}`);
       const children = await childProcesses(pid);
-      expect(children.filter((c) => c.name === "ffmpeg" && c.state !== "Z"), `restart ${i}`).toHaveLength(3);
+      expect(children.filter((c) => isDecoder(c) && c.state !== "Z"), `restart ${i}`).toHaveLength(3);
       expect(children.filter((c) => c.state === "Z"), `zombies after restart ${i}`).toEqual([]);
       samples.push(await openFiles(pid));
     }

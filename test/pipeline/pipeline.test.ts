@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSettings, type Camera, type CameraSettings } from "../../src/domain/camera.js";
 import type { AlertEvent, PipelineEvent } from "../../src/domain/events.js";
 import { createOnnxDetector, createPipeline, type Pipeline, type PipelineOptions } from "../../src/pipeline/index.js";
-import { footage, MODELS_DIR, pipelineFfmpegs } from "../support/footage.js";
+import { footage, MODELS_DIR, pipelineDecoders } from "../support/footage.js";
 import { startRtspServer, type RtspTestServer } from "../support/rtsp-server.js";
 import { tempDir } from "../support/tmp.js";
 import { AWAY_NOW, OFF_NOW } from "../../src/domain/modes.js";
@@ -120,7 +120,7 @@ describe("the pipeline on live cameras", () => {
     } finally {
       await pipeline.stop();
     }
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 
   it("reports a camera offline after its debounce and back online when it returns", async () => {
@@ -172,10 +172,10 @@ describe("the pipeline on live cameras", () => {
       // A camera that cannot start (a relative path is no stream URL) is logged and skipped, the others run on.
       pipeline.reconcile([camera("a", url, { sensitivity: 5000 }), camera("bad", "relative/clip.mp4")], OFF_NOW);
       expect(pipeline.status().map((s) => s.cameraId)).toEqual(["a"]);
-      await expect.poll(async () => (await pipelineFfmpegs()).length, { timeout: 10_000 }).toBe(1);
+      await expect.poll(async () => (await pipelineDecoders()).length, { timeout: 10_000 }).toBe(1);
     } finally {
       await pipeline.stop();
     }
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import type { Frame } from "../../src/pipeline/frame.js";
 import { yuv420Size } from "../../src/pipeline/frame.js";
 import { ROOT } from "./cli.js";
-import { childProcesses } from "./process-info.js";
+import { childProcesses, isDecoder } from "./process-info.js";
 import { footage } from "./rtsp-server.js";
 
 export { FOOTAGE_DIR, footage } from "./rtsp-server.js";
@@ -22,8 +22,8 @@ export async function grabFrames(name: string, width: number, height: number, op
   return Array.from({ length: Math.floor(stdout.length / size) }, (_, i) => ({ width, height, data: stdout.subarray(i * size, (i + 1) * size), at: i, seq: i }));
 }
 
-/** Pipeline ffmpeg children of this process (decoding to rawvideo), with their state: `Z` is a zombie. */
-export async function pipelineFfmpegs(): Promise<{ pid: number; state: string }[]> {
+/** The cameras' decoders among this process's children (vigil-decode, or ffmpeg decoding to rawvideo), with their state: `Z` is a zombie. */
+export async function pipelineDecoders(): Promise<{ pid: number; state: string }[]> {
   const children = await childProcesses(process.pid);
-  return children.filter((c) => c.name === "ffmpeg" && c.argv.includes("rawvideo")).map(({ pid, state }) => ({ pid, state }));
+  return children.filter(isDecoder).map(({ pid, state }) => ({ pid, state }));
 }

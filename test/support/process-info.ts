@@ -20,6 +20,9 @@ function statFields(stat: string): string[] | undefined {
 }
 
 /** The direct children of `parentPid`. */
+/** A camera's decoder: Vigil's own (lean-decoder.ts), or ffmpeg decoding to raw frames. */
+export const isDecoder = (child: ChildInfo) => child.name === "vigil-decode" || (child.name === "ffmpeg" && child.argv.includes("rawvideo"));
+
 export async function childProcesses(parentPid: number): Promise<ChildInfo[]> {
   const found: ChildInfo[] = [];
   for (const entry of await fs.readdir("/proc")) {

@@ -7,9 +7,10 @@
  * `stop()` resolves only once the process is gone: no orphan, no zombie. When
  * stdin is the video itself (a camera's feed), closing it takes the place of `q`.
  */
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import type { Logger } from "../../log.js";
@@ -75,13 +76,8 @@ export function isExecutable(binary: string, searchPath = process.env.PATH ?? ""
   });
 }
 
-export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
-  const binary = options.ffmpegPath ?? "ffmpeg";
-  if (!isExecutable(binary)) {
-    const exited = Promise.resolve<FfmpegExit>({ code: null, signal: null, stderr: "", spawnError: `spawn ${binary} ENOENT` });
-    return { exited, started: Promise.resolve(undefined), pid: () => undefined, stop: async () => void (await exited) };
-  }
-  const grace = options.graceMs ?? 1000;
+/** The exit, the stderr tail and the stop sequence of one child, however it was started. */
+function supervision(grace: number, stdinInput: boolean) {
   const lines: string[] = [];
   let proc: ChildProcess | undefined;
   let stopRequested = false;
@@ -96,37 +92,12 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
     resolveStart(undefined);
     resolveExit({ ...exit, stderr: lines.join("\n") });
   };
-
-  const command = ffmpeg(options.input)
-    .setFfmpegPath(binary)
-    // Errors only, no progress lines: stderr stays quiet, so an idle camera costs Node nothing.
-    .inputOptions(["-hide_banner", "-nostats", "-loglevel", "error", ...options.inputOptions])
-    .outputOptions(options.outputOptions)
-    .on("start", (commandLine: string) => {
-      proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-      options.logger.debug({ pid: proc?.pid, command: maskUrl(commandLine) }, "ffmpeg started");
-      proc?.stdin?.on("error", () => undefined); // ffmpeg may exit before reading `q`
-      proc?.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
-      resolveStart(proc?.stdin ?? undefined);
-      if (stopRequested) void sequence();
-    })
-    .on("stderr", (line: string) => {
-      lines.push(maskUrl(line));
-      if (lines.length > STDERR_LINES) lines.shift();
-    })
-    .on("error", (error: Error) => {
-      // Exits are read from the process; this only matters when it never started.
-      if (proc?.pid === undefined) finish({ code: null, signal: null, spawnError: maskUrl(error.message) });
-    });
-  if (typeof options.output === "string") command.save(options.output);
-  else command.pipe(options.output, { end: false });
-
   const wait = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
 
   async function sequence(): Promise<void> {
     const child = proc;
     if (!child || done) return;
-    if (options.stdinInput) child.stdin?.end();
+    if (stdinInput) child.stdin?.end();
     else if (child.stdin?.writable) child.stdin.write("q");
     if (await wait(grace)) return;
     child.kill("SIGTERM");
@@ -135,15 +106,78 @@ export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
     await exited;
   }
 
-  return {
+  const child: FfmpegChild = {
     exited,
     started,
     pid: () => proc?.pid,
     async stop() {
       stopRequested = true;
       if (proc) await sequence();
-      // Not spawned yet: the `start` handler runs the sequence; wait for the exit either way.
+      // Not spawned yet: the start runs the sequence; wait for the exit either way.
       await exited;
     },
   };
+  return {
+    child,
+    /** The process runs. */
+    running(process: ChildProcess): void {
+      proc = process;
+      process.stdin?.on("error", () => undefined); // it may exit before reading `q` or the rest of the video
+      process.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
+      resolveStart(process.stdin ?? undefined);
+      if (stopRequested) void sequence();
+    },
+    stderr(line: string): void {
+      lines.push(maskUrl(line));
+      if (lines.length > STDERR_LINES) lines.shift();
+    },
+    /** It never ran. */
+    failed(message: string): void {
+      if (proc?.pid === undefined) finish({ code: null, signal: null, spawnError: maskUrl(message) });
+    },
+  };
+}
+
+const missing = (binary: string): FfmpegChild => {
+  const exited = Promise.resolve<FfmpegExit>({ code: null, signal: null, stderr: "", spawnError: `spawn ${binary} ENOENT` });
+  return { exited, started: Promise.resolve(undefined), pid: () => undefined, stop: async () => void (await exited) };
+};
+
+export function spawnFfmpeg(options: FfmpegChildOptions): FfmpegChild {
+  const binary = options.ffmpegPath ?? "ffmpeg";
+  if (!isExecutable(binary)) return missing(binary);
+  const watch = supervision(options.graceMs ?? 1000, options.stdinInput ?? false);
+  const command = ffmpeg(options.input)
+    .setFfmpegPath(binary)
+    // Errors only, no progress lines: stderr stays quiet, so an idle camera costs Node nothing.
+    .inputOptions(["-hide_banner", "-nostats", "-loglevel", "error", ...options.inputOptions])
+    .outputOptions(options.outputOptions)
+    .on("start", (commandLine: string) => {
+      const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+      options.logger.debug({ pid: proc?.pid, command: maskUrl(commandLine) }, "ffmpeg started");
+      if (proc) watch.running(proc);
+    })
+    .on("stderr", (line: string) => watch.stderr(line))
+    // Exits are read from the process; this only matters when it never started.
+    .on("error", (error: Error) => watch.failed(error.message));
+  if (typeof options.output === "string") command.save(options.output);
+  else command.pipe(options.output, { end: false });
+  return watch.child;
+}
+
+/**
+ * Vigil's own decoder (lean-decoder.ts), supervised as ffmpeg is. Its stdin is
+ * the video, so stopping closes it; it writes nothing to stdout.
+ */
+export function spawnDecoder(binary: string, args: string[], options: { logger: Logger; graceMs?: number }): FfmpegChild {
+  if (!isExecutable(binary)) return missing(binary);
+  const watch = supervision(options.graceMs ?? 1000, true);
+  const proc = spawn(binary, args, { stdio: ["pipe", "ignore", "pipe"] });
+  proc.once("spawn", () => {
+    options.logger.debug({ pid: proc.pid, command: [binary, ...args].join(" ") }, "decoder started");
+    watch.running(proc);
+  });
+  proc.once("error", (error) => watch.failed(error.message));
+  createInterface({ input: proc.stderr }).on("line", (line) => watch.stderr(line));
+  return watch.child;
 }

@@ -25,7 +25,7 @@ import { silentLogger, type Logger } from "../../log.js";
 import { maskUrl } from "../../redact.js";
 import { yuv420Size, type Frame } from "../frame.js";
 import { failureOf, retryPlan, waitBeforeRetry, type AttemptFailure, type BackoffOptions } from "./backoff.js";
-import { spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
+import { spawnDecoder, spawnFfmpeg, type FfmpegExit } from "./ffmpeg-child.js";
 import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
 import type { FeedSubscription, H264Feeds } from "./h264-feed.js";
@@ -51,6 +51,11 @@ export interface FrameSourceOptions {
   transport?: "tcp" | "udp";
   /** Default "ffmpeg" on PATH. */
   ffmpegPath?: string;
+  /**
+   * Vigil's own decoder (lean-decoder.ts), for a fed stream: it does what the
+   * ffmpeg child would, at half the memory. Without it, ffmpeg decodes.
+   */
+  decoder?: string;
   logger?: Logger;
   /** Clock for frame timestamps. Default Date.now. */
   now?: () => number;
@@ -295,16 +300,20 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         lastActivity = performance.now();
         return publish(raw, () => receiver.resume());
       });
-      const child = spawnFfmpeg({
-        input,
-        inputOptions: inputArgs,
-        outputOptions: [...outputArgs, ...output.options],
-        output: output.target,
-        ffmpegPath: options.ffmpegPath ?? "ffmpeg",
-        logger,
-        graceMs: options.graceMs ?? 1000,
-        stdinInput: feed !== undefined,
-      });
+      const graceMs = options.graceMs ?? 1000;
+      const child =
+        feed && options.decoder
+          ? spawnDecoder(options.decoder, [String(width), String(height), String(fps), socket], { logger, graceMs })
+          : spawnFfmpeg({
+              input,
+              inputOptions: inputArgs,
+              outputOptions: [...outputArgs, ...output.options],
+              output: output.target,
+              ffmpegPath: options.ffmpegPath ?? "ffmpeg",
+              logger,
+              graceMs,
+              stdinInput: feed !== undefined,
+            });
       if (feed) {
         void child.started.then((stdin) => {
           if (stdin && !signal.aborted) feed.attach(stdin);

@@ -10,7 +10,8 @@ import type { Frame } from "../../../src/pipeline/frame.js";
 import { feedProducers } from "../../../src/pipeline/source/feed-producers.js";
 import { createFrameSource, regularFrames, type FrameSource, type FrameSourceOptions } from "../../../src/pipeline/source/frame-source.js";
 import { createH264Feeds } from "../../../src/pipeline/source/h264-feed.js";
-import { footage, grabFrames, pipelineFfmpegs } from "../../support/footage.js";
+import { LEAN_DECODER } from "../../../src/pipeline/source/lean-decoder.js";
+import { footage, grabFrames, pipelineDecoders } from "../../support/footage.js";
 import { startRtspServer, type RtspTestServer } from "../../support/rtsp-server.js";
 import { tempDir } from "../../support/tmp.js";
 
@@ -82,7 +83,7 @@ describe("frame source on files", () => {
     // What the consumer got skips ahead: it never fell behind by more than one frame.
     const seqs = reader.frames.map((f) => f.seq);
     expect(seqs.slice(1).some((s, i) => s - seqs[i]! > 1)).toBe(true);
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 
   it("delivers the frames between the regular ones only during a burst, marked extra", async () => {
@@ -130,7 +131,7 @@ describe("frame source on files", () => {
     await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThan(25);
     await reader.stop();
     expect(lines.some((l) => l.includes("camera stream: the stream ended"))).toBe(true);
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 
   it("rejects a replay of something that is not a video with a sentence", async () => {
@@ -211,11 +212,15 @@ describe("frame source on HTTP cameras", () => {
     await expect.poll(() => reader.frames.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
     await reader.stop();
     expect(snapshotRequests - before).toBeGreaterThanOrEqual(3);
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 });
 
-describe("frame source on a real RTSP server, through Vigil's RTSP client", () => {
+// Vigil's own decoder (what runs wherever it could be built, as here) and ffmpeg (where it could not).
+describe.each([
+  ["Vigil's own decoder", { decoder: LEAN_DECODER }],
+  ["ffmpeg", {}],
+] as const)("frame source on a real RTSP server, through Vigil's RTSP client, decoded by %s", (_, decoding) => {
   let rtsp: RtspTestServer;
   const auth = { user: "admin", password: "s3cret-Pw!" };
   const { lines: feedLines, logger: feedLogger } = captureLogs();
@@ -231,7 +236,7 @@ describe("frame source on a real RTSP server, through Vigil's RTSP client", () =
 
   it("respawns when the server dies (ffmpeg exits 0) and resumes when it is back", async () => {
     const { lines, logger } = captureLogs();
-    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, logger, feeds, ...fast });
+    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, logger, feeds, ...decoding, ...fast });
     const reader = consume(source);
     await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(2);
     await rtsp.kill();
@@ -246,11 +251,11 @@ describe("frame source on a real RTSP server, through Vigil's RTSP client", () =
     expect(log).toContain("feed: the stream ended");
     expect(log).toContain("admin:***@127.0.0.1");
     expect(log).not.toContain(auth.password);
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 
   it("kills a child that hangs on a stalled source (watchdog), and picks the stream up again", async () => {
-    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, feeds, ...fast });
+    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, feeds, ...decoding, ...fast });
     const reader = consume(source);
     await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(2);
     await rtsp.stall("cam1");
@@ -259,13 +264,13 @@ describe("frame source on a real RTSP server, through Vigil's RTSP client", () =
     rtsp.resume("cam1");
     await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(before + 2);
     await reader.stop();
-    expect(await pipelineFfmpegs()).toEqual([]);
+    expect(await pipelineDecoders()).toEqual([]);
   });
 
   it("explains wrong credentials in a sentence, without the password anywhere", async () => {
     const { lines, logger } = captureLogs();
     const url = rtsp.url("cam1", { user: "admin", password: "wrong-Pass-77" });
-    const source = createFrameSource({ camera: "front", url, width: 640, height: 360, fps: 5, logger, feeds, ...fast });
+    const source = createFrameSource({ camera: "front", url, width: 640, height: 360, fps: 5, logger, feeds, ...decoding, ...fast });
     const reader = consume(source);
     await expect.poll(() => source.status().lastError, { timeout: 30_000 }).toBe("the camera refused the username or password");
     await reader.stop();

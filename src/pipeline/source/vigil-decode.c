@@ -1,0 +1,171 @@
+/*
+ * vigil-decode: the decoder of a fed camera (lean-decoder.ts builds it).
+ *
+ *   vigil-decode WIDTH HEIGHT FPS SOCKET
+ *
+ * Reads H.264 as ffmpeg's `-f h264` does (Annex B on stdin, an access unit
+ * delimiter after each picture, which lets the parser finish the picture at
+ * once), decodes it on one thread with libavcodec, keeps at most FPS frames a
+ * second by their arrival (the rule of rate-filter.ts), scales each kept frame
+ * to WIDTH x HEIGHT planar YUV 4:2:0 with libswscale, and writes it to the one
+ * client of the Unix socket it listens on at SOCKET: what
+ * `ffmpeg -f h264 -i pipe:0 -vf select,scale -f rawvideo -listen 1 unix:SOCKET`
+ * does, without the ~150 libraries the ffmpeg program maps (libavformat,
+ * libavfilter, libavdevice and theirs). Measured: half the memory of that ffmpeg
+ * per camera (docs/performance.md).
+ *
+ * Exits 0 at the end of its input (or when the reader goes away), 2 on bad
+ * arguments, 1 when it cannot set up; a broken picture is skipped, as ffmpeg does.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/log.h>
+#include <libswscale/swscale.h>
+
+#define READ_BYTES 65536
+
+static int fail(const char *what) {
+  fprintf(stderr, "vigil-decode: %s\n", what);
+  return 1;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* rate-filter.ts's rule on arrival times: keep a frame when it is nearer to the next due time
+ * than the frame after it would be; the grid restarts after a gap or a jump back of over 2 s. */
+struct rate {
+  double interval, due, previous;
+  int started;
+};
+
+static int keep_frame(struct rate *r, double at) {
+  double half_gap = r->started ? (at - r->previous) / 2 : 0;
+  int first = !r->started;
+  r->previous = at;
+  r->started = 1;
+  if (!first && at + half_gap < r->due && at >= r->due - 2000) return 0;
+  r->due = first || (at > r->due ? at - r->due : r->due - at) > r->interval ? at + r->interval : r->due + r->interval;
+  return 1;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t size) {
+  while (size > 0) {
+    ssize_t n = write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    data += n;
+    size -= (size_t)n;
+  }
+  return 1;
+}
+
+static int listen_once(const char *path) {
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof address.sun_path) return -1;
+  strcpy(address.sun_path, path);
+  int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (server < 0 || bind(server, (struct sockaddr *)&address, sizeof address) < 0 || listen(server, 1) < 0) return -1;
+  int client;
+  do client = accept(server, NULL, NULL);
+  while (client < 0 && errno == EINTR);
+  close(server);
+  return client;
+}
+
+struct decoder {
+  AVCodecContext *context;
+  AVFrame *frame;
+  struct SwsContext *scaler;
+  struct rate rate;
+  uint8_t *planes[4];
+  int strides[4];
+  uint8_t *out;
+  int out_bytes, width, height, client;
+};
+
+/* Sends one packet (NULL: the end) and writes out the frames it gives. 0 once the reader is gone. */
+static int decode(struct decoder *d, AVPacket *packet) {
+  if (avcodec_send_packet(d->context, packet) < 0) return 1; /* a broken picture: skipped */
+  while (avcodec_receive_frame(d->context, d->frame) == 0) {
+    AVFrame *f = d->frame;
+    int keep = keep_frame(&d->rate, now_ms());
+    if (keep) {
+      d->scaler = sws_getCachedContext(d->scaler, f->width, f->height, f->format, d->width, d->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+      if (!d->scaler) return fail("cannot scale this picture format"), 0;
+      sws_scale(d->scaler, (const uint8_t *const *)f->data, f->linesize, 0, f->height, d->planes, d->strides);
+    }
+    av_frame_unref(f);
+    if (keep && !write_all(d->client, d->out, (size_t)d->out_bytes)) return 0;
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: vigil-decode WIDTH HEIGHT FPS SOCKET\n");
+    return 2;
+  }
+  struct decoder d = {.width = atoi(argv[1]), .height = atoi(argv[2])};
+  double fps = atof(argv[3]);
+  if (d.width < 2 || d.height < 2 || d.width > 8192 || d.height > 8192 || !(fps > 0 && fps <= 240)) {
+    fprintf(stderr, "vigil-decode: WIDTH and HEIGHT must be 2-8192 and FPS 0-240\n");
+    return 2;
+  }
+  d.rate.interval = 1000.0 / fps;
+  signal(SIGPIPE, SIG_IGN);
+  av_log_set_level(AV_LOG_ERROR);
+
+  const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+  AVCodecParserContext *parser = av_parser_init(AV_CODEC_ID_H264);
+  d.context = codec ? avcodec_alloc_context3(codec) : NULL;
+  if (!parser || !d.context) return fail("this libavcodec has no H.264 decoder");
+  d.context->thread_count = 1; /* the cheapest per frame; cameras run in parallel anyway */
+  if (avcodec_open2(d.context, codec, NULL) < 0) return fail("cannot open the H.264 decoder");
+  d.out_bytes = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, d.width, d.height, 1);
+  d.out = av_malloc((size_t)d.out_bytes);
+  d.frame = av_frame_alloc();
+  AVPacket *packet = av_packet_alloc();
+  uint8_t *input = av_malloc(READ_BYTES + AV_INPUT_BUFFER_PADDING_SIZE);
+  if (!d.out || !d.frame || !packet || !input) return fail("out of memory");
+  av_image_fill_arrays(d.planes, d.strides, d.out, AV_PIX_FMT_YUV420P, d.width, d.height, 1);
+
+  d.client = listen_once(argv[4]);
+  if (d.client < 0) return fail("cannot listen on its socket");
+
+  int open = 1;
+  while (open) {
+    ssize_t got = read(0, input, READ_BYTES);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) got = 0; /* the end: the parser gives what it holds */
+    memset(input + got, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+    const uint8_t *at = input;
+    int left = (int)got;
+    do {
+      int used = av_parser_parse2(parser, d.context, &packet->data, &packet->size, at, left, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
+      if (used < 0) break;
+      at += used;
+      left -= used;
+      if (packet->size > 0 && !decode(&d, packet)) return 0;
+    } while (left > 0);
+    if (got == 0) {
+      decode(&d, NULL);
+      open = 0;
+    }
+  }
+  return 0;
+}
