@@ -223,8 +223,9 @@ interface Reading {
   stats: StatsSnapshot;
 }
 
-/** Vigil's processes: Node itself, the detection decoders, the recorder's stream copies. */
+/** Vigil's processes: Node itself, the detection decoders (its own, or ffmpeg), the recorder's stream copies. */
 function vigilRole(stat: { comm: string }, commandLine: string): string {
+  if (stat.comm === "vigil-decode") return "decode";
   if (stat.comm !== "ffmpeg") return "node";
   if (commandLine.includes("rawvideo")) return "decode";
   if (commandLine.includes("mpegts")) return "record";
@@ -811,7 +812,7 @@ async function main(): Promise<void> {
     memory: {
       rss_mb_per_camera: largest && first && largest.cameras > first.cameras ? round((largest.window.rssMb - first.window.rssMb) / (largest.cameras - first.cameras), 1) : null,
       pss_mb_per_camera: largest && first && largest.cameras > first.cameras ? round((largest.window.pssMb - first.window.pssMb) / (largest.cameras - first.cameras), 1) : null,
-      // The same by process role: Node (the pipeline, the bot, the detector threads), the decoding ffmpegs, the rest.
+      // The same by process role: Node (the pipeline, the bot, the detector threads), the decoders, the rest.
       rss_mb_per_camera_by_role:
         largest && first && largest.cameras > first.cameras
           ? Object.fromEntries(Object.entries(largest.window.rssMbByRole).map(([role, mb]) => [role, round((mb - (first.window.rssMbByRole[role] ?? 0)) / (largest.cameras - first.cameras), 1)]))
