@@ -49,6 +49,8 @@ export const socketOutput = (socketPath: string) => ({ options: ["-listen", "1"]
 export interface FrameReceiver {
   /** Reads again after `onFrame` returned false. */
   resume(): void;
+  /** Tells the writer one byte (Vigil's own decoder: the frames in between on or off); the latest is sent once connected. */
+  send(byte: number): void;
   /** Stops trying to connect; resolves once everything ffmpeg wrote has been read (its exit closes the socket). */
   finish(): Promise<void>;
   /** Stops at once. */
@@ -71,6 +73,7 @@ export function receiveFrames(socketPath: string, frameBytes: number, nextBuffer
   let trying: net.Socket | undefined;
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
+  let told: number | undefined;
   let ended!: () => void;
   const closed = new Promise<void>((resolve) => (ended = resolve));
 
@@ -92,6 +95,7 @@ export function receiveFrames(socketPath: string, frameBytes: number, nextBuffer
     }));
     attempt.once("connect", () => {
       socket = attempt;
+      if (told !== undefined) attempt.write(Buffer.of(told));
       fs.rm(socketPath, { force: true }, () => undefined);
     });
     // Every error ends in "close", which decides; `on`, since a connected socket can fail later too.
@@ -113,6 +117,10 @@ export function receiveFrames(socketPath: string, frameBytes: number, nextBuffer
 
   return {
     resume: () => socket?.resume(),
+    send(byte) {
+      told = byte;
+      socket?.write(Buffer.of(byte));
+    },
     finish() {
       stopConnecting();
       return closed;

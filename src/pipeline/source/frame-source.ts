@@ -178,9 +178,11 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   // Decoded at the burst rate; a snapshot URL's polling rate is capped (decodeArgs) and never bursts.
   const direct = decodeArgs({ ...options, fps: Math.max(options.fps, options.burstFps ?? 0) });
   const { outputOptions: outputArgs, fps } = direct;
+  /** The frames' rate when they are not in a burst (the decoder's FPS; `fps` is its BURST_FPS). */
+  const regularFps = Math.min(options.fps, fps);
   /** ffmpeg's input while the camera's feed writes to its stdin. */
   const fedInput = { input: FED_INPUT.input, inputOptions: ["-threads", "1", ...FED_INPUT.options] };
-  const isRegular = regularFrames(Math.min(options.fps, fps));
+  const isRegular = regularFrames(regularFps);
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
@@ -204,6 +206,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   let activeFeed: FeedSubscription | undefined;
   /** Set by the feed when the camera changed its stream: the running decoder is stopped and started again at once. */
   let newStream: (() => void) | undefined;
+  /** Vigil's own decoder's switch for the frames in between, while one runs: it then sends only the frames asked for. */
+  let switchBurst: ((on: boolean) => void) | undefined;
   /** The last picture before the stream broke off; undefined while it flows. */
   let downSince: number | undefined;
 
@@ -303,7 +307,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       const graceMs = options.graceMs ?? 1000;
       const child =
         feed && options.decoder
-          ? spawnDecoder(options.decoder, [String(width), String(height), String(fps), socket], { logger, graceMs })
+          ? spawnDecoder(options.decoder, [String(width), String(height), String(regularFps), String(fps), socket], { logger, graceMs })
           : spawnFfmpeg({
               input,
               inputOptions: inputArgs,
@@ -323,6 +327,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         receiver.close();
         void child.stop();
       };
+      if (feed && options.decoder) {
+        switchBurst = (on) => receiver.send(on ? 1 : 0);
+        if (burst) switchBurst(true);
+      }
       let restart: "new-stream" | "fallback" | undefined;
       newStream = () => {
         restart = "new-stream";
@@ -356,6 +364,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         await receiver.finish();
       } finally {
         newStream = undefined;
+        switchBurst = undefined;
         feed?.detach();
         receiver.close();
         clearInterval(watchdog);
@@ -438,6 +447,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
       }
     },
     burst(on) {
+      if (on !== burst) switchBurst?.(on);
       burst = on;
     },
     newer() {

@@ -1,18 +1,23 @@
 /*
  * vigil-decode: the decoder of a fed camera (lean-decoder.ts builds it).
  *
- *   vigil-decode WIDTH HEIGHT FPS SOCKET
+ *   vigil-decode WIDTH HEIGHT FPS BURST_FPS SOCKET
  *
  * Reads H.264 as ffmpeg's `-f h264` does (Annex B on stdin, an access unit
  * delimiter after each picture, which lets the parser finish the picture at
- * once), decodes it on one thread with libavcodec, keeps at most FPS frames a
- * second by their arrival (the rule of rate-filter.ts), scales each kept frame
- * to WIDTH x HEIGHT planar YUV 4:2:0 with libswscale, and writes it to the one
- * client of the Unix socket it listens on at SOCKET: what
+ * once), decodes it on one thread with libavcodec, keeps FPS frames a second by
+ * their arrival (the rule of rate-filter.ts), scales each kept frame to WIDTH x
+ * HEIGHT planar YUV 4:2:0 with libswscale, and writes it to the one client of
+ * the Unix socket it listens on at SOCKET: what
  * `ffmpeg -f h264 -i pipe:0 -vf select,scale -f rawvideo -listen 1 unix:SOCKET`
  * does, without the ~150 libraries the ffmpeg program maps (libavformat,
  * libavfilter, libavdevice and theirs). Measured: half the memory of that ffmpeg
  * per camera (docs/performance.md).
+ *
+ * The client switches the frames in between on and off by writing one byte to
+ * the socket (1: on, 0: off; off at the start): while on, the frames of a
+ * BURST_FPS grid come too (frame-source.ts `burst`). Each frame's decision reads
+ * the latest byte, so a switch takes effect at the next picture.
  *
  * Exits 0 at the end of its input (or when the reader goes away), 2 on bad
  * arguments, 1 when it cannot set up; a broken picture is skipped, as ffmpeg does.
@@ -91,19 +96,36 @@ struct decoder {
   AVCodecContext *context;
   AVFrame *frame;
   struct SwsContext *scaler;
-  struct rate rate;
+  struct rate rate, burst_rate;
+  int burst;
   uint8_t *planes[4];
   int strides[4];
   uint8_t *out;
   int out_bytes, width, height, client;
 };
 
+/* The client's latest switch (see above), read without waiting. 0 once the client is gone. */
+static int read_switch(struct decoder *d) {
+  uint8_t bytes[64];
+  for (;;) {
+    ssize_t n = recv(d->client, bytes, sizeof bytes, MSG_DONTWAIT);
+    if (n > 0) d->burst = bytes[n - 1] != 0;
+    else if (n == 0) return 0;
+    else if (errno != EINTR) return 1; /* EAGAIN: nothing new */
+  }
+}
+
 /* Sends one packet (NULL: the end) and writes out the frames it gives. 0 once the reader is gone. */
 static int decode(struct decoder *d, AVPacket *packet) {
   if (avcodec_send_packet(d->context, packet) < 0) return 1; /* a broken picture: skipped */
   while (avcodec_receive_frame(d->context, d->frame) == 0) {
     AVFrame *f = d->frame;
-    int keep = keep_frame(&d->rate, now_ms());
+    double at = now_ms();
+    if (!read_switch(d)) return 0;
+    /* Both grids see every frame, so each stays on time whichever way the switch is. */
+    int regular = keep_frame(&d->rate, at);
+    int in_burst = keep_frame(&d->burst_rate, at);
+    int keep = regular || (d->burst && in_burst);
     if (keep) {
       d->scaler = sws_getCachedContext(d->scaler, f->width, f->height, f->format, d->width, d->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
       if (!d->scaler) return fail("cannot scale this picture format"), 0;
@@ -116,17 +138,18 @@ static int decode(struct decoder *d, AVPacket *packet) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: vigil-decode WIDTH HEIGHT FPS SOCKET\n");
+  if (argc != 6) {
+    fprintf(stderr, "usage: vigil-decode WIDTH HEIGHT FPS BURST_FPS SOCKET\n");
     return 2;
   }
   struct decoder d = {.width = atoi(argv[1]), .height = atoi(argv[2])};
-  double fps = atof(argv[3]);
-  if (d.width < 2 || d.height < 2 || d.width > 8192 || d.height > 8192 || !(fps > 0 && fps <= 240)) {
-    fprintf(stderr, "vigil-decode: WIDTH and HEIGHT must be 2-8192 and FPS 0-240\n");
+  double fps = atof(argv[3]), burst_fps = atof(argv[4]);
+  if (d.width < 2 || d.height < 2 || d.width > 8192 || d.height > 8192 || !(fps > 0 && fps <= burst_fps && burst_fps <= 240)) {
+    fprintf(stderr, "vigil-decode: WIDTH and HEIGHT must be 2-8192, and 0 < FPS <= BURST_FPS <= 240\n");
     return 2;
   }
   d.rate.interval = 1000.0 / fps;
+  d.burst_rate.interval = 1000.0 / burst_fps;
   signal(SIGPIPE, SIG_IGN);
   av_log_set_level(AV_LOG_ERROR);
 
@@ -144,7 +167,7 @@ int main(int argc, char **argv) {
   if (!d.out || !d.frame || !packet || !input) return fail("out of memory");
   av_image_fill_arrays(d.planes, d.strides, d.out, AV_PIX_FMT_YUV420P, d.width, d.height, 1);
 
-  d.client = listen_once(argv[4]);
+  d.client = listen_once(argv[5]);
   if (d.client < 0) return fail("cannot listen on its socket");
 
   int open = 1;

@@ -254,6 +254,23 @@ describe.each([
     expect(await pipelineDecoders()).toEqual([]);
   });
 
+  it("delivers the frames in between only during a burst, marked extra (Vigil's decoder sends them only then)", async () => {
+    const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, burstFps: 10, feeds, ...decoding, ...fast });
+    const reader = consume(source);
+    await expect.poll(() => reader.frames.length, { timeout: 30_000 }).toBeGreaterThan(5);
+    const on = reader.frames.length;
+    source.burst(true);
+    await expect.poll(() => reader.frames.slice(on).filter((frame) => frame.extra).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    source.burst(false);
+    const off = reader.frames.length;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await reader.stop();
+    expect(reader.frames.slice(0, on).filter((frame) => frame.extra)).toEqual([]);
+    expect(reader.frames.slice(off).filter((frame) => frame.extra)).toEqual([]);
+    // The regular frames went on at 5 a second throughout.
+    expect(reader.frames.length - off).toBeGreaterThanOrEqual(7);
+  });
+
   it("kills a child that hangs on a stalled source (watchdog), and picks the stream up again", async () => {
     const source = createFrameSource({ camera: "front", url: rtsp.url("cam1"), width: 640, height: 360, fps: 5, feeds, ...decoding, ...fast });
     const reader = consume(source);

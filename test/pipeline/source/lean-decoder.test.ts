@@ -35,10 +35,10 @@ async function ffmpegFrames(file: string): Promise<Buffer[]> {
   return Array.from({ length: stdout.length / SIZE }, (_, i) => stdout.subarray(i * SIZE, (i + 1) * SIZE));
 }
 
-/** The decoder at `fps`, its frames read from its socket as the frame source reads them. */
-function startDecoder(dir: string, fps: number) {
+/** The decoder at `fps` (`burstFps` while the frames in between are on), its frames read from its socket as the frame source reads them. */
+function startDecoder(dir: string, fps: number, burstFps = fps) {
   const socket = path.join(dir, `${Math.random().toString(36).slice(2)}.sock`);
-  const child = spawn(LEAN_DECODER, [String(W), String(H), String(fps), socket], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn(LEAN_DECODER, [String(W), String(H), String(fps), String(burstFps), socket], { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const frames: Buffer[] = [];
@@ -57,6 +57,8 @@ function startDecoder(dir: string, fps: number) {
       }
     },
     write: (bytes: Buffer) => child.stdin.write(bytes),
+    /** The frames in between, on or off. */
+    burst: (on: boolean) => receiver.send(on ? 1 : 0),
     /** Closes its input (the end of the video) and waits for its exit and the last frames. */
     async end() {
       child.stdin.end();
@@ -116,13 +118,22 @@ describe("Vigil's own decoder", () => {
     expect(matchInOrder(decoder.frames, reference)).toEqual(reference.map((_, i) => i));
   });
 
-  it("keeps at most its rate of frames a second, by their arrival", async () => {
-    const decoder = startDecoder(dir, 5);
-    await decoder.feed(street.units);
+  it("keeps its rate of frames a second by their arrival, and the frames in between only while they are switched on", async () => {
+    // A 5 fps camera, at 2.5 frames a second and 5 in a burst: 2 s each, off, on, off.
+    const decoder = startDecoder(dir, 2.5, 5);
+    await decoder.feed(street.units.slice(0, 10), 200);
+    const regular = decoder.frames.length;
+    decoder.burst(true);
+    await decoder.feed(street.units.slice(10, 20), 200);
+    const burst = decoder.frames.length - regular;
+    decoder.burst(false);
+    await decoder.feed(street.units.slice(20, 30), 200);
     expect(await decoder.end()).toBe(0);
-    // 3 s of a 10 fps camera at 5 a second: every other picture (fewer when this busy machine's timers bunch the writes).
-    expect(decoder.frames.length).toBeGreaterThanOrEqual(12);
-    expect(decoder.frames.length).toBeLessThanOrEqual(16);
+    const after = decoder.frames.length - regular - burst;
+    // Every other picture, then every one (a frame or two fewer where this busy machine's timers bunch the writes).
+    expect([3, 4, 5, 6]).toContain(regular);
+    expect([8, 9, 10]).toContain(burst);
+    expect([3, 4, 5, 6]).toContain(after);
     const matched = matchInOrder(decoder.frames, await ffmpegFrames(street.file));
     expect(matched).not.toContain(-1);
   });
@@ -150,8 +161,8 @@ describe("Vigil's own decoder", () => {
   });
 
   it("refuses bad arguments in one line, with exit code 2", async () => {
-    const result = await run(LEAN_DECODER, ["640", "0", "5", path.join(dir, "x.sock")]).catch((error: { code: number; stderr: string }) => error);
-    expect(result).toMatchObject({ code: 2, stderr: "vigil-decode: WIDTH and HEIGHT must be 2-8192 and FPS 0-240\n" });
+    const result = await run(LEAN_DECODER, ["640", "0", "5", "10", path.join(dir, "x.sock")]).catch((error: { code: number; stderr: string }) => error);
+    expect(result).toMatchObject({ code: 2, stderr: "vigil-decode: WIDTH and HEIGHT must be 2-8192, and 0 < FPS <= BURST_FPS <= 240\n" });
   });
 
   it("is built from its source where a C compiler and libavcodec's headers are, and says in a clause what is missing where they are not", async () => {
@@ -160,6 +171,6 @@ describe("Vigil's own decoder", () => {
     await expect(fs.access(out)).rejects.toThrow();
     expect(await buildLeanDecoder(process.env, out)).toEqual({ ok: true });
     const usage = await run(out, []).catch((error: { code: number; stderr: string }) => error);
-    expect(usage).toMatchObject({ code: 2, stderr: "usage: vigil-decode WIDTH HEIGHT FPS SOCKET\n" });
+    expect(usage).toMatchObject({ code: 2, stderr: "usage: vigil-decode WIDTH HEIGHT FPS BURST_FPS SOCKET\n" });
   });
 });
