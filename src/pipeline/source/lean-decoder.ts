@@ -24,12 +24,19 @@ const SOURCES = ["vigil-decode.c", "build-decoder.sh"].map((name) => path.join(P
 /** Where it is built: beside the compiled JavaScript, which the Dockerfile copies. */
 export const LEAN_DECODER = path.join(PROJECT_ROOT, "dist/vigil-decode");
 
-/** The built decoder, or undefined when there is none (ffmpeg decodes then). */
-export function leanDecoder(): string | undefined {
-  return isExecutable(LEAN_DECODER) ? LEAN_DECODER : undefined;
-}
-
 const modified = (file: string) => fs.promises.stat(file).then((stat) => stat.mtimeMs, () => undefined);
+/** Built, and not older than its source (a copy without its source, as in the Docker image, counts as current). */
+const current = (built: number | undefined, sources: (number | undefined)[]) => built !== undefined && sources.every((time) => time === undefined || time <= built);
+
+/**
+ * The built decoder, or undefined when there is none or it is older than its
+ * source (one that could not be rebuilt after an update may not take this
+ * version's arguments): ffmpeg decodes then.
+ */
+export function leanDecoder(): string | undefined {
+  const time = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+  return isExecutable(LEAN_DECODER) && current(time(LEAN_DECODER), SOURCES.map(time)) ? LEAN_DECODER : undefined;
+}
 
 /**
  * Builds the decoder when it is missing or older than its source (about a
@@ -37,9 +44,8 @@ const modified = (file: string) => fs.promises.stat(file).then((stat) => stat.mt
  * reason, one clause from the compiler's first line, when it cannot be built.
  */
 export async function buildLeanDecoder(env: NodeJS.ProcessEnv = process.env, out = LEAN_DECODER): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const built = await modified(out);
   const sources = await Promise.all(SOURCES.map(modified));
-  if (built !== undefined && sources.every((time) => time === undefined || time <= built)) return { ok: true };
+  if (current(await modified(out), sources)) return { ok: true };
   if (sources.some((time) => time === undefined)) return { ok: false, reason: "its source is missing" };
   try {
     await fs.promises.mkdir(path.dirname(out), { recursive: true });
