@@ -10,8 +10,8 @@
  * HEIGHT planar YUV 4:2:0 with libswscale, and writes it to the one client of
  * the Unix socket it listens on at SOCKET: what
  * `ffmpeg -f h264 -i pipe:0 -vf select,scale -f rawvideo -listen 1 unix:SOCKET`
- * does, without the ~150 libraries the ffmpeg program maps (libavformat,
- * libavfilter, libavdevice and theirs). Measured: half the memory of that ffmpeg
+ * does, without the libraries the ffmpeg program links beyond these (215
+ * against 98 on Debian 12: libavformat, libavfilter, libavdevice and theirs). Measured: half the memory of that ffmpeg
  * per camera (docs/performance.md).
  *
  * The client switches the frames in between on and off by writing one byte to
