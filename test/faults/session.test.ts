@@ -169,6 +169,9 @@ describe("a whole session", () => {
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const children = await childProcesses(run.pid);
     expect(children.filter(isDecoder).length).toBeGreaterThanOrEqual(2);
+    // Vigil's own decoders (`npm test` builds them) are given no URL at all: the size, the two rates and their frame socket.
+    expect(children.some((c) => c.name === "vigil-decode")).toBe(true);
+    for (const child of children.filter((c) => c.name === "vigil-decode")) expect(child.argv.slice(1).join(" ")).toMatch(/^\d+ \d+ [\d.]+ [\d.]+ \/\S+\/vigil-frames-\d+-\w+\/\d+\.sock$/);
     // A running ffmpeg got exactly what the wrapper logged.
     const runsSoFar = (await ffmpegRuns()).map((argv) => JSON.stringify(argv));
     for (const child of children.filter((c) => c.name === "ffmpeg")) expect(runsSoFar).toContain(JSON.stringify(child.argv.slice(1)));
@@ -196,9 +199,10 @@ describe("a whole session", () => {
 
   it("never gave ffmpeg an argument that reads a local file", async () => {
     const all = await ffmpegRuns();
-    // RTSP cameras reach ffmpeg through Vigil's own client, on its stdin; other cameras by URL.
+    // Cameras reach ffmpeg by URL when they are checked (`camera add`, /addcamera), and through
+    // Vigil's own client on its stdin where Vigil's decoder is not built; Vigil's decoders take no URL (checked above).
     const cameraRuns = all.filter((argv) => argv.some((a) => /^(rtsps?|https?):\/\//.test(a)) || (argv.includes("pipe:0") && argv.includes("h264")));
-    expect(cameraRuns.length).toBeGreaterThan(5);
+    expect(cameraRuns.length).toBeGreaterThan(0);
     for (const argv of all) {
       // Vigil's own inputs (a clip being joined in its RAM folder, stdin) or a camera URL behind a whitelist without file.
       argv.forEach((arg, i) => {

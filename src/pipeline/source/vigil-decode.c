@@ -115,9 +115,12 @@ static int read_switch(struct decoder *d) {
   }
 }
 
-/* Sends one packet (NULL: the end) and writes out the frames it gives. 0 once the reader is gone. */
+#define GO_ON -1
+
+/* Sends one packet (NULL: the end) and writes out the frames it gives: GO_ON, or the exit code
+ * (0 once the reader is gone, 1 when a picture cannot be scaled). */
 static int decode(struct decoder *d, AVPacket *packet) {
-  if (avcodec_send_packet(d->context, packet) < 0) return 1; /* a broken picture: skipped */
+  if (avcodec_send_packet(d->context, packet) < 0) return GO_ON; /* a broken picture: skipped */
   while (avcodec_receive_frame(d->context, d->frame) == 0) {
     AVFrame *f = d->frame;
     double at = now_ms();
@@ -128,13 +131,13 @@ static int decode(struct decoder *d, AVPacket *packet) {
     int keep = regular || (d->burst && in_burst);
     if (keep) {
       d->scaler = sws_getCachedContext(d->scaler, f->width, f->height, f->format, d->width, d->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-      if (!d->scaler) return fail("cannot scale this picture format"), 0;
+      if (!d->scaler) return fail("cannot scale this picture format");
       sws_scale(d->scaler, (const uint8_t *const *)f->data, f->linesize, 0, f->height, d->planes, d->strides);
     }
     av_frame_unref(f);
     if (keep && !write_all(d->client, d->out, (size_t)d->out_bytes)) return 0;
   }
-  return 1;
+  return GO_ON;
 }
 
 int main(int argc, char **argv) {
@@ -183,7 +186,8 @@ int main(int argc, char **argv) {
       if (used < 0) break;
       at += used;
       left -= used;
-      if (packet->size > 0 && !decode(&d, packet)) return 0;
+      int status = packet->size > 0 ? decode(&d, packet) : GO_ON;
+      if (status != GO_ON) return status;
     } while (left > 0);
     if (got == 0) {
       decode(&d, NULL);
