@@ -6,6 +6,7 @@
  * finishes cleanly), then SIGTERM, then SIGKILL, each after a grace period, and
  * `stop()` resolves only once the process is gone: no orphan, no zombie. When
  * stdin is the video itself (a camera's feed), closing it takes the place of `q`.
+ * Vigil's own decoder (`spawnDecoder`) is supervised the same way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -120,11 +121,11 @@ function supervision(grace: number, stdinInput: boolean) {
   return {
     child,
     /** The process runs. */
-    running(process: ChildProcess): void {
-      proc = process;
-      process.stdin?.on("error", () => undefined); // it may exit before reading `q` or the rest of the video
-      process.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
-      resolveStart(process.stdin ?? undefined);
+    running(spawned: ChildProcess): void {
+      proc = spawned;
+      spawned.stdin?.on("error", () => undefined); // it may exit before reading `q` or the rest of the video
+      spawned.once("close", (code: number | null, signal: NodeJS.Signals | null) => finish({ code, signal }));
+      resolveStart(spawned.stdin ?? undefined);
       if (stopRequested) void sequence();
     },
     stderr(line: string): void {

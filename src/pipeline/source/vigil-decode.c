@@ -11,8 +11,8 @@
  * the Unix socket it listens on at SOCKET: what
  * `ffmpeg -f h264 -i pipe:0 -vf select,scale -f rawvideo -listen 1 unix:SOCKET`
  * does, without the libraries the ffmpeg program links beyond these (215
- * against 98 on Debian 12: libavformat, libavfilter, libavdevice and theirs). Measured: half the memory of that ffmpeg
- * per camera (docs/performance.md).
+ * against 98 on Debian 12: libavformat, libavfilter, libavdevice and theirs).
+ * Measured: half the memory of that ffmpeg per camera (docs/performance.md).
  *
  * The client switches the frames in between on and off by writing one byte to
  * the socket (1: on, 0: off; off at the start): while on, the frames of a
@@ -20,7 +20,8 @@
  * the latest byte, so a switch takes effect at the next picture.
  *
  * Exits 0 at the end of its input (or when the reader goes away), 2 on bad
- * arguments, 1 when it cannot set up; a broken picture is skipped, as ffmpeg does.
+ * arguments, 1 when it cannot set up or scale a picture; a broken picture is
+ * skipped, as ffmpeg does.
  */
 #include <errno.h>
 #include <signal.h>
