@@ -395,7 +395,7 @@ function program(): Command {
 
   cli
     .command("doctor")
-    .description("check ffmpeg, the model, the store, Telegram, each camera and free disk")
+    .description("check ffmpeg, the decoder, the model, the store, Telegram, each camera and free disk")
     .action(async () => {
       const checks = await runDoctor(env, () => openStoreFromEnv(env));
       out(formatTable(["check", "result", "detail", "fix"], checks.map((c) => [c.name, c.ok ? "ok" : c.warning ? "WARN" : "FAIL", c.detail, c.ok ? "" : (c.fix ?? "")])));
