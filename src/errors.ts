@@ -68,7 +68,7 @@ export class CameraConnectError extends VigilError {
     message: string,
     readonly camera: string,
     readonly url: string,
-    readonly reason: "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown",
+    readonly reason: "refused" | "unauthorized" | "not-found" | "busy" | "timeout" | "unreachable" | "invalid" | "unknown",
     options?: { cause?: unknown },
   ) {
     super(message, options);

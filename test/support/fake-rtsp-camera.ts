@@ -104,6 +104,8 @@ export interface FakeCameraOptions {
   contentBase?: string | null;
   /** Answer DESCRIBE with this many redirects (302) before the stream, each to `/hopN`. */
   redirects?: number;
+  /** Answer this many DESCRIBEs with 503 Service Unavailable first, as a camera starting up or with too many viewers does. */
+  busyFor?: number;
   /** What the SDP says the video is. Default H264. */
   codec?: "H264" | "H265";
   /** Stop sending pictures this long after PLAY on the first connection (the connection stays open). */
@@ -123,6 +125,8 @@ export class FakeRtspCamera {
   port = 0;
   /** Connections accepted. */
   connections = 0;
+  /** DESCRIBEs answered 503 so far (`busyFor`). */
+  busyAnswers = 0;
   /** Connections open now. */
   open = 0;
   readonly requests: FakeRequest[] = [];
@@ -347,6 +351,10 @@ export class FakeRtspCamera {
       if (method === "OPTIONS") return reply(cseq, "200 OK", [`Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN${opts.getParameter === false ? "" : ", GET_PARAMETER"}`, ...(session ? [`Session: ${session}`] : [])]);
       if (!authorized(method, headers)) return reply(cseq, "401 Unauthorized", challenge());
       if (method === "DESCRIBE") {
+        if (this.busyAnswers < (opts.busyFor ?? 0)) {
+          this.busyAnswers++;
+          return reply(cseq, "503 Service Unavailable");
+        }
         const hop = Number(/\/hop(\d+)$/.exec(uri)?.[1] ?? 0);
         if (opts.redirects && hop < opts.redirects) return reply(cseq, "302 Moved Temporarily", [`Location: rtsp://127.0.0.1:${this.port}/hop${hop + 1}`]);
         if (opts.hostile === "absurd-sdp") return reply(cseq, "200 OK", ["Content-Type: application/sdp", "Content-Length: 1099511627776"]);

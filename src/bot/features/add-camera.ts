@@ -51,6 +51,7 @@ const FAILURE_HINTS: Record<CameraConnectError["reason"], string> = {
   unauthorized: "Check the username and password.",
   refused: "Check the port (RTSP is usually 554) and that the camera's RTSP stream is switched on.",
   "not-found": "Check the path after the address; the patterns I listed are the usual ones.",
+  busy: "Try again in a moment; if it stays busy, close another app or recorder that is watching it.",
   timeout: "Check that the camera is on and its address is right.",
   unreachable: "Check the camera's address: this machine cannot reach it.",
   invalid: "Check the URL: it does not lead to a video stream.",

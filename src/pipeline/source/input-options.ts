@@ -97,7 +97,7 @@ export function inputOptions(url: string, config: InputOptionsConfig = {}): stri
   }
 }
 
-export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "timeout" | "unreachable" | "invalid" | "unknown";
+export type FfmpegFailureReason = "refused" | "unauthorized" | "not-found" | "busy" | "timeout" | "unreachable" | "invalid" | "unknown";
 
 /**
  * The one sentence for each reason a camera could not be opened: the same whether
@@ -108,6 +108,7 @@ export const FAILURE_SENTENCES: Readonly<Record<FfmpegFailureReason, string>> = 
   unauthorized: "the camera refused the username or password",
   refused: "the camera refused the connection (wrong port, or the stream is off)",
   "not-found": "the camera has no stream at that path",
+  busy: "the camera is busy or still starting up (it answered 503 Service Unavailable)",
   unreachable: "the camera's address cannot be reached from this machine",
   timeout: "the camera did not answer in time",
   invalid: "that URL does not give a video stream Vigil can read",
@@ -126,6 +127,7 @@ function failureReason(text: string): FfmpegFailureReason {
   if (/connection refused/.test(text)) return "refused";
   // Not a bare "not found": ffmpeg also says "moov atom not found" and "Option ... not found".
   if (/\b404\b|no such file/.test(text)) return "not-found";
+  if (/\b503\b|service unavailable/.test(text)) return "busy";
   if (/no route to host|network is unreachable|name or service not known|could not resolve|temporary failure in name resolution|host is down/.test(text)) return "unreachable";
   // Not "timeout=": ffmpeg quotes the URL it tried, `tcp://host:554?timeout=5000000`, in every connect error.
   if (/timed out|timeout(?!=)|operation not permitted|resource temporarily unavailable/.test(text)) return "timeout";

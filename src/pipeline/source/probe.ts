@@ -8,6 +8,7 @@ import sharp from "sharp";
 import type { CameraProbe } from "../../domain/control.js";
 import { CameraConnectError } from "../../errors.js";
 import { maskUrl } from "../../redact.js";
+import { sleep } from "../../sleep.js";
 import { isExecutable } from "./ffmpeg-child.js";
 import { explainFfmpegFailure, inputOptions, inputUrl } from "./input-options.js";
 
@@ -28,9 +29,26 @@ function childExited(command: ffmpeg.FfmpegCommand): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
+/** A camera that answers 503 (busy with other viewers, or still starting up) is asked again this often, until the probe's time is up. */
+const BUSY_RETRY_MS = 1000;
+
 /** `url` carries credentials; only its masked form appears in errors. */
 export async function probeStream(url: string, options: ProbeOptions = {}): Promise<CameraProbe> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = performance.now() + (options.timeoutMs ?? 10_000);
+  const signal = options.signal ?? new AbortController().signal;
+  for (;;) {
+    try {
+      return await probeOnce(url, { ...options, timeoutMs: Math.round(deadline - performance.now()) });
+    } catch (error) {
+      const busy = error instanceof CameraConnectError && error.reason === "busy";
+      if (!busy || signal.aborted || deadline - performance.now() < 2 * BUSY_RETRY_MS) throw error;
+      await sleep(BUSY_RETRY_MS, signal);
+    }
+  }
+}
+
+async function probeOnce(url: string, options: ProbeOptions & { timeoutMs: number }): Promise<CameraProbe> {
+  const { timeoutMs } = options;
   const masked = maskUrl(url);
   const camera = options.camera ?? "camera";
   const started = performance.now();

@@ -180,6 +180,19 @@ describe("Vigil's RTSP client against cameras that misbehave", () => {
     expect(cam.connections).toBe(2);
   });
 
+  it("says a camera that answers 503 is busy, not that its stream cannot be opened, and reads it once it answers", async () => {
+    const { lines, logger } = logs();
+    const cam = await camera({ busyFor: 2 });
+    const subscription = feeds(logger).subscribe(cam.url(), { name: "test" });
+    const sink = collect(subscription);
+    await until(() => sink.pictures() >= 10, 20_000, "pictures once the camera answers");
+    await subscription.close();
+    expect(cam.busyAnswers).toBe(2);
+    const log = lines.join("\n");
+    expect(log).toContain("the camera is busy or still starting up (it answered 503 Service Unavailable)");
+    expect(log).not.toContain("could not be opened");
+  });
+
   const hostile: [NonNullable<FakeCameraOptions["hostile"]>, string][] = [
     ["endless-headers", "the camera's answer is not valid RTSP"],
     ["absurd-sdp", "the camera's answer is not valid RTSP"],

@@ -313,6 +313,7 @@ async function authorized(connection: Connection, auth: Authenticator | undefine
 function statusFailure(url: string, response: RtspMessage, what: string): Error {
   if (response.status === 401 || response.status === 403) return failure(url, "unauthorized");
   if (response.status === 404) return failure(url, "not-found");
+  if (response.status === 503) return failure(url, "busy");
   if (response.status === 461) return failure(url, "invalid", "the camera does not send its video over TCP; set the camera's transport to udp");
   if (response.status === 454) return failure(url, "unknown", "the camera ended the session");
   return failure(url, "unknown", `the camera answered ${what} with ${response.status} ${response.text.slice(0, 40).replace(/[^\x20-\x7e]/g, "")}`.trim());
