@@ -34,10 +34,10 @@ afterAll(async () => {
   await feeds.stop();
 });
 
-/** A camera of `url` at 160x120, armed and away, whose events land in `events`: replayed on video time, or live. */
-function worker(id: string, url: string, detection: DetectionService, events: PipelineEvent[], mode: "replay" | "live") {
+/** A camera of `url` at 160x120 (and `fps`), armed and away, whose events land in `events`: replayed on video time, or live. */
+function worker(id: string, url: string, detection: DetectionService, events: PipelineEvent[], mode: "replay" | "live", fps = defaultSettings().fps) {
   return createCameraWorker({
-    camera: { id, name: id, url, armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120 } },
+    camera: { id, name: id, url, armed: true, mutedUntil: null, settings: { ...defaultSettings(), width: 160, height: 120, fps } },
     inForce: AWAY_NOW,
     detection,
     emit: (e) => events.push(e),
@@ -88,6 +88,58 @@ describe("a camera's requests to the shared detector", () => {
     expect(asked[firstSighting + 1]!.priority).toBe("confirm");
     expect(asked.filter((a) => a.priority === "confirm").map((a) => a.t)).toEqual([alerts[0]!.at - START, ends[0]!.at - START]);
   });
+});
+
+describe("a live camera's frames in between, outside a burst", () => {
+  it("have the detector look at the one the man walking in past the swaying tree is first seen in, and at none for the tree", async () => {
+    // The wallflower garden slowed down to 2 fps from `from` (frame 227 is 1.5 s before the man comes in): a
+    // camera analysed at 1 fps, whose frames in between (the odd ones) come 500 ms after each regular one,
+    // time enough for any look on this busy machine, so which frames the detector sees does not depend on timing.
+    const cut = async (from: number) => {
+      const file = path.join(await tempDir(), `garden-${from}.mp4`);
+      await promisify(execFile)("ffmpeg", ["-v", "error", "-i", footage("wallflower_wavingtrees_10fps.mp4"), "-vf", `select=gte(n\\,${from}),setpts=N/2/TB`, "-r", "2", "-frames:v", "30", "-an", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", file]);
+      return file;
+    };
+    const looks = async (file: string, mode: "replay" | "live") => {
+      const asked: { seq: number; extra: boolean; priority: DetectionRequest["priority"]; person: boolean }[] = [];
+      const events: PipelineEvent[] = [];
+      const detection: DetectionService = {
+        ...service,
+        async detect(request) {
+          const outcome = await service.detect(request);
+          const person = outcome.status === "done" && outcome.objects.some((o) => o.label === "person" && o.score >= 0.5);
+          asked.push({ seq: request.frame.seq, extra: request.frame.extra === true, priority: request.priority, person });
+          return outcome;
+        },
+      };
+      // Replay looks at every frame (its rate is the clip's); live at 1 fps and, in between, at what it glances at.
+      const garden = worker("garden", file, detection, events, mode, mode === "replay" ? 2 : 1);
+      if (mode === "replay") await garden.done;
+      else {
+        try {
+          await expect.poll(() => events.some((e) => e.type === "alert"), { timeout: 40_000, interval: 100 }).toBe(true);
+        } finally {
+          await garden.stop();
+        }
+      }
+      return { asked, alert: events.find((e): e is AlertEvent => e.type === "alert") };
+    };
+    // The frame he is first found in when every frame is looked at; then a cut where that frame is one in between.
+    const everyFrame = await looks(await cut(227), "replay");
+    const first = everyFrame.asked.find((a) => a.person)!.seq;
+    const from = first % 2 === 1 ? 227 : 228;
+    const live = await looks(await cut(from), "live");
+    const found = live.asked.findIndex((a) => a.person);
+    const trail = JSON.stringify(live.asked);
+    expect(live.asked[found], trail).toMatchObject({ seq: 227 + first - from, extra: true, priority: "new" });
+    expect((227 + first - from) % 2, trail).toBe(1);
+    // Before him, a frame in between was looked at only for new motion: never for the tree the detector already knew.
+    expect(live.asked.slice(0, found).filter((a) => a.extra && a.priority !== "new"), trail).toEqual([]);
+    expect(live.asked.slice(0, found).filter((a) => !a.extra).length, trail).toBeGreaterThan(live.asked.slice(0, found).filter((a) => a.extra).length);
+    // The next frame confirmed him.
+    expect(live.asked[found + 1], trail).toMatchObject({ seq: 227 + first - from + 1, priority: "confirm", person: true });
+    expect(live.alert?.label).toBe("person");
+  }, 90_000);
 });
 
 describe("a live camera behind a busy detector", () => {

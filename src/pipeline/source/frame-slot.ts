@@ -17,6 +17,8 @@ export interface FrameSlot {
   /** No more frames will come; pending and later `take` calls end (or reject with `error`). */
   close(error?: Error): void;
   readonly dropped: number;
+  /** The consumer waits in `take` for the next frame. */
+  readonly idle: boolean;
 }
 
 export interface FrameSlotOptions {
@@ -43,6 +45,9 @@ export function createFrameSlot(options: FrameSlotOptions = {}): FrameSlot {
   return {
     get dropped() {
       return dropped;
+    },
+    get idle() {
+      return waiter !== undefined;
     },
     put(frame, ready) {
       if (closed) {

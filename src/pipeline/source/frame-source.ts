@@ -42,9 +42,11 @@ export interface FrameSourceOptions {
   /** Frames per second delivered: the regular rate. */
   fps: number;
   /**
-   * Decode up to this rate, and deliver the frames between the regular ones only
-   * while {@link FrameSource.burst} is on (while something is being confirmed).
-   * Costs ffmpeg next to nothing: it decodes every frame of the stream anyway.
+   * Decode up to this rate, and deliver the frames between the regular ones, marked
+   * `extra`: all of them while {@link FrameSource.burst} is on (while something is
+   * being confirmed); outside a burst only to a consumer that is waiting for a frame,
+   * and, from Vigil's decoder, only those whose picture changed (live only). Costs
+   * the decoder next to nothing: it decodes every frame of the stream anyway.
    * Default: `fps` (no frames in between).
    */
   burstFps?: number;
@@ -102,7 +104,7 @@ export interface SourceStatus {
 export interface FrameSource {
   /** The frames. One consumer; leaving the loop (or `signal`) stops ffmpeg before the generator returns. */
   frames(signal?: AbortSignal): AsyncGenerator<Frame, void, undefined>;
-  /** On: the frames between the regular ones (`burstFps`) are delivered too, marked `extra`. Off by default. */
+  /** On: all the frames between the regular ones (`burstFps`) are delivered, marked `extra`. Off by default (see `burstFps`). */
   burst(on: boolean): void;
   /**
    * Live, while the consumer is handling a frame: the newer one that came meanwhile, taken now
@@ -218,10 +220,10 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const frameBuffer = () => spare.pop() ?? Buffer.from(new SharedArrayBuffer(frameBytes));
 
   /**
-   * A frame from ffmpeg, in a buffer of its own (`frameBuffer`). Live: a frame in between
-   * that nobody asked for is skipped here, never taking the slot from a regular one;
-   * replay delivers them all and the consumer's side decides (below), so a replay
-   * does not depend on timing. Returns false when ffmpeg must wait (replay, the
+   * A frame from ffmpeg, in a buffer of its own (`frameBuffer`). Live: outside a burst,
+   * a frame in between goes only to a consumer waiting for one, and is skipped here
+   * otherwise, never taking the slot from a regular one; replay delivers them all and
+   * the consumer's side decides (below), so a replay does not depend on timing. Returns false when ffmpeg must wait (replay, the
    * consumer is behind): `resume` is called once it has caught up.
    */
   function publish(data: Buffer, resume: () => void): boolean {
@@ -230,7 +232,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     lastFrameAt = at;
     state = "running";
     const extra = !isRegular(at);
-    if (extra && !burst && !replay) {
+    if (extra && !burst && !replay && !slot.idle) {
       recycle(data);
       return true;
     }
@@ -435,7 +437,7 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         for (;;) {
           const frame = await slot.take();
           if (!frame) return;
-          if (frame.extra && !burst) continue;
+          if (frame.extra && !burst && replay) continue;
           yield frame;
         }
       } finally {

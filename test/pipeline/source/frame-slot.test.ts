@@ -7,15 +7,19 @@ import { explainDeviceFailure, explainFfmpegFailure, inputOptions, isSnapshotUrl
 const frame = (seq: number): Frame => ({ width: 2, height: 2, data: Buffer.alloc(6), at: seq, seq });
 
 describe("frame slot", () => {
-  it("live: the newest frame wins and every replaced frame is counted, and handed back for reuse", async () => {
+  it("live: the newest frame wins and every replaced frame is counted, and handed back for reuse; idle while the consumer waits", async () => {
     const replaced: number[] = [];
     const slot = createFrameSlot({ onDrop: (f) => replaced.push(f.seq) });
     for (const seq of [1, 2, 3]) slot.put(frame(seq));
     expect((await slot.take())!.seq).toBe(3);
     expect(slot.dropped).toBe(2);
     expect(replaced).toEqual([1, 2]);
+    // Idle while the consumer waits in take (a frame in between outside a burst goes only to it then).
+    expect(slot.idle).toBe(false);
     const waiting = slot.take();
+    expect(slot.idle).toBe(true);
     slot.put(frame(4));
+    expect(slot.idle).toBe(false);
     expect((await waiting)!.seq).toBe(4);
     slot.close();
     expect(await slot.take()).toBeUndefined();
