@@ -90,6 +90,10 @@ describe("backoff and input options", () => {
     expect(explainFfmpegFailure("[tcp @ 0x5617] Connection to tcp://10.77.0.5:34012?timeout=5000000 failed: No route to host\nrtsp://10.77.0.5:34012/yard: No route to host").reason).toBe("unreachable");
     expect(explainFfmpegFailure("[rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized\nrtsp://admin:***@10.0.0.9:40104/x: Server returned 401 Unauthorized (authorization failed)").reason).toBe("unauthorized");
     expect(explainFfmpegFailure("rtsp://10.0.0.9:40404/x: Server returned 404 Not Found").reason).toBe("not-found");
+    // A camera starting up or with too many viewers: busy, not a wrong URL; and a port of :45030 is no 503.
+    expect(explainFfmpegFailure("[rtsp @ 0x55] method DESCRIBE failed: 503 Service Unavailable\nrtsp://10.0.0.9:554/c1: Server returned 5XX Server Error reply")).toEqual({ reason: "busy", sentence: "the camera is busy or still starting up (it answered 503 Service Unavailable)" });
+    expect(explainFfmpegFailure("rtsp://10.0.0.9:45030/c1: Server returned 5XX Server Error reply").reason).toBe("unknown");
+    expect(failureOf("busy")).toBe("rejected");
   });
 
   it("explains what ffmpeg says when a local video device cannot be opened", () => {
