@@ -111,9 +111,10 @@ const FIRST_FRAME_WAIT_MS = 10_000;
  * - while something that may alert has been seen and is not confirmed yet (a
  *   burst): then at every one, so that confirmation (two or three sightings)
  *   takes 100 ms per sighting at 5 fps instead of 200;
- * - outside a burst, at one the camera is free for (a glance) whose motion is
- *   where the detector has not looked lately: someone walking in is seen on the
- *   first frame he is in, not up to 100 ms later, and confirmed on the next.
+ * - outside a burst, at one the camera and a detector are free for (a glance)
+ *   whose motion is where the detector has not looked lately: someone walking in
+ *   is seen on the first frame he is in, not up to 100 ms later, and confirmed on
+ *   the next.
  * The decoder decodes every frame of the stream anyway; what the frames in between
  * cost is their trip to Vigil (Vigil's decoder sends one outside a burst only when
  * its picture changed) and their motion, and detector runs only on new motion and
@@ -370,8 +371,9 @@ export function createCameraWorker(options: CameraWorkerOptions): CameraWorker {
     let frame = arrived;
     let plan = admit(frame);
     if (!plan) return;
-    // A frame in between outside a burst is a glance (burstRate): only motion where the detector has not looked lately has it look.
-    if (frame.extra && !confirming && !plan.novel) return;
+    // A frame in between outside a burst is a glance (burstRate): it has a look only for motion where the detector has not
+    // looked lately, and only from a free detector, never in the place of another camera's frame.
+    if (frame.extra && !confirming && !(plan.novel && detection.free())) return;
     let after: { frame: Frame; plan: Plan } | undefined;
     let objects: DetectedObject[] = [];
     if (plan.regions.length > 0) {

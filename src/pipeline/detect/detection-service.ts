@@ -102,6 +102,8 @@ export interface DetectionService {
    * while a camera's routine frame waits so moves it up before its turn.
    */
   refresh(cameraId: string): void;
+  /** A detector would run a frame at once: one is loaded and idle, and no frame waits. A look that only may help (a glance) is asked for only then. */
+  free(): boolean;
   status(): DetectorStatus;
   /** Side of the model input; crops are never smaller. */
   inputSize(): number;
@@ -315,6 +317,7 @@ export async function createDetectionService(options: DetectionServiceOptions): 
         pump();
       });
     },
+    free: () => status.ok && waiting.size === 0 && slots.some((slot) => !slot.busy),
     refresh(cameraId) {
       const job = waiting.get(cameraId);
       if (!job) return;

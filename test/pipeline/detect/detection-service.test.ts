@@ -62,13 +62,17 @@ async function busyCameras(service: { detect(r: DetectionRequest): Promise<Detec
 }
 
 describe("the shared detection service", () => {
-  it("serves cameras in turn and answers a camera's older waiting frame `superseded` when a newer one arrives", async () => {
+  it("serves cameras in turn and answers a camera's older waiting frame `superseded` when a newer one arrives; free only while nothing runs or waits", async () => {
     const service = await createDetectionService({ model: entry.name, load });
     try {
+      expect(service.free()).toBe(true);
       const a = service.detect(request("front"));
+      // Its one detector is running front's frame: a glance would wait, so it is not asked for.
+      expect(service.free()).toBe(false);
       const b1 = service.detect(request("garden"));
       const b2 = service.detect(request("garden"));
       const [ra, rb1, rb2] = await Promise.all([a, b1, b2]);
+      expect(service.free()).toBe(true);
       expect(ra.status).toBe("done");
       expect(rb1.status).toBe("superseded");
       expect(rb2.status).toBe("done");
