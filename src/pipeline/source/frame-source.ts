@@ -30,6 +30,7 @@ import { createFrameSlot } from "./frame-slot.js";
 import { frameSocketPath, receiveFrames, socketOutput } from "./frame-socket.js";
 import type { FeedSubscription, H264Feeds } from "./h264-feed.js";
 import { explainDeviceFailure, explainFfmpegFailure, FED_INPUT, inputOptions, inputUrl, isFedStream, isSnapshotUrl, MAX_POLL_FPS } from "./input-options.js";
+import { createPictureChange } from "./picture-change.js";
 import { rateFilter } from "./rate-filter.js";
 
 export interface FrameSourceOptions {
@@ -45,7 +46,8 @@ export interface FrameSourceOptions {
    * Decode up to this rate, and deliver the frames between the regular ones, marked
    * `extra`: all of them while {@link FrameSource.burst} is on (while something is
    * being confirmed); outside a burst only to a consumer that is waiting for a frame,
-   * and, from Vigil's decoder, only those whose picture changed (live only). Costs
+   * and only those whose picture changed (picture-change.ts; Vigil's decoder sends no
+   * other), live only. Costs
    * the decoder next to nothing: it decodes every frame of the stream anyway.
    * Default: `fps` (no frames in between).
    */
@@ -185,6 +187,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   /** ffmpeg's input while the camera's feed writes to its stdin. */
   const fedInput = { input: FED_INPUT.input, inputOptions: ["-threads", "1", ...FED_INPUT.options] };
   const isRegular = regularFrames(regularFps);
+  /** Outside a burst, a frame in between goes on only when its picture changed (Vigil's decoder sends no other). */
+  const pictureChange = createPictureChange(width, height);
   const frameBytes = yuv420Size(width, height);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? Math.max(5000, 5000 / fps);
@@ -221,8 +225,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
 
   /**
    * A frame from ffmpeg, in a buffer of its own (`frameBuffer`). Live: outside a burst,
-   * a frame in between goes only to a consumer waiting for one, and is skipped here
-   * otherwise, never taking the slot from a regular one; replay delivers them all and
+   * a frame in between goes only to a consumer waiting for one, and only when its
+   * picture changed; it is skipped here otherwise, never taking the slot from a regular one; replay delivers them all and
    * the consumer's side decides (below), so a replay does not depend on timing. Returns false when ffmpeg must wait (replay, the
    * consumer is behind): `resume` is called once it has caught up.
    */
@@ -232,10 +236,12 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
     lastFrameAt = at;
     state = "running";
     const extra = !isRegular(at);
-    if (extra && !burst && !replay && !slot.idle) {
+    // While Vigil's decoder runs (switchBurst), it has already left out the unchanged pictures.
+    if (extra && !burst && !replay && (!slot.idle || (!switchBurst && !pictureChange.changed(data)))) {
       recycle(data);
       return true;
     }
+    if (!replay && !switchBurst) pictureChange.through(data);
     framesIn++;
     arrivals.push(performance.now());
     if (arrivals.length > 16) arrivals.shift();
@@ -329,10 +335,8 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
         receiver.close();
         void child.stop();
       };
-      if (feed && options.decoder) {
-        switchBurst = (on) => receiver.send(on ? 1 : 0);
-        if (burst) switchBurst(true);
-      }
+      switchBurst = feed && options.decoder ? (on) => receiver.send(on ? 1 : 0) : undefined;
+      if (burst) switchBurst?.(true);
       let restart: "new-stream" | "fallback" | undefined;
       newStream = () => {
         restart = "new-stream";
