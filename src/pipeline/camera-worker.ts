@@ -116,9 +116,9 @@ const FIRST_FRAME_WAIT_MS = 10_000;
  *   is seen on the first frame he is in, not up to 100 ms later, and confirmed on
  *   the next.
  * The decoder decodes every frame of the stream anyway; what the frames in between
- * cost is their trip to Vigil (Vigil's decoder sends one outside a burst only when
- * its picture changed) and their motion, and detector runs only on new motion and
- * during bursts. (A camera sending no faster than its analysis rate gains nothing.)
+ * cost is their trip to Vigil (outside a burst, only one whose picture changed
+ * comes: source/picture-change.ts) and their motion, and detector runs only on new
+ * motion and during bursts. (A camera sending no faster than its analysis rate gains nothing.)
  * Live cameras only; a replay analyses the frames at the camera's rate.
  */
 export function burstRate(fps: number): number {

@@ -45,10 +45,9 @@ export interface FrameSourceOptions {
   /**
    * Decode up to this rate, and deliver the frames between the regular ones, marked
    * `extra`: all of them while {@link FrameSource.burst} is on (while something is
-   * being confirmed); outside a burst only to a consumer that is waiting for a frame,
-   * and only those whose picture changed (picture-change.ts; Vigil's decoder sends no
-   * other), live only. Costs
-   * the decoder next to nothing: it decodes every frame of the stream anyway.
+   * being confirmed); outside a burst (live only) those whose picture changed
+   * (picture-change.ts; Vigil's decoder sends no other) to a consumer waiting for a
+   * frame. Costs the decoder next to nothing: it decodes every frame anyway.
    * Default: `fps` (no frames in between).
    */
   burstFps?: number;
@@ -224,11 +223,12 @@ export function createFrameSource(options: FrameSourceOptions): FrameSource {
   const frameBuffer = () => spare.pop() ?? Buffer.from(new SharedArrayBuffer(frameBytes));
 
   /**
-   * A frame from ffmpeg, in a buffer of its own (`frameBuffer`). Live: outside a burst,
-   * a frame in between goes only to a consumer waiting for one, and only when its
-   * picture changed; it is skipped here otherwise, never taking the slot from a regular one; replay delivers them all and
-   * the consumer's side decides (below), so a replay does not depend on timing. Returns false when ffmpeg must wait (replay, the
-   * consumer is behind): `resume` is called once it has caught up.
+   * A frame from the decoder, in a buffer of its own (`frameBuffer`). Live: outside a
+   * burst, a frame in between goes on only when its picture changed and the consumer
+   * waits for a frame, so it never takes the slot from a regular one; replay delivers
+   * them all and the consumer's side decides (below), so a replay does not depend on
+   * timing. Returns false when the decoder must wait (replay, the consumer is behind):
+   * `resume` is called once it has caught up.
    */
   function publish(data: Buffer, resume: () => void): boolean {
     const seq = framesDecoded++;
