@@ -306,7 +306,8 @@ function see(track: Track, object: DetectedObject, at: number, options: TrackerO
     track.anchor = sighting;
     track.displaced = false;
   } else track.displaced = true;
-  track.stationary = !track.displaced && at - track.anchor.at >= options.stationaryMs;
+  // One sighting away may be a jump of the box (a crop that cut the object): a stationary object stays so until a second one.
+  if (!track.displaced) track.stationary = at - track.anchor.at >= options.stationaryMs;
 }
 
 function look(track: Track, at: number, score: number | null, options: TrackerOptions): void {

@@ -86,7 +86,17 @@ describe("tracking", () => {
     expect(occluded[0]!.state.tracks[0]).toMatchObject({ stationary: true, moved: false });
     const drive = run([[car(380)], [car(460)]], { state: last(updates).state, start: 12_000 });
     expect(drive.map((u) => u.state.tracks[0]!.moved)).toEqual([false, true]);
+    // Stationary until the second displaced sighting: the first alone may be a jump of the box.
+    expect(drive.map((u) => u.state.tracks[0]!.stationary)).toEqual([true, false]);
     expect(last(drive).state.tracks[0]).toMatchObject({ stationary: false, movedAt: 12_200 });
+  });
+
+  it("keeps someone standing still stationary when every other look cuts his box short (a crop's edge)", () => {
+    // A man standing for 20 s; from 12 s the crop around his motion cuts his box at x=415 on every other look.
+    const man = (x2: number): DetectedObject => ({ label: "person", score: 0.93, box: [242, 43, x2, 356] });
+    const updates = run(Array.from({ length: 100 }, (_, i) => [man(i >= 60 && i % 2 === 1 ? 415 : 613)]));
+    expect(updates.slice(50).map((u) => u.state.tracks[0]!.stationary)).toEqual(Array(50).fill(true));
+    expect(last(updates).state.tracks[0]).toMatchObject({ moved: false });
   });
 
   it("marks what a survey finds as already there, and what arrives later as new", () => {
